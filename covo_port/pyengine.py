@@ -1,0 +1,175 @@
+"""Runs the Python rules over one file: one parse, one metadata wrapper, one batched pass.
+
+Rules record edits keyed by the nodes of the wrapped module; the engine then applies them with a
+single transformer, rule after rule, so that the output of every prefix of the rule list (one
+stage per rule that changed something) is available for the per-rule commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper
+
+from covo_port.outcome import FileOutcome
+from covo_port.rule import Change, Finding, PythonRule, RunOptions, Severity
+from covo_port.target import Target
+
+Replacement = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel
+NewNode = cst.CSTNode | Callable[[cst.CSTNode], Replacement]
+
+
+@dataclass
+class Edit:
+    rule: type[PythonRule]
+    node: cst.CSTNode
+    new: NewNode
+    change: Change
+    uses_target_device: bool
+
+    def apply(self, updated: cst.CSTNode) -> Replacement:
+        return self.new(updated) if callable(self.new) else self.new
+
+
+class PyFile:
+    """The file that the Python rules of one run share: its tree, target, edits and findings."""
+
+    def __init__(self, path: str, module: cst.Module, target: Target, options: RunOptions):
+        self.path = path
+        self.module = module
+        self.target = target
+        self.options = options
+        self.edits: list[Edit] = []
+        self.findings: list[Finding] = []
+
+    def code(self, node: cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel) -> str:
+        if isinstance(node, cst.RemovalSentinel):
+            return ""
+        if isinstance(node, cst.FlattenSentinel):
+            return "".join(self.module.code_for_node(n) for n in node.nodes)
+        return self.module.code_for_node(node)
+
+    def add_edit(
+        self,
+        rule: PythonRule,
+        node: cst.CSTNode,
+        new: NewNode,
+        message: str,
+        uses_target_device: bool,
+    ) -> None:
+        pos = rule.position(node)
+        after = new(node) if callable(new) else new
+        change = Change(
+            rule=rule.id,
+            path=self.path,
+            line=pos.start.line,
+            column=pos.start.column + 1,
+            end_line=pos.end.line,
+            end_column=pos.end.column + 1,
+            before=self.code(node),
+            after=self.code(after),
+            message=message,
+        )
+        self.edits.append(Edit(type(rule), node, new, change, uses_target_device))
+
+    def add_finding(
+        self, rule: PythonRule, node: cst.CSTNode, message: str, severity: Severity
+    ) -> None:
+        pos = rule.position(node)
+        self.findings.append(
+            Finding(rule.id, self.path, pos.start.line, pos.start.column + 1, severity, message)
+        )
+
+    def edited_by(self, rule_id: str) -> bool:
+        return any(e.rule.id == rule_id for e in self.edits)
+
+
+class _Applier(cst.CSTTransformer):
+    def __init__(self, edits: Sequence[Edit]) -> None:
+        super().__init__()
+        self._edits: dict[int, list[Edit]] = {}
+        for edit in edits:
+            self._edits.setdefault(id(edit.node), []).append(edit)
+
+    def on_leave(  # type: ignore[override]
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> Replacement:
+        result: Replacement = updated_node
+        for edit in self._edits.get(id(original_node), ()):
+            if not isinstance(result, cst.CSTNode):
+                break
+            result = edit.apply(result)
+        return result
+
+
+def parse_error_message(exc: Exception) -> tuple[int, str]:
+    """(line, one-line message) for a libcst parse failure."""
+    if isinstance(exc, cst.ParserSyntaxError):
+        first = str(exc).strip().splitlines()[0]
+        return exc.raw_line, first
+    return 1, f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def rewrite_python(
+    source: bytes,
+    path: str,
+    rules: Sequence[type[PythonRule]],
+    target: Target,
+    options: RunOptions,
+) -> FileOutcome:
+    """Run ``rules`` over ``source``; never raises for bad input (see ``FileOutcome.error``)."""
+    outcome = FileOutcome()
+    if not rules:
+        return outcome
+    try:
+        module = cst.parse_module(source)
+    except (cst.ParserSyntaxError, UnicodeDecodeError, LookupError, SyntaxError) as exc:
+        line, message = parse_error_message(exc)
+        outcome.error = f"{path}:{line}: cannot parse: {message}"
+        return outcome
+    except RecursionError:
+        outcome.error = f"{path}:1: cannot parse: nesting too deep for the parser"
+        return outcome
+
+    wrapper = MetadataWrapper(module)
+    file = PyFile(path, wrapper.module, target, options)
+    ordered = sorted(rules, key=lambda r: r.sort_key())
+    visitors = [rule(file) for rule in ordered]
+    by_phase: dict[int, list[PythonRule]] = {}
+    for visitor in visitors:
+        by_phase.setdefault(visitor.phase, []).append(visitor)
+    for phase in sorted(by_phase):
+        wrapper.visit_batched(by_phase[phase])
+        for visitor in by_phase[phase]:
+            visitor.finish()
+
+    outcome.findings = list(file.findings)
+    applied: list[Edit] = []
+    previous = source
+    for rule in ordered:
+        edits = [e for e in file.edits if e.rule is rule]
+        if not edits:
+            continue
+        candidate = applied + edits
+        new_module = file.module.visit(_Applier(candidate))
+        new_bytes = new_module.bytes
+        if new_bytes == previous:
+            continue
+        applied = candidate
+        outcome.stages.append((rule.id, new_bytes))
+        outcome.changes.extend(e.change for e in edits)
+        previous = new_bytes
+
+    if outcome.stages:
+        try:
+            cst.parse_module(outcome.stages[-1][1])
+        except cst.ParserSyntaxError as exc:  # a rule bug: never write code that does not parse
+            line, message = parse_error_message(exc)
+            outcome.stages.clear()
+            outcome.changes.clear()
+            outcome.error = (
+                f"{path}:{line}: rewrite produced invalid Python ({message}); file left unchanged"
+            )
+    return outcome

@@ -1,0 +1,85 @@
+"""Human (rich) and machine (JSON) views of an apply run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from covo_port.engine import Result
+from covo_port.manifest import Manifest
+from covo_port.registry import all_rules
+from covo_port.rule import Severity
+
+
+def summary(manifest: Manifest) -> dict[str, Any]:
+    statuses = Counter(f.status for f in manifest.files)
+    per_rule = Counter(c.rule for c in manifest.changes)
+    findings = Counter(f.severity.value for f in manifest.findings)
+    return {
+        "files": len(manifest.files),
+        "changed": statuses["changed"],
+        "unchanged": statuses["unchanged"] + statuses["copied"],
+        "failed": statuses["failed"],
+        "skipped": statuses["skipped"],
+        "changes": len(manifest.changes),
+        "changes_per_rule": dict(sorted(per_rule.items())),
+        "findings": dict(sorted(findings.items())),
+    }
+
+
+def to_json(result: Result) -> dict[str, Any]:
+    data = result.manifest.to_json()
+    data["summary"] = summary(result.manifest)
+    data["check"] = result.check
+    data["output"] = str(result.out) if result.out else None
+    data["exit_code"] = result.exit_code
+    return data
+
+
+_SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def render(result: Result, console: Console) -> None:
+    manifest = result.manifest
+    s = summary(manifest)
+    files = Table(title="Files", show_header=True, header_style="bold")
+    for col in ("scanned", "changed", "unchanged", "failed", "skipped"):
+        files.add_column(col, justify="right")
+    files.add_row(str(s["files"]), str(s["changed"]), str(s["unchanged"]), str(s["failed"]),
+                  str(s["skipped"]))
+    console.print(files)
+
+    if manifest.changes:
+        summaries = {r.id: r.summary for r in all_rules()}
+        rules = Table(title="Changes per rule", header_style="bold")
+        rules.add_column("rule")
+        rules.add_column("changes", justify="right")
+        rules.add_column("files", justify="right")
+        rules.add_column("summary")
+        for rule_id, count in s["changes_per_rule"].items():
+            n_files = len({c.path for c in manifest.changes if c.rule == rule_id})
+            rules.add_row(rule_id, str(count), str(n_files), summaries.get(rule_id, ""))
+        console.print(rules)
+
+    if manifest.findings:
+        findings = Table(title="Findings that need a human", header_style="bold")
+        findings.add_column("where")
+        findings.add_column("rule")
+        findings.add_column("severity")
+        findings.add_column("message")
+        order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+        for f in sorted(manifest.findings, key=lambda f: (order[f.severity], f.path, f.line)):
+            findings.add_row(f"{f.path}:{f.line}:{f.column}", f.rule,
+                             f"[{_SEVERITY_STYLE[f.severity]}]{f.severity.value}[/]", f.message)
+        console.print(findings)
+
+    if result.check:
+        verdict = (f"{s['changed']} file(s) would change" if result.pending
+                   else "nothing to change")
+        console.print(f"check: {verdict}")
+    elif result.out is not None:
+        console.print(f"wrote {result.out} ({s['changed']} file(s) changed, "
+                      f"{s['changes']} change(s))")

@@ -1,0 +1,381 @@
+"""Shell scripts: a lexer careful enough to rewrite them, and the driver for shell rules.
+
+The lexer knows what bash knows about where words start and end: single quotes (literal),
+double quotes (expansions still happen), backslash escapes, comments, ``$(...)`` and backtick
+command substitutions (scanned as commands of their own), ``${...}`` expansions and here-documents
+(quoted delimiters make the body literal). It yields simple commands as lists of words with
+offsets, and every ``$NAME`` / ``${NAME...}`` reference that the shell would expand, so rules can
+edit exactly the characters they mean and leave everything else byte-identical.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from covo_port.outcome import FileOutcome
+from covo_port.rule import Change, Finding, Rule, RunOptions, Severity
+from covo_port.target import Target
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=")
+_OPERATORS = ("&&", "||", ";;", "|&", ";", "&", "|", "(", ")", "\n")
+_RESERVED = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "case",
+             "esac", "in", "function", "select", "time", "!", "{", "}", "[[", "]]"}
+SHELLS = ("sh", "bash", "dash", "zsh", "ksh")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One shell word: ``text`` is its raw source (quotes included), ``start``/``end`` offsets."""
+
+    text: str
+    start: int
+    end: int
+
+    @property
+    def assignment_name(self) -> str | None:
+        """``NAME`` for an assignment word ``NAME=value`` (unquoted name), else None."""
+        m = _ASSIGNMENT.match(self.text)
+        return m.group("name") if m else None
+
+
+@dataclass(frozen=True)
+class VarRef:
+    """A parameter expansion ``$NAME`` or ``${NAME...}``: offsets of NAME itself."""
+
+    name: str
+    start: int
+    end: int
+
+
+@dataclass
+class ShellScan:
+    commands: list[list[Word]] = field(default_factory=list)
+    refs: list[VarRef] = field(default_factory=list)
+    comments: list[tuple[int, int]] = field(default_factory=list)
+
+    def in_comment(self, offset: int) -> bool:
+        return any(start <= offset < end for start, end in self.comments)
+
+
+class _Lexer:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.scan = ShellScan()
+        self.pending_heredocs: list[tuple[str, bool, bool]] = []
+
+    # -- expansions inside words ------------------------------------------------------------
+    def _dollar(self, i: int, stop: str) -> int:
+        """At ``text[i] == '$'``: record a reference, return the offset after the expansion."""
+        t = self.text
+        nxt = t[i + 1] if i + 1 < len(t) else ""
+        if nxt == "{":
+            m = _NAME.match(t, i + 2)
+            if m:
+                self.scan.refs.append(VarRef(m.group(), m.start(), m.end()))
+            depth, j = 1, i + 2
+            while j < len(t) and depth:
+                c = t[j]
+                if c == "\\":
+                    j += 2
+                    continue
+                if c == "$":
+                    j = self._dollar(j, "}")
+                    continue
+                if c == "'" and stop != '"':
+                    j = self._single(j)
+                    continue
+                if c == '"':
+                    j = self._double(j)
+                    continue
+                depth += {"{": 1, "}": -1}.get(c, 0)
+                j += 1
+            return j
+        if nxt == "(":
+            if t.startswith("((", i + 1):
+                return self._balanced(i + 3, "(", ")", extra=1)
+            return self._commands(i + 2, closer=")")
+        m = _NAME.match(t, i + 1)
+        if m:
+            self.scan.refs.append(VarRef(m.group(), m.start(), m.end()))
+            return m.end()
+        return i + 2 if nxt and nxt in "@*#?$!-0123456789" else i + 1
+
+    def _balanced(self, i: int, opener: str, closer: str, extra: int = 0) -> int:
+        depth, t = 1 + extra, self.text
+        while i < len(t) and depth:
+            if t[i] == "$":
+                i = self._dollar(i, closer)
+                continue
+            depth += {opener: 1, closer: -1}.get(t[i], 0)
+            i += 1
+        return i
+
+    def _single(self, i: int) -> int:
+        end = self.text.find("'", i + 1)
+        return len(self.text) if end < 0 else end + 1
+
+    def _double(self, i: int) -> int:
+        t, j = self.text, i + 1
+        while j < len(t):
+            c = t[j]
+            if c == "\\":
+                j += 2
+            elif c == '"':
+                return j + 1
+            elif c == "$":
+                j = self._dollar(j, '"')
+            elif c == "`":
+                j = self._backtick(j)
+            else:
+                j += 1
+        return j
+
+    def _backtick(self, i: int) -> int:
+        end = i + 1
+        while end < len(self.text) and self.text[end] != "`":
+            end += 2 if self.text[end] == "\\" else 1
+        inner = _Lexer(self.text[i + 1 : end])
+        inner._commands(0, closer=None)
+        offset = i + 1
+        self.scan.refs += [
+            VarRef(r.name, r.start + offset, r.end + offset) for r in inner.scan.refs
+        ]
+        self.scan.commands += [
+            [Word(w.text, w.start + offset, w.end + offset) for w in cmd]
+            for cmd in inner.scan.commands
+        ]
+        return min(end + 1, len(self.text))
+
+    # -- words and commands -----------------------------------------------------------------
+    def _word(self, i: int) -> int:
+        t = self.text
+        while i < len(t):
+            c = t[i]
+            if c in " \t\n;&|()<>":
+                if c in "<>" and i + 1 < len(t) and t[i + 1] == "(":
+                    i = self._commands(i + 2, closer=")")  # process substitution
+                    continue
+                return i
+            if c == "\\":
+                i += 2
+            elif c == "'":
+                i = self._single(i)
+            elif c == '"':
+                i = self._double(i)
+            elif c == "$":
+                i = self._dollar(i, "")
+            elif c == "`":
+                i = self._backtick(i)
+            else:
+                i += 1
+        return min(i, len(t))
+
+    def _heredoc_bodies(self, i: int) -> int:
+        """At the start of the line after a here-doc operator: skip (and scan) the bodies."""
+        t = self.text
+        for delimiter, quoted, strip_tabs in self.pending_heredocs:
+            while i < len(t):
+                end = t.find("\n", i)
+                line_end = len(t) if end < 0 else end
+                line = t[i:line_end]
+                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                    i = line_end + 1
+                    break
+                if not quoted:
+                    j = i
+                    while j < line_end:
+                        if t[j] == "\\":
+                            j += 2
+                        elif t[j] == "$":
+                            j = self._dollar(j, "")
+                        else:
+                            j += 1
+                i = line_end + 1
+        self.pending_heredocs.clear()
+        return min(i, len(t))
+
+    def _commands(self, i: int, closer: str | None) -> int:
+        t = self.text
+        current: list[Word] = []
+        while i < len(t):
+            c = t[i]
+            if closer and c == closer:
+                if current:
+                    self.scan.commands.append(current)
+                return i + 1
+            if c in " \t":
+                i += 1
+            elif c == "\\" and t.startswith("\\\n", i):
+                i += 2
+            elif c == "#":
+                end = t.find("\n", i)
+                end = len(t) if end < 0 else end
+                self.scan.comments.append((i, end))
+                i = end
+            elif c == "<" and t.startswith("<<", i) and not t.startswith("<<<", i):
+                strip_tabs = t.startswith("<<-", i)
+                j = i + (3 if strip_tabs else 2)
+                while j < len(t) and t[j] in " \t":
+                    j += 1
+                end = self._word(j)
+                raw = t[j:end]
+                quoted = any(q in raw for q in "'\"\\")
+                delimiter = raw.replace("'", "").replace('"', "").replace("\\", "")
+                self.pending_heredocs.append((delimiter, quoted, strip_tabs))
+                i = end
+            elif c in "<>":
+                i += 1
+                while i < len(t) and t[i] in "<>&|":
+                    i += 1
+            elif any(t.startswith(op, i) for op in _OPERATORS):
+                op = next(op for op in _OPERATORS if t.startswith(op, i))
+                if current:
+                    self.scan.commands.append(current)
+                    current = []
+                i += len(op)
+                if op == "(":
+                    i = self._commands(i, closer=")")
+                if op == "\n" and self.pending_heredocs:
+                    i = self._heredoc_bodies(i)
+            else:
+                end = self._word(i)
+                word = Word(t[i:end], i, end)
+                if not current and word.text in _RESERVED:
+                    i = end
+                    continue
+                current.append(word)
+                i = end
+        if current:
+            self.scan.commands.append(current)
+        return i
+
+
+def lex(text: str) -> ShellScan:
+    lexer = _Lexer(text)
+    lexer._commands(0, closer=None)
+    lexer.scan.commands.sort(key=lambda cmd: cmd[0].start)
+    lexer.scan.refs.sort(key=lambda r: r.start)
+    return lexer.scan
+
+
+def command_name(words: Sequence[Word]) -> tuple[int, Word | None]:
+    """Index and word of the command name (after leading ``NAME=value`` assignments)."""
+    for index, word in enumerate(words):
+        if word.assignment_name is None:
+            return index, word
+    return len(words), None
+
+
+def is_shell_script(name: str, head: bytes) -> bool:
+    """``*.sh``/``*.bash`` files, and files whose shebang names a POSIX shell."""
+    if name.endswith((".sh", ".bash")):
+        return True
+    if not head.startswith(b"#!"):
+        return False
+    first = head.split(b"\n", 1)[0].decode("latin-1").split()
+    if not first:
+        return False
+    program = first[0][2:].rsplit("/", 1)[-1] if len(first[0]) > 2 else ""
+    if program == "env" and len(first) > 1:
+        args = [a for a in first[1:] if not a.startswith("-")]
+        program = args[0] if args else ""
+    elif not program and len(first) > 1:
+        program = first[1].rsplit("/", 1)[-1]
+    return program in SHELLS
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    rule: str
+    start: int
+    end: int
+    new: str
+    change: Change
+
+
+class ShellFile:
+    """What the shell rules of one run share: text, lexed commands, target, edits, findings."""
+
+    def __init__(self, path: str, text: str, target: Target, options: RunOptions) -> None:
+        self.path = path
+        self.text = text
+        self.target = target
+        self.options = options
+        self.scan = lex(text)
+        self.edits: list[TextEdit] = []
+        self.findings: list[Finding] = []
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of ``offset``."""
+        lo, hi = 0, len(self._line_starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._line_starts[mid] <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo + 1, offset - self._line_starts[lo] + 1
+
+    def replace(self, rule: type[Rule], start: int, end: int, new: str, message: str) -> None:
+        """Record that ``text[start:end]`` becomes ``new``."""
+        line, col = self.line_col(start)
+        end_line, end_col = self.line_col(end)
+        change = Change(rule.id, self.path, line, col, end_line, end_col,
+                        self.text[start:end], new, message)
+        self.edits.append(TextEdit(rule.id, start, end, new, change))
+
+    def report(self, rule: type[Rule], offset: int, message: str,
+               severity: Severity | None = None) -> None:
+        """Record a finding at ``offset``."""
+        line, col = self.line_col(offset)
+        self.findings.append(
+            Finding(rule.id, self.path, line, col, severity or rule.severity, message)
+        )
+
+
+def _apply(text: str, edits: Sequence[TextEdit]) -> str:
+    out, last = [], 0
+    for edit in sorted(edits, key=lambda e: e.start):
+        out.append(text[last : edit.start])
+        out.append(edit.new)
+        last = edit.end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def rewrite_shell(
+    source: bytes,
+    path: str,
+    rules: Sequence[type[Rule]],
+    target: Target,
+    options: RunOptions,
+) -> FileOutcome:
+    outcome = FileOutcome()
+    if not rules:
+        return outcome
+    text = source.decode("utf-8", errors="surrogateescape")
+    file = ShellFile(path, text, target, options)
+    ordered = sorted(rules, key=lambda r: r.sort_key())
+    for rule in ordered:
+        rule.shell(file)
+    outcome.findings = list(file.findings)
+    applied: list[TextEdit] = []
+    previous = text
+    for rule in ordered:
+        edits = []
+        for edit in (e for e in file.edits if e.rule == rule.id):
+            if any(edit.start < a.end and a.start < edit.end for a in applied + edits):
+                continue  # overlapping edits: the earlier rule wins
+            edits.append(edit)
+        new_text = _apply(text, applied + edits)
+        if not edits or new_text == previous:
+            continue
+        applied += edits
+        outcome.stages.append((rule.id, new_text.encode("utf-8", errors="surrogateescape")))
+        outcome.changes.extend(e.change for e in edits)
+        previous = new_text
+    return outcome

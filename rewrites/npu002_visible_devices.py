@@ -1,0 +1,193 @@
+"""NPU002: ``CUDA_VISIBLE_DEVICES`` -> ``ASCEND_RT_VISIBLE_DEVICES`` (Python and shell)."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from covo_port.pyengine import PyFile
+from covo_port.rule import Example, PythonRule, Severity
+from covo_port.shell import ShellFile, command_name
+
+CUDA_ENV = "CUDA_VISIBLE_DEVICES"
+_ENV_READERS = {
+    "os.getenv", "os.putenv", "os.unsetenv", "os.environ.get", "os.environ.setdefault",
+    "os.environ.pop", "os.environ.__getitem__", "os.environ.__setitem__",
+}
+_DECLARERS = {"export", "declare", "typeset", "local", "readonly", "unset"}
+
+
+def _literal_value(node: cst.SimpleString) -> str | None:
+    try:
+        value = node.evaluated_value
+    except Exception:
+        return None
+    return value if isinstance(value, str) else None
+
+
+class VisibleDevices(PythonRule):
+    id = "NPU002"
+    summary = "CUDA_VISIBLE_DEVICES -> ASCEND_RT_VISIBLE_DEVICES, in Python and shell"
+    rationale = """
+    The Ascend runtime ignores CUDA_VISIBLE_DEVICES: a script that pins devices with it runs on
+    every NPU (or on the wrong one). ASCEND_RT_VISIBLE_DEVICES takes the same comma-separated
+    index list. Rewritten where the name is certainly an environment variable: os.environ[...],
+    os.environ.get/setdefault/pop, os.getenv/putenv/unsetenv, `in os.environ`, keys of an
+    env= mapping; in shell scripts VAR=... prefixes, export/unset/declare, env VAR=..., and
+    $VAR / ${VAR...} expansions. Any other mention (a string handed to os.system, a message) is
+    reported, not guessed.
+    """
+    severity = Severity.WARNING
+    triggers = (CUDA_ENV,)
+    examples = (
+        Example(
+            'import os\nos.environ["CUDA_VISIBLE_DEVICES"] = "0,1"\n',
+            'import os\nos.environ["ASCEND_RT_VISIBLE_DEVICES"] = "0,1"\n',
+        ),
+        Example(
+            "from os import environ, getenv\n"
+            "ids = environ.get('CUDA_VISIBLE_DEVICES', '0')\n"
+            "first = getenv(\"CUDA_VISIBLE_DEVICES\")  # keep this comment\n"
+            "if 'CUDA_VISIBLE_DEVICES' in environ:\n    pass\n",
+            "from os import environ, getenv\n"
+            "ids = environ.get('ASCEND_RT_VISIBLE_DEVICES', '0')\n"
+            "first = getenv(\"ASCEND_RT_VISIBLE_DEVICES\")  # keep this comment\n"
+            "if 'ASCEND_RT_VISIBLE_DEVICES' in environ:\n    pass\n",
+        ),
+        Example(
+            "import os, subprocess\n"
+            "os.environ.setdefault('CUDA_VISIBLE_DEVICES', '0')\n"
+            "subprocess.run(cmd, env={**os.environ, 'CUDA_VISIBLE_DEVICES': '1'})\n",
+            "import os, subprocess\n"
+            "os.environ.setdefault('ASCEND_RT_VISIBLE_DEVICES', '0')\n"
+            "subprocess.run(cmd, env={**os.environ, 'ASCEND_RT_VISIBLE_DEVICES': '1'})\n",
+        ),
+        Example(
+            "import os\nos.system('CUDA_VISIBLE_DEVICES=0 python train.py')\n"
+            "print('set CUDA_VISIBLE_DEVICES to pick GPUs')\n",
+            findings=2,
+        ),
+        Example(
+            'environ = {}\nenviron["CUDA_VISIBLE_DEVICES"] = "0"\n',
+            findings=1,
+        ),
+        Example(
+            "#!/bin/bash\n# pick devices with CUDA_VISIBLE_DEVICES\n"
+            "CUDA_VISIBLE_DEVICES=4,5 python example.py --model_dir $model_dir \\\n"
+            "    --mode a2t\n"
+            "export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0}\n"
+            'echo "using $CUDA_VISIBLE_DEVICES"\n'
+            "env -u FOO CUDA_VISIBLE_DEVICES=1 torchrun x.py\n"
+            "echo '$CUDA_VISIBLE_DEVICES stays literal'\n",
+            "#!/bin/bash\n# pick devices with CUDA_VISIBLE_DEVICES\n"
+            "ASCEND_RT_VISIBLE_DEVICES=4,5 python example.py --model_dir $model_dir \\\n"
+            "    --mode a2t\n"
+            "export ASCEND_RT_VISIBLE_DEVICES=${ASCEND_RT_VISIBLE_DEVICES:-0}\n"
+            'echo "using $ASCEND_RT_VISIBLE_DEVICES"\n'
+            "env -u FOO ASCEND_RT_VISIBLE_DEVICES=1 torchrun x.py\n"
+            "echo '$CUDA_VISIBLE_DEVICES stays literal'\n",
+            path="run.sh",
+            findings=1,
+        ),
+        Example(
+            "cat <<'EOF' > run.py\nimport os; os.environ['CUDA_VISIBLE_DEVICES']\nEOF\n"
+            "unset CUDA_VISIBLE_DEVICES\n",
+            "cat <<'EOF' > run.py\nimport os; os.environ['CUDA_VISIBLE_DEVICES']\nEOF\n"
+            "unset ASCEND_RT_VISIBLE_DEVICES\n",
+            path="run.sh",
+            findings=1,
+        ),
+    )
+
+    def __init__(self, file: PyFile) -> None:
+        super().__init__(file)
+        self._handled: set[int] = set()
+
+    def _rename(self, node: cst.SimpleString) -> None:
+        if id(node) in self._handled:
+            return
+        self._handled.add(id(node))
+        new_env = self.file.target.visible_devices_env
+        self.replace(
+            node,
+            node.with_changes(value=node.value.replace(CUDA_ENV, new_env)),
+            f"{CUDA_ENV} -> {new_env}",
+        )
+
+    def _env_key(self, node: cst.BaseExpression) -> cst.SimpleString | None:
+        if isinstance(node, cst.SimpleString) and _literal_value(node) == CUDA_ENV:
+            return node
+        return None
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if not self.is_name(node.value, "os.environ") or len(node.slice) != 1:
+            return
+        index = node.slice[0].slice
+        if isinstance(index, cst.Index) and (key := self._env_key(index.value)):
+            self._rename(key)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.is_name(node.func, *_ENV_READERS) and node.args and (
+                key := self._env_key(node.args[0].value)):
+            self._rename(key)
+        for arg in node.args:
+            if arg.keyword and arg.keyword.value == "env" and isinstance(arg.value, cst.Dict):
+                for element in arg.value.elements:
+                    if isinstance(element, cst.DictElement) and (key := self._env_key(
+                            element.key)):
+                        self._rename(key)
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        for target in node.comparisons:
+            if isinstance(target.operator, (cst.In, cst.NotIn)) and self.is_name(
+                    target.comparator, "os.environ") and (key := self._env_key(node.left)):
+                self._rename(key)
+
+    def leave_SimpleString(self, original_node: cst.SimpleString) -> None:
+        value = _literal_value(original_node)
+        if id(original_node) in self._handled or value is None or CUDA_ENV not in value:
+            return
+        self.report(
+            original_node,
+            f"{CUDA_ENV} in a string whose use is not certain; set "
+            f"{self.file.target.visible_devices_env} instead if it selects devices",
+        )
+
+    @classmethod
+    def shell(cls, file: ShellFile) -> None:
+        new_env = file.target.visible_devices_env
+        renamed: set[int] = set()
+
+        def rename(start: int) -> None:
+            if start not in renamed:
+                renamed.add(start)
+                file.replace(cls, start, start + len(CUDA_ENV), new_env,
+                             f"{CUDA_ENV} -> {new_env}")
+
+        for words in file.scan.commands:
+            index, name = command_name(words)
+            for word in words[:index]:
+                if word.assignment_name == CUDA_ENV:
+                    rename(word.start)
+            if name is None:
+                continue
+            args = words[index + 1:]
+            if name.text in _DECLARERS:
+                for word in args:
+                    if word.assignment_name == CUDA_ENV or word.text == CUDA_ENV:
+                        rename(word.start)
+            elif name.text == "env":
+                for word in args:
+                    if word.assignment_name == CUDA_ENV:
+                        rename(word.start)
+                    elif not word.text.startswith("-") and word.assignment_name is None \
+                            and words[words.index(word) - 1].text not in ("-u", "--unset"):
+                        break
+        for ref in file.scan.refs:
+            if ref.name == CUDA_ENV:
+                rename(ref.start)
+        for m in re.finditer(CUDA_ENV, file.text):
+            if m.start() not in renamed and not file.scan.in_comment(m.start()):
+                file.report(cls, m.start(), f"{CUDA_ENV} left as is: its use here is not "
+                            f"certain; set {new_env} if it selects devices")

@@ -1,0 +1,36 @@
+"""Shared test helpers: run rules over source text the way `apply` does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from covo_port.engine import Config, rewrite_file
+from covo_port.outcome import FileOutcome
+from covo_port.rule import RunOptions
+from covo_port.target import get_target
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+UPSTREAM_DATA = SHARED / "upstream-data"
+
+
+def run_rules(
+    source: str | bytes,
+    path: str = "example.py",
+    select: tuple[str, ...] = (),
+    device_map: tuple[str, ...] = (),
+    optimize: tuple[str, ...] = (),
+) -> FileOutcome:
+    """Rewrite one file's text with the selected rules (all by default)."""
+    data = source.encode() if isinstance(source, str) else source
+    options = RunOptions(optimize=frozenset(optimize), select=frozenset(select))
+    config = Config.make(get_target("npu", device_map), options)
+    return rewrite_file(path, data, config)[1]
+
+
+@pytest.fixture
+def upstream_data() -> Path:
+    if not UPSTREAM_DATA.is_dir():
+        pytest.skip("../shared/upstream-data is not here")
+    return UPSTREAM_DATA

@@ -1,0 +1,54 @@
+"""Every rule's own examples: before -> after, unchanged cases, finding counts, idempotence."""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from covo_port.outcome import FileOutcome
+from covo_port.registry import all_rules
+from covo_port.rule import Example, Rule
+
+from .conftest import run_rules
+
+CASES = [
+    pytest.param(rule, example, id=f"{rule.id}-{n}")
+    for rule in all_rules()
+    for n, example in enumerate(rule.examples, 1)
+]
+
+
+def _run(rule: type[Rule], example: Example, source: str) -> FileOutcome:
+    return run_rules(
+        source,
+        path=example.path,
+        select=(rule.id, *example.with_rules),
+        device_map=example.device_map,
+        optimize=(rule.opt_in,) if rule.opt_in else (),
+    )
+
+
+@pytest.mark.parametrize(("rule", "example"), CASES)
+def test_example(rule: type[Rule], example: Example) -> None:
+    outcome = _run(rule, example, example.before)
+    assert outcome.error is None
+    output = outcome.output(example.before.encode()).decode()
+    expected = example.before if example.after is None else example.after
+    assert output == expected
+    if example.findings is not None:
+        mine = [f for f in outcome.findings if f.rule == rule.id]
+        assert len(mine) == example.findings, mine
+    if example.path.endswith(".py"):
+        cst.parse_module(output)
+    again = _run(rule, example, output)
+    assert not again.changed, "a second apply must change nothing"
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.id)
+def test_rule_declares_its_documentation(rule: type[Rule]) -> None:
+    assert rule.id.startswith("NPU") and len(rule.id) == 6
+    assert rule.summary and "\n" not in rule.summary
+    assert len(rule.rationale.split()) >= 15
+    assert rule.triggers
+    assert any(e.after is not None for e in rule.examples) or rule.id >= "NPU100"
+    assert any(e.after is None for e in rule.examples), "show what the rule leaves alone"
