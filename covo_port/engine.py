@@ -8,118 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import signal
-import stat
-import tempfile
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from covo_port import __version__
-from covo_port.manifest import MANIFEST_DIR, FileRecord, Manifest
-from covo_port.outcome import FileOutcome
-from covo_port.pyengine import rewrite_python
-from covo_port.registry import active_rules, python_rules, shell_rules
-from covo_port.rule import Finding, Rule, RunOptions, Severity
-from covo_port.shell import is_shell_script, rewrite_shell
+from covo_port.filetypes import Config, rewrite_file
+from covo_port.manifest import FileRecord, Manifest
+from covo_port.rule import Finding, RunOptions, Severity
 from covo_port.target import Target
+from covo_port.walk import Entry, walk
+from covo_port.writer import write_tree
 
-SKIP_DIRS = {".git", "__pycache__", MANIFEST_DIR, ".hg", ".svn"}
 MAX_REWRITE_BYTES = 10 * 1024 * 1024
 ENGINE_RULE = "NPU000"
 
 
 class InputError(Exception):
     """Bad input from the user (paths, options): one line for the user, exit 2."""
-
-
-@dataclass
-class Config:
-    """Everything a file's rewrite depends on (picklable, for worker processes)."""
-
-    target: Target
-    options: RunOptions
-    rules: tuple[type[Rule], ...]
-
-    @classmethod
-    def make(cls, target: Target, options: RunOptions) -> Config:
-        return cls(target, options, active_rules(options))
-
-
-def is_python(name: str, head: bytes) -> bool:
-    if name.endswith((".py", ".pyi")):
-        return True
-    first = head.split(b"\n", 1)[0]
-    return first.startswith(b"#!") and b"python" in first
-
-
-def is_binary(head: bytes) -> bool:
-    return b"\0" in head
-
-
-def _might_match(source: bytes, rules: Sequence[type[Rule]]) -> bool:
-    return any(word.encode() in source for rule in rules for word in rule.triggers)
-
-
-def rewrite_file(path: str, source: bytes, config: Config) -> tuple[str, FileOutcome]:
-    """(kind, outcome) for one file's bytes; ``kind`` is python, shell, binary or text."""
-    name = path.rsplit("/", 1)[-1]
-    head = source[:8192]
-    if is_binary(head):
-        return "binary", FileOutcome()
-    if is_python(name, head):
-        rules = python_rules(config.rules)
-        if not _might_match(source, rules):
-            return "python", FileOutcome()
-        return "python", rewrite_python(source, path, rules, config.target, config.options)
-    if is_shell_script(name, head):
-        rules = shell_rules(config.rules)
-        if not _might_match(source, rules):
-            return "shell", FileOutcome()
-        return "shell", rewrite_shell(source, path, rules, config.target, config.options)
-    return "text", FileOutcome()
-
-
-@dataclass
-class Entry:
-    """One thing found under SRC."""
-
-    rel: str
-    kind: str  # file, dir, symlink, special
-    mode: int = 0
-
-
-def walk(src: Path, exclude: Sequence[Path] = ()) -> Iterator[Entry]:
-    """Everything under ``src`` in a stable order; symlinks are never followed."""
-    excluded = {p.resolve() for p in exclude}
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        base = Path(dirpath)
-        keep = []
-        for d in sorted(dirnames):
-            full = base / d
-            if d in SKIP_DIRS or (full.resolve() in excluded and not full.is_symlink()):
-                continue
-            if full.is_symlink():
-                filenames.append(d)
-                continue
-            keep.append(d)
-        dirnames[:] = keep
-        rel_dir = base.relative_to(src).as_posix()
-        if rel_dir != ".":
-            yield Entry(rel_dir, "dir")
-        for f in sorted(filenames):
-            full = base / f
-            rel = full.relative_to(src).as_posix()
-            st = os.lstat(full)
-            if stat.S_ISLNK(st.st_mode):
-                yield Entry(rel, "symlink")
-            elif stat.S_ISREG(st.st_mode):
-                yield Entry(rel, "file", stat.S_IMODE(st.st_mode))
-            else:
-                yield Entry(rel, "special")
 
 
 @dataclass
@@ -182,23 +88,6 @@ def check_paths(src: Path, out: Path | None, force: bool) -> None:
         raise InputError(f"output {out} exists and is not empty (use --force to replace it)")
 
 
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt so cleanup runs (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 Progress = Callable[[str], None]
 
 
@@ -242,7 +131,7 @@ def apply_tree(
             progress(entry.rel)
     if check or out is None:
         return result
-    _write_tree(src, out, entries, result)
+    write_tree(src, out, entries, result)
     return result
 
 
@@ -290,39 +179,3 @@ def _process(src: Path, entry: Entry, config: Config, result: Result, keep: bool
         if keep:
             result.stages[entry.rel] = outcome.stages
     return record
-
-
-def _write_tree(src: Path, out: Path, entries: list[Entry], result: Result) -> None:
-    out = out.absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.covo-port-", dir=out.parent))
-    try:
-        with _terminate_as_interrupt():
-            records = {r.path: r for r in result.manifest.files}
-            for entry in entries:
-                dest = tmp / entry.rel
-                if entry.kind == "dir":
-                    dest.mkdir(parents=True, exist_ok=True)
-                    continue
-                record = records[entry.rel]
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if record.kind == "symlink":
-                    os.symlink(record.link or "", dest)
-                elif record.status == "skipped" or record.kind == "unreadable":
-                    continue
-                elif entry.rel in result.outputs:
-                    dest.write_bytes(result.outputs[entry.rel])
-                    os.chmod(dest, entry.mode)
-                else:
-                    shutil.copy2(src / entry.rel, dest, follow_symlinks=False)
-            result.manifest.write(tmp)
-            if out.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.covo-port-old-", dir=out.parent))
-                os.rename(out, old / "tree")
-                os.rename(tmp, out)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from covo_port.engine import Config, rewrite_file
+from covo_port.filetypes import Config, rewrite_file
 from covo_port.outcome import FileOutcome
 from covo_port.rule import RunOptions
 from covo_port.target import get_target

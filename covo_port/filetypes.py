@@ -1,0 +1,60 @@
+"""Which rewriter claims a file, and running it: Python via libcst, shell via the lexer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from covo_port.outcome import FileOutcome
+from covo_port.pyengine import rewrite_python
+from covo_port.registry import active_rules, python_rules, shell_rules
+from covo_port.rule import Rule, RunOptions
+from covo_port.shell import is_shell_script, rewrite_shell
+from covo_port.target import Target
+
+
+@dataclass
+class Config:
+    """Everything a file's rewrite depends on (picklable, for worker processes)."""
+
+    target: Target
+    options: RunOptions
+    rules: tuple[type[Rule], ...]
+
+    @classmethod
+    def make(cls, target: Target, options: RunOptions) -> Config:
+        return cls(target, options, active_rules(options))
+
+
+def is_python(name: str, head: bytes) -> bool:
+    if name.endswith((".py", ".pyi")):
+        return True
+    first = head.split(b"\n", 1)[0]
+    return first.startswith(b"#!") and b"python" in first
+
+
+def is_binary(head: bytes) -> bool:
+    return b"\0" in head
+
+
+def _might_match(source: bytes, rules: Sequence[type[Rule]]) -> bool:
+    return any(word.encode() in source for rule in rules for word in rule.triggers)
+
+
+def rewrite_file(path: str, source: bytes, config: Config) -> tuple[str, FileOutcome]:
+    """(kind, outcome) for one file's bytes; ``kind`` is python, shell, binary or text."""
+    name = path.rsplit("/", 1)[-1]
+    head = source[:8192]
+    if is_binary(head):
+        return "binary", FileOutcome()
+    if is_python(name, head):
+        rules = python_rules(config.rules)
+        if not _might_match(source, rules):
+            return "python", FileOutcome()
+        return "python", rewrite_python(source, path, rules, config.target, config.options)
+    if is_shell_script(name, head):
+        rules = shell_rules(config.rules)
+        if not _might_match(source, rules):
+            return "shell", FileOutcome()
+        return "shell", rewrite_shell(source, path, rules, config.target, config.options)
+    return "text", FileOutcome()

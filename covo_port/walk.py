@@ -1,0 +1,52 @@
+"""Walking SRC: every file, folder, link and special file, in a stable order."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from covo_port.manifest import MANIFEST_DIR
+
+SKIP_DIRS = {".git", "__pycache__", MANIFEST_DIR, ".hg", ".svn"}
+
+
+@dataclass
+class Entry:
+    """One thing found under SRC."""
+
+    rel: str
+    kind: str  # file, dir, symlink, special
+    mode: int = 0
+
+
+def walk(src: Path, exclude: Sequence[Path] = ()) -> Iterator[Entry]:
+    """Everything under ``src`` in a stable order; symlinks are never followed."""
+    excluded = {p.resolve() for p in exclude}
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        base = Path(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            full = base / d
+            if d in SKIP_DIRS or (full.resolve() in excluded and not full.is_symlink()):
+                continue
+            if full.is_symlink():
+                filenames.append(d)
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        rel_dir = base.relative_to(src).as_posix()
+        if rel_dir != ".":
+            yield Entry(rel_dir, "dir")
+        for f in sorted(filenames):
+            full = base / f
+            rel = full.relative_to(src).as_posix()
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                yield Entry(rel, "symlink")
+            elif stat.S_ISREG(st.st_mode):
+                yield Entry(rel, "file", stat.S_IMODE(st.st_mode))
+            else:
+                yield Entry(rel, "special")
