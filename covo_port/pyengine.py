@@ -141,9 +141,7 @@ def rewrite_python(
     for visitor in visitors:
         by_phase.setdefault(visitor.phase, []).append(visitor)
     for phase in sorted(by_phase):
-        wrapper.visit_batched(by_phase[phase])
-        for visitor in by_phase[phase]:
-            visitor.finish()
+        wrapper.visit_batched(by_phase[phase])  # each visitor's finish() runs at leave_Module
 
     outcome.findings = list(file.findings)
     applied: list[Edit] = []

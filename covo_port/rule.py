@@ -172,7 +172,14 @@ class PythonRule(Rule, cst.BatchableCSTVisitor):
         self.file.add_finding(self, node, message, severity or self.severity)
 
     def finish(self) -> None:
-        """Called once after the batched pass, in rule order (phase, id)."""
+        """Called once at the end of the pass over the module (metadata still available).
+
+        Rules of a higher phase run in a later pass, so their ``finish`` sees every edit of the
+        lower phases in ``self.file.edits``. Override this, not ``leave_Module``.
+        """
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self.finish()
 
 
 @dataclass(frozen=True)
