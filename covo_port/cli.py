@@ -160,12 +160,27 @@ def diff(out: Path | None, stat: bool, color: bool | None) -> None:
         click.echo(text, nl=False)
 
 
+def rules_markdown() -> str:
+    """The rule table of the README, generated from the rules themselves."""
+    lines = ["| rule | applies to | findings | summary |", "|---|---|---|---|"]
+    for r in all_rules():
+        summary = r.summary.replace("|", "\\|")
+        if r.opt_in:
+            summary += f" (opt-in: `--optimize {r.opt_in}`)"
+        lines.append(f"| {r.id} | {r.languages()} | {r.severity.value} | {summary} |")
+    return "\n".join(lines) + "\n"
+
+
 @main.command()
 @click.argument("rule_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
+@click.option("--markdown", is_flag=True, help="Print the rule table as Markdown.")
 @user_errors
-def rules(rule_id: str | None, as_json: bool) -> None:
+def rules(rule_id: str | None, as_json: bool, markdown: bool) -> None:
     """List every rule, or show one rule's documentation and examples."""
+    if markdown:
+        click.echo(rules_markdown(), nl=False)
+        return
     selected = [get_rule(rule_id)] if rule_id else list(all_rules())
     if as_json:
         data = [{
