@@ -41,7 +41,8 @@ def default_out(target: str) -> Path:
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> None:
-    err_console.print(f"[bold red]covo-port: error:[/] {escape(message)}")
+    """One line on stderr (never wrapped), then exit."""
+    click.echo(click.style("covo-port: error: ", fg="red", bold=True) + message, err=True)
     sys.exit(code)
 
 

@@ -135,8 +135,8 @@ def apply_tree(
     return result
 
 
-def _finding(path: str, message: str, severity: Severity) -> Finding:
-    return Finding(ENGINE_RULE, path, 1, 1, severity, message)
+def _finding(path: str, message: str, severity: Severity, line: int = 1) -> Finding:
+    return Finding(ENGINE_RULE, path, line, 1, severity, message)
 
 
 def _process(src: Path, entry: Entry, config: Config, result: Result, keep: bool) -> FileRecord:
@@ -167,7 +167,8 @@ def _process(src: Path, entry: Entry, config: Config, result: Result, keep: bool
     record = FileRecord(entry.rel, kind, "unchanged", mode=entry.mode,
                         source_sha256=_sha256(source))
     if outcome.error:
-        manifest.findings.append(_finding(entry.rel, outcome.error, Severity.ERROR))
+        manifest.findings.append(
+            _finding(entry.rel, outcome.error, Severity.ERROR, outcome.error_line))
         record.status = "failed"
         record.error = outcome.error
     output = outcome.output(source)

@@ -13,13 +13,14 @@ class FileOutcome:
 
     ``stages`` holds, for each rule that changed the file and in rule order, the file's bytes
     after that rule and all rules before it; the last stage is the output. ``error`` is set when
-    the file could not be processed (it is then copied unchanged).
+    the file could not be processed (it is then copied unchanged); ``error_line`` says where.
     """
 
     stages: list[tuple[str, bytes]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
+    error_line: int = 1
 
     def output(self, source: bytes) -> bytes:
         return self.stages[-1][1] if self.stages else source

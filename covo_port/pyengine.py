@@ -7,6 +7,7 @@ stage per rule that changed something) is available for the per-rule commits.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -104,11 +105,16 @@ class _Applier(cst.CSTTransformer):
         return result
 
 
-def parse_error_message(exc: Exception) -> tuple[int, str]:
-    """(line, one-line message) for a libcst parse failure."""
+def parse_error_message(source: bytes, exc: Exception) -> tuple[int, str]:
+    """(line, one-line message) for a parse failure, in Python's own words where it has some."""
+    try:
+        ast.parse(source)
+    except SyntaxError as syntax:
+        return syntax.lineno or 1, f"{type(syntax).__name__}: {syntax.msg}"
+    except (ValueError, RecursionError, MemoryError) as other:
+        return 1, f"{type(other).__name__}: {other}".splitlines()[0]
     if isinstance(exc, cst.ParserSyntaxError):
-        first = str(exc).strip().splitlines()[0]
-        return exc.raw_line, first
+        return exc.raw_line, "libcst cannot parse it: " + str(exc).strip().splitlines()[0]
     return 1, f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
@@ -126,11 +132,11 @@ def rewrite_python(
     try:
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, UnicodeDecodeError, LookupError, SyntaxError) as exc:
-        line, message = parse_error_message(exc)
-        outcome.error = f"{path}:{line}: cannot parse: {message}"
+        outcome.error_line, message = parse_error_message(source, exc)
+        outcome.error = f"cannot parse: {message}; copied unchanged"
         return outcome
     except RecursionError:
-        outcome.error = f"{path}:1: cannot parse: nesting too deep for the parser"
+        outcome.error = "cannot parse: nesting too deep for the parser; copied unchanged"
         return outcome
 
     wrapper = MetadataWrapper(module)
@@ -164,10 +170,8 @@ def rewrite_python(
         try:
             cst.parse_module(outcome.stages[-1][1])
         except cst.ParserSyntaxError as exc:  # a rule bug: never write code that does not parse
-            line, message = parse_error_message(exc)
             outcome.stages.clear()
             outcome.changes.clear()
-            outcome.error = (
-                f"{path}:{line}: rewrite produced invalid Python ({message}); file left unchanged"
-            )
+            outcome.error_line = exc.raw_line
+            outcome.error = "a rewrite produced invalid Python; file left unchanged (please report)"
     return outcome
