@@ -181,7 +181,7 @@ def test_existing_output_needs_force(src: Path, tmp_path: Path) -> None:
 def test_unparsable_file_is_copied_and_reported(src: Path, tmp_path: Path) -> None:
     (src / "broken.py").write_text('x = "cuda:0"\ndef f(:\n    pass\n')
     out = tmp_path / "out"
-    code, output = run("apply", str(src), "--out", str(out))
+    code, _ = run("apply", str(src), "--out", str(out))
     assert code == 1
     assert (out / "broken.py").read_bytes() == (src / "broken.py").read_bytes()
     assert (out / "entry.py").read_text().count("npu:0") == 2, "the run goes on"
