@@ -1,0 +1,91 @@
+"""The shell lexer: words, commands, expansions, quotes, comments and here-documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from covo_port.shell import command_name, is_shell_script, lex
+
+
+def words(text: str) -> list[list[str]]:
+    return [[w.text for w in cmd] for cmd in lex(text).commands]
+
+
+def refs(text: str) -> list[str]:
+    return [text[r.start:r.end] for r in lex(text).refs]
+
+
+def test_commands_split_on_operators_and_newlines() -> None:
+    assert words("a=1 b c; d && e | f\ng 'x y' \"z w\"") == [
+        ["a=1", "b", "c"], ["d"], ["e"], ["f"], ["g", "'x y'", '"z w"']]
+
+
+def test_line_continuations_keep_one_command() -> None:
+    assert words("python x.py \\\n  --a 1 \\\n  --b\n") == [["python", "x.py", "--a", "1", "--b"]]
+
+
+def test_reserved_words_are_not_command_names() -> None:
+    cmds = lex("if true; then X=1 run; fi\nwhile read l; do echo $l; done\n").commands
+    names = [command_name(c)[1].text for c in cmds if command_name(c)[1]]
+    assert names == ["true", "run", "read", "echo"]
+
+
+def test_expansions_outside_single_quotes_only() -> None:
+    text = "echo $A \"$B ${C:-x}\" '$D' \\$E ${F#*/} $1 $@\n"
+    assert refs(text) == ["A", "B", "C", "F"]
+
+
+def test_expansions_inside_substitutions() -> None:
+    text = 'x=$(echo "$A" `printf $B`) y=$((C + 1)) <(cat $D)\n'
+    assert refs(text) == ["A", "B", "D"]
+    assert ["echo", '"$A"', "`printf $B`"] in words(text)
+
+
+def test_comments_are_not_words() -> None:
+    scan = lex("echo a # $X and 'quote\necho b#notcomment\n")
+    assert [[w.text for w in c] for c in scan.commands] == [["echo", "a"], ["echo", "b#notcomment"]]
+    assert [r.name for r in scan.refs] == []
+    assert scan.in_comment(len("echo a # "))
+
+
+def test_heredoc_bodies_quoted_and_unquoted() -> None:
+    text = (
+        "cat <<EOF\nhello $A\nEOF\n"
+        "cat <<'END' >f\nliteral $B\nEND\n"
+        "cat <<-\"X\"\n\t$C\n\tX\n"
+        "echo $D\n"
+    )
+    assert refs(text) == ["A", "D"]
+    assert words(text)[-1] == ["echo", "$D"]
+
+
+def test_offsets_point_at_the_source() -> None:
+    text = "  FOO=1   run  --x\n"
+    cmd = lex(text).commands[0]
+    assert [(w.start, w.end) for w in cmd] == [(2, 7), (10, 13), (15, 18)]
+    assert cmd[0].assignment_name == "FOO"
+    assert cmd[1].assignment_name is None
+
+
+def test_crlf_scripts_keep_their_line_structure() -> None:
+    text = "A=1 run x\r\necho $A\r\n"
+    assert [c[0].text for c in lex(text).commands] == ["A=1", "echo"]
+    assert refs(text) == ["A"]
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "expected"),
+    [
+        ("run.sh", b"", True),
+        ("run.bash", b"echo", True),
+        ("run", b"#!/bin/bash\n", True),
+        ("run", b"#!/usr/bin/env bash\n", True),
+        ("run", b"#!/usr/bin/env -S bash -e\n", True),
+        ("run", b"#! /bin/sh\n", True),
+        ("run", b"#!/usr/bin/env python3\n", False),
+        ("run", b"echo hi\n", False),
+        ("notes.txt", b"", False),
+    ],
+)
+def test_shell_script_detection(name: str, head: bytes, expected: bool) -> None:
+    assert is_shell_script(name, head) is expected
