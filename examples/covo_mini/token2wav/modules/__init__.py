@@ -1,0 +1,1 @@
+"""Building blocks of the token2wav decoder."""
