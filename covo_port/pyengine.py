@@ -98,11 +98,27 @@ class _Applier(cst.CSTTransformer):
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
     ) -> Replacement:
         result: Replacement = updated_node
+        node: cst.CSTNode | None = updated_node  # the edited node itself, inside ``result``
         for edit in self._edits.get(id(original_node), ()):
-            if not isinstance(result, cst.CSTNode):
-                break
-            result = edit.apply(result)
+            if node is None:
+                break  # removed or replaced by other nodes: later edits have nothing to act on
+            new = edit.apply(node)
+            if isinstance(result, cst.FlattenSentinel):  # an edit put siblings around the node
+                result = cst.FlattenSentinel(
+                    [m for n in result.nodes for m in (_nodes(new) if n is node else (n,))])
+            else:
+                result = new
+            node = new if isinstance(new, cst.CSTNode) else next(
+                (n for n in _nodes(new) if n is node), None)
         return result
+
+
+def _nodes(replacement: Replacement) -> tuple[cst.CSTNode, ...]:
+    if isinstance(replacement, cst.FlattenSentinel):
+        return tuple(replacement.nodes)
+    if isinstance(replacement, cst.RemovalSentinel):
+        return ()
+    return (replacement,)
 
 
 def parse_error_message(source: bytes, exc: Exception) -> tuple[int, str]:
