@@ -1,0 +1,149 @@
+"""NPU008: ``torchaudio.load(...)`` -> a load that falls back to soundfile."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from covo_port.modulefn import (
+    helper_state,
+    insert_helper,
+    inside_helper,
+    marker,
+    top_level_statement,
+)
+from covo_port.pyengine import PyFile
+from covo_port.rule import Example, PythonRule, Severity
+
+LOAD = "torchaudio.load"
+HELPER = "_torchaudio_load"
+#: torchaudio.load's parameters in order (torchaudio 2.x).
+PARAMS = ("uri", "frame_offset", "num_frames", "normalize", "channels_first", "format",
+          "buffer_size", "backend")
+
+HELPER_SOURCE = f'''
+def {HELPER}(uri, frame_offset=0, num_frames=-1, normalize=True, channels_first=True,
+                     format=None, buffer_size=4096, backend=None):
+    """torchaudio.load, read with soundfile where torchaudio cannot decode: torchaudio 2.9
+    needs torchcodec ({marker("NPU008")}). Same result: float32 samples in [-1, 1],
+    [channels, frames] (or [frames, channels]), and the sample rate."""
+    try:
+        import torchaudio
+
+        return torchaudio.load(uri, frame_offset, num_frames, normalize, channels_first,
+                               format, buffer_size, backend)
+    except (ImportError, RuntimeError):
+        import soundfile
+        import torch
+
+        samples, sample_rate = soundfile.read(uri, frames=num_frames, start=frame_offset,
+                                              dtype="float32", always_2d=True)
+        wav = torch.from_numpy(samples)
+        return (wav.T.contiguous() if channels_first else wav), sample_rate
+'''.lstrip()
+
+#: Where a name that resolves to torchaudio.load is not a use of it.
+_NOT_A_USE = (cst.Attribute, cst.ImportAlias, cst.AsName)
+
+
+class TorchaudioLoad(PythonRule):
+    id = "NPU008"
+    summary = "torchaudio.load(...) -> the same load with a soundfile fallback"
+    rationale = """
+    From torchaudio 2.9, torchaudio.load decodes only through torchcodec and raises ImportError
+    without it (the reference port hit this on the Ascend host, where torchcodec is not
+    available). Each call becomes a call of a small helper inserted once into the module: it
+    calls torchaudio.load with the same arguments and, where torchaudio cannot load
+    (ImportError, RuntimeError), reads the file with soundfile instead, returning what
+    torchaudio 2.9 returns: a float32 tensor [channels, frames] in [-1, 1] (frames first with
+    channels_first=False) and the sample rate, honouring frame_offset and num_frames.
+    normalize=False is ignored by torchaudio 2.9 and by the fallback alike (float32 always):
+    such calls are reported. format, buffer_size and backend only matter to torchaudio.
+    """
+    severity = Severity.WARNING
+    triggers = ("torchaudio",)
+    examples = (
+        Example(
+            "import torch\nimport torchaudio\n\n\n"
+            "@torch.no_grad()\n"
+            "def read(path):\n"
+            "    wav, sr = torchaudio.load(path)  # mono or stereo\n"
+            "    return torchaudio.functional.resample(wav, sr, 16000)\n",
+            "import torch\nimport torchaudio\n\n\n" + HELPER_SOURCE + "\n\n"
+            "@torch.no_grad()\n"
+            "def read(path):\n"
+            "    wav, sr = _torchaudio_load(path)  # mono or stereo\n"
+            "    return torchaudio.functional.resample(wav, sr, 16000)\n",
+        ),
+        Example(
+            "from torchaudio import load as load_audio\n"
+            "clip, rate = load_audio('a.wav', frame_offset=100, num_frames=400)\n"
+            "raw, _ = load_audio('b.wav', normalize=False)\n",
+            "from torchaudio import load as load_audio\n\n\n" + HELPER_SOURCE + "clip, rate = "
+            "_torchaudio_load('a.wav', frame_offset=100, num_frames=400)\n"
+            "raw, _ = _torchaudio_load('b.wav', normalize=False)\n",
+            findings=1,
+        ),
+        Example(
+            "import torchaudio\n"
+            "loader = torchaudio.load\n"
+            "wav = torchaudio.load_with_torchcodec('x.wav')\n"
+            "info = torchaudio.info('x.wav')\n",
+            findings=1,
+        ),
+        Example(
+            "import torchaudio\n"
+            "_torchaudio_load = None\n"
+            "wav, sr = torchaudio.load('x.wav')\n",
+            findings=1,
+        ),
+    )
+
+    def __init__(self, file: PyFile) -> None:
+        super().__init__(file)
+        self._called: set[int] = set()
+        self._calls: list[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self.is_name(node.func, LOAD) or inside_helper(self, node, HELPER):
+            return
+        self._called.add(id(node.func))
+        self._calls.append(node)
+        for n, arg in enumerate(node.args):
+            name = arg.keyword.value if arg.keyword else (
+                PARAMS[n] if not arg.star and n < len(PARAMS) else None)
+            value = arg.value
+            if name == "normalize" and not (isinstance(value, cst.Name) and value.value == "True"):
+                self.report(arg, "normalize is not True: torchaudio 2.9 (and the soundfile "
+                            "fallback) ignore it and return float32 samples in [-1, 1]; integer "
+                            "samples need another reader")
+
+    def leave_Name(self, original_node: cst.Name) -> None:
+        self._uncalled(original_node)
+
+    def leave_Attribute(self, original_node: cst.Attribute) -> None:
+        self._uncalled(original_node)
+
+    def _uncalled(self, node: cst.Name | cst.Attribute) -> None:
+        parent = self.parent(node)
+        if id(node) in self._called or isinstance(parent, _NOT_A_USE) \
+                or not self.is_name(node, LOAD) or inside_helper(self, node, HELPER):
+            return
+        self.report(node, "torchaudio.load used without a call: not rewritten; it needs "
+                    "torchcodec from torchaudio 2.9 (soundfile.read is an alternative)")
+
+    def finish(self) -> None:
+        if not self._calls:
+            return
+        state = helper_state(self, HELPER)
+        if state == "taken":
+            for call in self._calls:
+                self.report(call, f"torchaudio.load needs a soundfile fallback, and the name "
+                            f"{HELPER} is taken in this module: not rewritten")
+            return
+        for call in self._calls:
+            self.replace(call.func, cst.Name(HELPER),
+                         f"torchaudio.load -> {HELPER} (soundfile fallback)")
+        anchor = top_level_statement(self, self._calls[0])
+        if state == "free" and anchor is not None:
+            insert_helper(self, anchor, HELPER_SOURCE,
+                          f"{HELPER}(): torchaudio.load with a soundfile fallback")
