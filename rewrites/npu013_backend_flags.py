@@ -1,0 +1,219 @@
+"""NPU013: ``torch.backends.cudnn`` / ``torch.backends.cuda.matmul`` flags on the NPU."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from covo_port.pyengine import PyFile
+from covo_port.rewrites.npu010_cuda_api import binds_module, dotted, imported_names, is_dotted
+from covo_port.rule import Example, PythonRule, Severity
+
+_CUDNN = "torch.backends.cudnn"
+_MATMUL = "torch.backends.cuda.matmul"
+# Flags that select CUDA libraries' algorithms: nothing on the NPU reads them.
+_INERT = {
+    f"{_CUDNN}.benchmark": "cuDNN autotuning",
+    f"{_CUDNN}.enabled": "the cuDNN switch",
+    f"{_MATMUL}.allow_fp16_reduced_precision_reduction": "cuBLAS fp16 reduced-precision reduction",
+    f"{_MATMUL}.allow_bf16_reduced_precision_reduction": "cuBLAS bf16 reduced-precision reduction",
+    f"{_MATMUL}.allow_fp16_accumulation": "cuBLAS fp16 accumulation",
+}
+# TF32 -> the NPU's HF32 (torch_npu: torch.npu.conv / torch.npu.matmul .allow_hf32; defaults on
+# for convolutions and off for matmul, as torch's TF32 flags).
+_HF32 = {
+    f"{_CUDNN}.allow_tf32": "torch.npu.conv.allow_hf32",
+    f"{_MATMUL}.allow_tf32": "torch.npu.matmul.allow_hf32",
+}
+_DETERMINISTIC = f"{_CUDNN}.deterministic"
+# torch.backends.cuda names that torch_npu shares (the SDPA switches are global in torch).
+_SHARED = {"sdp_kernel", "SDPAParams", "SDPBackend", "enable_flash_sdp", "enable_math_sdp",
+           "enable_mem_efficient_sdp", "enable_cudnn_sdp", "flash_sdp_enabled",
+           "math_sdp_enabled", "mem_efficient_sdp_enabled", "cudnn_sdp_enabled",
+           "can_use_flash_attention", "can_use_efficient_attention", "can_use_cudnn_attention",
+           "is_flash_attention_available", "allow_fp16_bf16_reduction_math_sdp",
+           "fp16_bf16_reduction_math_sdp_allowed"}
+
+
+def _is_false(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "False"
+
+
+class BackendFlags(PythonRule):
+    id = "NPU013"
+    summary = "cudnn / cuda.matmul flags: removed where inert, TF32 -> HF32, determinism kept"
+    rationale = """
+    torch.backends.cudnn.* and torch.backends.cuda.matmul.* steer NVIDIA's libraries; on an
+    Ascend host nothing reads them, so a port that keeps them looks configured but is not.
+    Assignments are rewritten: cudnn.benchmark, cudnn.enabled and the cuBLAS reduced-precision
+    switches are removed (a block left empty gets `pass`); cudnn.allow_tf32 and
+    cuda.matmul.allow_tf32 become torch.npu.conv.allow_hf32 / torch.npu.matmul.allow_hf32 (HF32
+    is the NPU's reduced-precision float32, with the same defaults); cudnn.deterministic = V
+    becomes torch.use_deterministic_algorithms(V, warn_only=True), the switch torch_npu
+    documents for deterministic NPU kernels (warn_only: like the cuDNN flag, never an error;
+    a literal False, the default, is removed). Each is reported (info). Reading a flag, the
+    cudnn.flags() context and other CUDA-only backend settings (cufft_plan_cache,
+    preferred_linalg_library...) are left and reported.
+    """
+    severity = Severity.INFO
+    triggers = ("backends", "cudnn")
+    examples = (
+        Example(
+            "import torch\n"
+            "torch.manual_seed(0)\n"
+            "torch.backends.cudnn.benchmark = True\n"
+            "torch.backends.cudnn.deterministic = True\n"
+            "torch.backends.cuda.matmul.allow_tf32 = True  # faster\n"
+            "torch.backends.cudnn.allow_tf32 = args.tf32\n",
+            "import torch\n"
+            "torch.manual_seed(0)\n"
+            "torch.use_deterministic_algorithms(True, warn_only=True)\n"
+            "torch.npu.matmul.allow_hf32 = True  # faster\n"
+            "torch.npu.conv.allow_hf32 = args.tf32\n",
+            findings=4,
+        ),
+        Example(
+            "import torch\n"
+            "from torch.backends import cudnn\n"
+            "if args.fast:\n"
+            "    cudnn.benchmark = True\n"
+            "else:\n"
+            "    # reproducible runs\n"
+            "    cudnn.deterministic = args.deterministic\n"
+            "    cudnn.benchmark = False\n"
+            "x = 1; torch.backends.cudnn.enabled = False\n",
+            "import torch\n"
+            "from torch.backends import cudnn\n"
+            "if args.fast:\n"
+            "    pass\n"
+            "else:\n"
+            "    # reproducible runs\n"
+            "    torch.use_deterministic_algorithms(args.deterministic, warn_only=True)\n"
+            "x = 1\n",
+            findings=4,
+        ),
+        Example(
+            "import torch\n"
+            "if torch.backends.cudnn.benchmark:\n    pass\n"
+            "with torch.backends.cudnn.flags(enabled=False):\n    pass\n"
+            "torch.backends.cuda.cufft_plan_cache.max_size = 0\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "torch.backends.cuda.enable_flash_sdp(False)\n"
+            "torch.backends.mps.is_available()\n",
+        ),
+    )
+
+    def __init__(self, file: PyFile) -> None:
+        super().__init__(file)
+        self._handled: set[int] = set()
+        self._in_import = 0
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self._in_import += 1
+
+    def leave_Import(self, original_node: cst.Import) -> None:
+        self._in_import -= 1
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self._in_import += 1
+
+    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
+        self._in_import -= 1
+
+    def _flag(self, node: cst.BaseExpression) -> str | None:
+        names = imported_names(self, node) & {*_INERT, *_HF32, _DETERMINISTIC}
+        return min(names) if names else None
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        flags = [self._flag(t.target) for t in node.targets]
+        if not any(flags):
+            return
+        for target in node.targets:
+            self._handled.add(id(target.target))
+        flag = flags[0]
+        if len(node.targets) != 1 or flag is None:
+            self.report(node, "a CUDA backend flag assigned together with other names: port by "
+                        "hand (see `covo-port rules NPU013`)")
+            return
+        short = flag.removeprefix("torch.backends.")
+        if flag in _INERT:
+            self._remove(node, f"{short} removed: {_INERT[flag]} does not exist on the NPU")
+        elif flag in _HF32:
+            target = _HF32[flag]
+            self.replace(node.targets[0].target, dotted(target), f"{short} -> {target}",
+                         uses_target_device=True)
+            self.report(node, f"{short} -> {target}: HF32 is the NPU's reduced-precision float32")
+        elif _is_false(node.value):
+            self._remove(node, f"{short} = False removed: deterministic algorithms are off by "
+                         "default")
+        elif self._torch_bound(node):
+            call = cst.parse_expression("torch.use_deterministic_algorithms(V, warn_only=True)")
+            assert isinstance(call, cst.Call)
+            call = call.with_changes(args=[call.args[0].with_changes(value=node.value),
+                                           call.args[1]])
+            self.replace(node, cst.Expr(call), f"{short} -> torch.use_deterministic_algorithms")
+            self.report(node, f"{short} -> torch.use_deterministic_algorithms(..., "
+                        "warn_only=True): the switch torch_npu honours for NPU kernels")
+
+    def _torch_bound(self, node: cst.Assign) -> bool:
+        root: cst.BaseExpression = node.targets[0].target
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if binds_module(self, root, "torch"):
+            return True
+        self.report(node, "cudnn.deterministic reached through an alias in a module that does "
+                    "not `import torch`: write torch.use_deterministic_algorithms(..., "
+                    "warn_only=True)")
+        return False
+
+    def _remove(self, node: cst.Assign, message: str) -> None:
+        """Remove the assignment; a block it leaves empty gets ``pass``."""
+        line = self.parent(node)
+        if not isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            return
+        if len(line.body) > 1:
+            index = line.body.index(node)
+
+            def drop(updated: cst.CSTNode) -> cst.CSTNode:
+                assert isinstance(updated, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+                body = [s for i, s in enumerate(updated.body) if i != index]
+                body[-1] = body[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+                return updated.with_changes(body=body)
+
+            self.replace(line, drop, message)
+        elif isinstance(line, cst.SimpleStatementLine) and self._has_siblings(line) and not any(
+                e.comment for e in line.leading_lines) and line.trailing_whitespace.comment is None:
+            self.replace(line, cst.RemovalSentinel.REMOVE, message)
+        else:
+            self.replace(node, cst.Pass(), message)
+        self.report(node, message)
+
+    def _has_siblings(self, line: cst.SimpleStatementLine) -> bool:
+        block = self.parent(line)
+        return isinstance(block, (cst.Module, cst.IndentedBlock)) and len(block.body) > 1
+
+    # -- everything else under torch.backends.cudnn / torch.backends.cuda -------------------------
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._other(node)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._other(node)
+
+    def _other(self, node: cst.Name | cst.Attribute) -> None:
+        parent = self.parent(node)
+        if self._in_import or id(node) in self._handled or not is_dotted(node) or (
+                isinstance(parent, cst.Attribute) and parent.value is node):
+            return
+        for name in sorted(imported_names(self, node)):
+            if name.startswith(f"{_CUDNN}.") or name == _CUDNN:
+                what = "reads a cuDNN setting" if name != f"{_CUDNN}.flags" else (
+                    "cudnn.flags() switches cuDNN settings")
+            elif name.startswith("torch.backends.cuda.") and (
+                    name.split(".")[3] not in _SHARED):
+                what = "uses a CUDA backend setting"
+            else:
+                continue
+            self.report(node, f"{name} {what}: it has no effect on the NPU (left as is)")
+            return
