@@ -19,14 +19,17 @@ from rich.table import Table
 
 from covo_port import __version__
 from covo_port.diffing import file_diffs, stat_rows
-from covo_port.engine import InputError, apply_tree
+from covo_port.engine import InputError, Result, apply_tree
+from covo_port.fetch import DEFAULT_DEST, UPSTREAM_COMMIT, UPSTREAM_URL, FetchError
+from covo_port.fetch import fetch as fetch_upstream
+from covo_port.gitout import GitError, is_port_repo, show_rule, write_patches
 from covo_port.manifest import Manifest, ManifestError
 from covo_port.registry import RuleError, all_rules, get_rule, optimizations
 from covo_port.report import render, to_json
 from covo_port.rule import RunOptions
 from covo_port.target import TARGETS, TargetError, get_target
 
-DEFAULT_SRC = Path("upstream")
+DEFAULT_SRC = DEFAULT_DEST
 EXIT_INPUT = 2
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,7 +56,8 @@ def user_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (InputError, TargetError, RuleError, ManifestError) as exc:
+        except (InputError, TargetError, RuleError, ManifestError, FetchError,
+                GitError) as exc:
             fail(str(exc))
         except KeyboardInterrupt:
             err_console.print("covo-port: interrupted; nothing was written")
@@ -84,19 +88,25 @@ def main() -> None:
 @click.option("--select", multiple=True, metavar="RULE",
               help="Run only these rules (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--patches", "patches_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Write the patch series here [default: patches/<target>]; "
+                   "its old *.patch files are replaced.")
+@click.option("--no-patches", is_flag=True, help="Write no patch series.")
 @user_errors
 def apply(src: Path | None, target_name: str, out: Path | None, check: bool, force: bool,
           device_map: tuple[str, ...], optimize: tuple[str, ...], select: tuple[str, ...],
-          as_json: bool) -> None:
-    """Rewrite the tree SRC [default: upstream/] for the target into OUT.
+          as_json: bool, patches_dir: Path | None, no_patches: bool) -> None:
+    """Rewrite the tree SRC [default: upstream/Covo-Audio] for the target into OUT.
 
     SRC is never modified. OUT is a complete copy of SRC with the rewrites applied, plus
-    OUT/.covo-port/manifest.json recording every change and finding.
+    OUT/.covo-port/manifest.json recording every change and finding. OUT is a git repository:
+    the pristine source, then one commit per rule; `git format-patch` of those commits goes
+    to patches/<target>/ for `git am` onto a clone of the source.
     """
     src = src if src is not None else DEFAULT_SRC
     if src == DEFAULT_SRC and not src.exists():
-        raise InputError("no SRC given and ./upstream does not exist "
-                         "(give the folder to port, or fetch the upstream first)")
+        raise InputError(f"no SRC given and {DEFAULT_SRC} does not exist "
+                         "(run `covo-port fetch` first, or give the folder to port)")
     target = get_target(target_name, device_map)
     unknown = sorted(set(optimize) - set(optimizations()))
     if unknown:
@@ -106,9 +116,19 @@ def apply(src: Path | None, target_name: str, out: Path | None, check: bool, for
                          select=frozenset(s.upper() for s in select))
     out = out if out is not None else default_out(target.name)
 
+    patches_to = None if no_patches else patches_dir or Path("patches") / target.name
+
     if as_json:
         result = apply_tree(src, out, target, options, check=check, force=force)
-        out_console.print_json(json.dumps(to_json(result)))
+        data = to_json(result)
+        patches = _patches(result, out, patches_to)
+        if result.git is not None:
+            data["git"] = {
+                "base": result.git.base,
+                "commits": [{"rule": r, "commit": c} for r, c in result.git.commits],
+                "patches": None if patches is None else [str(p) for p in patches],
+            }
+        out_console.print_json(json.dumps(data))
         sys.exit(result.exit_code)
 
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
@@ -125,18 +145,66 @@ def apply(src: Path | None, target_name: str, out: Path | None, check: bool, for
         result = apply_tree(src, out, target, options, check=check, force=force,
                             progress=step, on_start=start)
     render(result, out_console)
+    patches = _patches(result, out, patches_to)
+    if result.git is not None:
+        out_console.print(f"git: the pristine source + {len(result.git.commits)} rule "
+                          f"commit(s) in {out} (review: git -C {out} log -p)")
+    if patches is not None:
+        where = f" in {patches_to}/" if patches else f"; {patches_to}/ holds none"
+        out_console.print(f"patches: {len(patches)}{where} (onto a clone of the source: "
+                          "git am --keep-cr)")
     sys.exit(result.exit_code)
+
+
+def _patches(result: Result, out: Path, dest: Path | None) -> list[Path] | None:
+    """Write the patch series of OUT's rule commits to ``dest``; None where none is written."""
+    if dest is None or result.check or result.git is None:
+        return None
+    return write_patches(out, dest)
+
+
+@main.command()
+@click.argument("dest", required=False, type=click.Path(path_type=Path))
+@click.option("--ref", default=UPSTREAM_COMMIT, show_default=True,
+              help="The commit (or tag, or branch) to check out.")
+@click.option("--from", "source", default=UPSTREAM_URL, show_default=True,
+              metavar="PATH_OR_URL",
+              help="Clone from here instead: a URL, a local clone or mirror, or a git bundle.")
+@user_errors
+def fetch(dest: Path | None, ref: str, source: str) -> None:
+    """Clone the upstream Covo-Audio into DEST [default: upstream/Covo-Audio] at the pinned
+    commit. A DEST that already holds that commit, clean, is reused; a DEST holding anything
+    else is left as it is and refused.
+    """
+    fetched = fetch_upstream(dest if dest is not None else DEFAULT_DEST, ref, source)
+    if fetched.reused:
+        out_console.print(f"{fetched.dest} already holds {fetched.commit[:12]}: reused")
+    else:
+        out_console.print(f"fetched {source} at {fetched.commit[:12]} into {fetched.dest}")
 
 
 @main.command()
 @click.argument("out", required=False, type=click.Path(path_type=Path))
 @click.option("--stat", is_flag=True, help="Per-file and per-rule counts instead of the diff.")
 @click.option("--color/--no-color", default=None, help="Colour the diff [default: on a tty].")
+@click.option("--rule", "rule_id", metavar="ID",
+              help="Only this rule's commit in OUT's history (git show).")
 @user_errors
-def diff(out: Path | None, stat: bool, color: bool | None) -> None:
+def diff(out: Path | None, stat: bool, color: bool | None, rule_id: str | None) -> None:
     """Show what apply changed in OUT [default: ported/npu], as a unified diff."""
     out = out if out is not None else default_out("npu")
     manifest = Manifest.read(out)
+    if rule_id is not None:
+        rule = get_rule(rule_id)
+        if not is_port_repo(out):
+            raise InputError(f"{out} has no git history from covo-port apply (written by an "
+                             "older version?); re-run apply to use --rule")
+        shown = show_rule(out, rule.id, stat=stat)
+        if shown is None:
+            err_console.print(f"{rule.id} changed nothing in {out}")
+            return
+        _print_diff(shown, color)
+        return
     diffs = file_diffs(out, manifest)
     if stat:
         files, rules = stat_rows(manifest, diffs)
@@ -153,7 +221,10 @@ def diff(out: Path | None, stat: bool, color: bool | None) -> None:
             by_rule.add_row(rule_id, str(n), str(n_files))
         out_console.print(by_rule)
         return
-    text = "".join(d.text for d in diffs)
+    _print_diff("".join(d.text for d in diffs), color)
+
+
+def _print_diff(text: str, color: bool | None) -> None:
     use_color = out_console.is_terminal if color is None else color
     if use_color and text:
         out_console.print(Syntax(text, "diff", theme="ansi_dark", background_color="default"))

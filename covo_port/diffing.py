@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from covo_port.gitout import base_commit, pristine_file
 from covo_port.manifest import Manifest, ManifestError
 
 
@@ -25,20 +26,25 @@ def _lines(data: bytes) -> list[str]:
 
 
 def file_diffs(out: Path, manifest: Manifest) -> list[FileDiff]:
-    """Unified diffs of every changed file, source side taken from the manifest's source."""
+    """Unified diffs of every changed file. The source side comes from OUT's pristine commit
+    where OUT is a git repository written by apply, else from the manifest's source."""
     src = Path(manifest.source)
+    base = base_commit(out)
     diffs = []
     for record in manifest.files:
         if record.status != "changed":
             continue
-        try:
-            before = (src / record.path).read_bytes()
-        except OSError:
-            raise ManifestError(
-                f"source file {src / record.path} is gone; re-run `covo-port apply`") from None
-        if hashlib.sha256(before).hexdigest() != record.source_sha256:
-            raise ManifestError(
-                f"{src / record.path} changed since apply; re-run `covo-port apply`")
+        if base is not None:
+            before = pristine_file(out, base, record.path)
+        else:
+            try:
+                before = (src / record.path).read_bytes()
+            except OSError:
+                raise ManifestError(f"source file {src / record.path} is gone; "
+                                    "re-run `covo-port apply`") from None
+            if hashlib.sha256(before).hexdigest() != record.source_sha256:
+                raise ManifestError(
+                    f"{src / record.path} changed since apply; re-run `covo-port apply`")
         after = (out / record.path).read_bytes()
         lines = list(difflib.unified_diff(
             _lines(before), _lines(after), f"a/{record.path}", f"b/{record.path}"))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from covo_port import __version__
 from covo_port.filetypes import Config, rewrite_file
+from covo_port.gitout import GitInfo
 from covo_port.manifest import FileRecord, Manifest
 from covo_port.rule import Finding, RunOptions, Severity
 from covo_port.target import Target
@@ -35,6 +36,8 @@ class Result:
     out: Path | None
     outputs: dict[str, bytes] = field(default_factory=dict)
     stages: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
+    #: OUT's git history (pristine commit, one commit per rule); None without git or OUT.
+    git: GitInfo | None = None
 
     @property
     def pending(self) -> bool:
@@ -122,10 +125,11 @@ def apply_tree(
     if on_start:
         on_start(sum(1 for e in entries if e.kind != "dir"))
 
+    keep = keep_stages or not (check or out is None)  # for OUT's per-rule commits
     for entry in entries:
         if entry.kind == "dir":
             continue
-        record = _process(src, entry, config, result, keep_stages)
+        record = _process(src, entry, config, result, keep)
         manifest.files.append(record)
         if progress:
             progress(entry.rel)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from covo_port.gitout import build_repo
 from covo_port.walk import Entry
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def write_tree(src: Path, out: Path, entries: list[Entry], result: Result) -> No
                     os.chmod(dest, entry.mode)
                 else:
                     shutil.copy2(src / entry.rel, dest, follow_symlinks=False)
+            result.git = build_repo(tmp, src, entries, result)
             result.manifest.write(tmp)
             if out.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{out.name}.covo-port-old-", dir=out.parent))
