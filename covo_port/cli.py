@@ -34,8 +34,8 @@ EXIT_INPUT = 2
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False, soft_wrap=True)  # long paths stay on one line
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def default_out(target: str) -> Path:

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from covo_port.engine import Result
@@ -65,16 +66,15 @@ def render(result: Result, console: Console) -> None:
         console.print(rules)
 
     if manifest.findings:
-        findings = Table(title="Findings that need a human", header_style="bold")
-        findings.add_column("where")
-        findings.add_column("rule")
-        findings.add_column("severity")
-        findings.add_column("message")
+        # one unwrapped line per finding (path:line:col first, as compilers and linters print
+        # them), so that editors and terminals can jump to it and grep can find it
+        console.print(f"[bold]Findings that need a human ({len(manifest.findings)})[/]")
         order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
         for f in sorted(manifest.findings, key=lambda f: (order[f.severity], f.path, f.line)):
-            findings.add_row(f"{f.path}:{f.line}:{f.column}", f.rule,
-                             f"[{_SEVERITY_STYLE[f.severity]}]{f.severity.value}[/]", f.message)
-        console.print(findings)
+            style = _SEVERITY_STYLE[f.severity]
+            console.print(f"{escape(f.path)}:{f.line}:{f.column}: {f.rule} "
+                          f"[{style}]{f.severity.value}[/]: {escape(f.message)}",
+                          soft_wrap=True, highlight=False)
 
     if result.check:
         verdict = (f"{s['changed']} file(s) would change" if result.pending
