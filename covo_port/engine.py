@@ -18,6 +18,7 @@ from covo_port.gitout import GitInfo
 from covo_port.manifest import FileRecord, Manifest
 from covo_port.rule import Finding, RunOptions, Severity
 from covo_port.target import Target
+from covo_port.treeindex import TreeIndex
 from covo_port.walk import Entry, walk
 from covo_port.writer import write_tree
 
@@ -122,6 +123,9 @@ def apply_tree(
     )
     result = Result(manifest=manifest, check=check, out=None if check else out)
     entries = list(walk(src, exclude=[out] if out is not None else []))
+    if any(rule.needs_tree for rule in config.rules):
+        config.tree = TreeIndex.build(src, (e.rel for e in entries if e.kind == "file"),
+                                      MAX_REWRITE_BYTES)
     if on_start:
         on_start(sum(1 for e in entries if e.kind != "dir"))
 

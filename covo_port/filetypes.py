@@ -11,6 +11,7 @@ from covo_port.registry import active_rules, python_rules, shell_rules
 from covo_port.rule import Rule, RunOptions
 from covo_port.shell import is_shell_script, rewrite_shell
 from covo_port.target import Target
+from covo_port.treeindex import TreeIndex
 
 
 @dataclass
@@ -20,10 +21,11 @@ class Config:
     target: Target
     options: RunOptions
     rules: tuple[type[Rule], ...]
+    tree: TreeIndex | None = None
 
     @classmethod
-    def make(cls, target: Target, options: RunOptions) -> Config:
-        return cls(target, options, active_rules(options))
+    def make(cls, target: Target, options: RunOptions, tree: TreeIndex | None = None) -> Config:
+        return cls(target, options, active_rules(options), tree)
 
 
 def is_python(name: str, head: bytes) -> bool:
@@ -51,7 +53,8 @@ def rewrite_file(path: str, source: bytes, config: Config) -> tuple[str, FileOut
         rules = python_rules(config.rules)
         if not _might_match(source, rules):
             return "python", FileOutcome()
-        return "python", rewrite_python(source, path, rules, config.target, config.options)
+        return "python", rewrite_python(source, path, rules, config.target, config.options,
+                                         config.tree)
     if is_shell_script(name, head):
         rules = shell_rules(config.rules)
         if not _might_match(source, rules):

@@ -17,6 +17,7 @@ from libcst.metadata import MetadataWrapper
 from covo_port.outcome import FileOutcome
 from covo_port.rule import Change, Finding, PythonRule, RunOptions, Severity
 from covo_port.target import Target
+from covo_port.treeindex import TreeIndex
 
 Replacement = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel
 NewNode = cst.CSTNode | Callable[[cst.CSTNode], Replacement]
@@ -37,11 +38,14 @@ class Edit:
 class PyFile:
     """The file that the Python rules of one run share: its tree, target, edits and findings."""
 
-    def __init__(self, path: str, module: cst.Module, target: Target, options: RunOptions):
+    def __init__(self, path: str, module: cst.Module, target: Target, options: RunOptions,
+                 tree: TreeIndex | None = None):
         self.path = path
         self.module = module
         self.target = target
         self.options = options
+        #: The rest of SRC, where the run has it (None: this file is the whole program).
+        self.tree = tree
         self.edits: list[Edit] = []
         self.findings: list[Finding] = []
 
@@ -140,6 +144,7 @@ def rewrite_python(
     rules: Sequence[type[PythonRule]],
     target: Target,
     options: RunOptions,
+    tree: TreeIndex | None = None,
 ) -> FileOutcome:
     """Run ``rules`` over ``source``; never raises for bad input (see ``FileOutcome.error``)."""
     outcome = FileOutcome()
@@ -156,7 +161,7 @@ def rewrite_python(
         return outcome
 
     wrapper = MetadataWrapper(module)
-    file = PyFile(path, wrapper.module, target, options)
+    file = PyFile(path, wrapper.module, target, options, tree)
     ordered = sorted(rules, key=lambda r: r.sort_key())
     visitors = [rule(file) for rule in ordered]
     by_phase: dict[int, list[PythonRule]] = {}

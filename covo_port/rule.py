@@ -95,6 +95,8 @@ class Rule:
     phase: ClassVar[int] = 0
     #: Opt-in rules run only when ``apply --optimize NAME`` names them.
     opt_in: ClassVar[str | None] = None
+    #: Rules that must know the rest of SRC (``PyFile.tree``) make the engine index it first.
+    needs_tree: ClassVar[bool] = False
 
     @classmethod
     def sort_key(cls) -> tuple[int, str]:
