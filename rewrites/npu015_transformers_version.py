@@ -11,7 +11,11 @@ from covo_port.pyengine import PyFile
 from covo_port.rule import Example, PythonRule, Severity
 
 FLAG = "is_first_iteration"
-REQUIRED_MAJOR = 5
+CACHE = "past_key_values"
+REQUIRED = (5, 0)
+#: transformers 5.24 hands the cache to prepare_inputs_for_generation as ``cache``.
+CACHE_RENAMED = (5, 24)
+TESTED = "transformers>=5.0,<5.24"
 _READERS = ("get", "pop", "setdefault", "__getitem__")
 
 
@@ -23,18 +27,21 @@ def installed_transformers() -> str | None:
         return None
 
 
-def _major(version: str) -> int | None:
-    match = re.match(r"(\d+)", version)
-    return int(match.group(1)) if match else None
+def _release(version: str) -> tuple[int, int] | None:
+    match = re.match(r"(\d+)(?:\.(\d+))?", version)
+    return (int(match.group(1)), int(match.group(2) or 0)) if match else None
 
 
-def _is_flag(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.SimpleString) and node.evaluated_value == FLAG
+def _key(node: cst.BaseExpression) -> str | None:
+    """The kwargs key ``node`` names, where it is one this rule watches."""
+    if isinstance(node, cst.SimpleString) and node.evaluated_value in (FLAG, CACHE):
+        return str(node.evaluated_value)
+    return None
 
 
 class TransformersVersion(PythonRule):
     id = "NPU015"
-    summary = "prepare_inputs_for_generation reading is_first_iteration needs transformers >= 5"
+    summary = "prepare_inputs_for_generation kwargs that need transformers >=5.0,<5.24"
     rationale = """
     Covo-Audio encodes the audio only on the first generation step, which its
     prepare_inputs_for_generation recognises by kwargs["is_first_iteration"]. transformers'
@@ -44,18 +51,23 @@ class TransformersVersion(PythonRule):
     certain of the first step on every version, so every read of the flag in a
     prepare_inputs_for_generation is reported, with the transformers installed where
     covo-port runs: an error when that is older than 5, a warning otherwise (the machine that
-    runs the port must have transformers >= 5 too).
+    runs the port must have transformers >= 5 too). The other end: transformers 5.24 passes the
+    generation cache as kwargs["cache"], so a hook that reads kwargs["past_key_values"] gets
+    None, loses the cache on every step and fails on the second dialogue round ("model_kwargs
+    not used: ['cache']"); those reads are reported too, as errors where 5.24 or later is
+    installed.
     """
     severity = Severity.WARNING
-    triggers = (FLAG,)
+    triggers = (FLAG, CACHE)
     examples = (
         Example(
             "class Model:\n"
             "    def prepare_inputs_for_generation(self, input_ids, **kwargs):\n"
             "        first = kwargs.get('is_first_iteration', False)\n"
             "        if kwargs['is_first_iteration'] or 'is_first_iteration' in kwargs:\n"
-            "            pass\n",
-            findings=3,
+            "            pass\n"
+            "        cache = kwargs.get('past_key_values')\n",
+            findings=4,
         ),
         Example(
             "def prepare_inputs_for_generation(ids, is_first_iteration=False, **extra):\n"
@@ -64,7 +76,7 @@ class TransformersVersion(PythonRule):
         ),
         Example(
             "def forward(self, **kwargs):\n"
-            "    return kwargs.get('is_first_iteration')\n"
+            "    return kwargs.get('is_first_iteration'), kwargs['past_key_values']\n"
             "def prepare_inputs_for_generation(self, **kwargs):\n"
             "    log('is_first_iteration')\n",
         ),
@@ -81,8 +93,8 @@ class TransformersVersion(PythonRule):
         star = node.params.star_kwarg
         self._kwargs.append(star.name.value if star is not None else None)
         for param in (*node.params.params, *node.params.kwonly_params):
-            if param.name.value == FLAG:
-                self._flag(param)
+            if param.name.value in (FLAG, CACHE):
+                self._flag(param, param.name.value)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._kwargs.pop()
@@ -93,29 +105,38 @@ class TransformersVersion(PythonRule):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value in _READERS and node.args \
-                and self._reads_kwargs(func.value) and _is_flag(node.args[0].value):
-            self._flag(node)
+                and self._reads_kwargs(func.value):
+            key = _key(node.args[0].value)
+            if key is not None:
+                self._flag(node, key)
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if self._reads_kwargs(node.value) and len(node.slice) == 1 and isinstance(
-                node.slice[0].slice, cst.Index) and _is_flag(node.slice[0].slice.value):
-            self._flag(node)
+                node.slice[0].slice, cst.Index):
+            key = _key(node.slice[0].slice.value)
+            if key is not None:
+                self._flag(node, key)
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
-        if _is_flag(node.left) and any(isinstance(t.operator, (cst.In, cst.NotIn))
-                                       and self._reads_kwargs(t.comparator)
-                                       for t in node.comparisons):
-            self._flag(node)
+        key = _key(node.left)
+        if key is not None and any(isinstance(t.operator, (cst.In, cst.NotIn))
+                                   and self._reads_kwargs(t.comparator)
+                                   for t in node.comparisons):
+            self._flag(node, key)
 
-    def _flag(self, node: cst.CSTNode) -> None:
+    def _flag(self, node: cst.CSTNode, key: str) -> None:
         version = installed_transformers()
-        major = _major(version) if version else None
-        old = major is not None and major < REQUIRED_MAJOR
-        self.report(
-            node,
-            f"prepare_inputs_for_generation relies on {FLAG}, which generate() passes only from "
-            f"transformers {REQUIRED_MAJOR}.0 (with 4.x the audio is silently never encoded): "
-            f"needs transformers>={REQUIRED_MAJOR}.0; installed here: "
-            f"{version or 'not installed'}",
-            Severity.ERROR if old else Severity.WARNING,
-        )
+        release = _release(version) if version else None
+        installed = f"tested: {TESTED}; installed here: {version or 'not installed'}"
+        if key == FLAG:
+            broken = release is not None and release < REQUIRED
+            message = (f"prepare_inputs_for_generation relies on {FLAG}, which generate() "
+                       f"passes only from transformers {REQUIRED[0]}.{REQUIRED[1]} (with 4.x "
+                       f"the audio is silently never encoded): {installed}")
+        else:
+            broken = release is not None and release >= CACHE_RENAMED
+            message = (f"prepare_inputs_for_generation reads {CACHE} from its kwargs; from "
+                       f"transformers {CACHE_RENAMED[0]}.{CACHE_RENAMED[1]} generate() passes "
+                       "the cache as `cache`, so it is lost on every step and a second round "
+                       f"fails: {installed}")
+        self.report(node, message, Severity.ERROR if broken else Severity.WARNING)

@@ -16,8 +16,15 @@ HOOK = ("class LM:\n"
         "        return {'input_ids': input_ids}\n")
 
 
+CACHE_HOOK = ("class LM:\n"
+              "    def prepare_inputs_for_generation(self, input_ids, **kwargs):\n"
+              "        return {'input_ids': input_ids,\n"
+              "                'past_key_values': kwargs.get('past_key_values')}\n")
+
+
 @pytest.mark.parametrize(("installed", "severity", "shown"), [
     ("4.57.6", Severity.ERROR, "4.57.6"),
+    ("5.23.0", Severity.WARNING, "5.23.0"),
     ("5.24.0", Severity.WARNING, "5.24.0"),
     (None, Severity.WARNING, "not installed"),
 ])
@@ -29,8 +36,20 @@ def test_severity_follows_the_installed_version(
     assert not outcome.changed
     [finding] = outcome.findings
     assert (finding.line, finding.severity) == (3, severity)
-    assert "needs transformers>=5.0" in finding.message
+    assert "tested: transformers>=5.0,<5.24" in finding.message
     assert finding.message.endswith(f"installed here: {shown}")
+
+
+@pytest.mark.parametrize(("installed", "severity"), [
+    ("5.23.0", Severity.WARNING), ("5.24.0", Severity.ERROR), ("6.1", Severity.ERROR),
+    ("4.57.6", Severity.WARNING),
+])
+def test_cache_read_is_an_error_from_5_24(
+        monkeypatch: pytest.MonkeyPatch, installed: str, severity: Severity) -> None:
+    monkeypatch.setattr(npu015, "installed_transformers", lambda: installed)
+    [finding] = run_rules(CACHE_HOOK, select=("NPU015",)).findings
+    assert (finding.line, finding.severity) == (4, severity)
+    assert "passes the cache as `cache`" in finding.message
 
 
 def test_the_real_installed_version_is_reported() -> None:
