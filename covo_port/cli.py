@@ -209,8 +209,12 @@ def diff(out: Path | None, stat: bool, color: bool | None, rule_id: str | None) 
     if stat:
         files, rules = stat_rows(manifest, diffs)
         table = Table(title=f"{len(files)} file(s) changed", header_style="bold")
-        for col in ("file", "+", "-", "rules"):
-            table.add_column(col, justify="right" if col in "+-" else "left")
+        widest = max((len(f[0]) for f in files), default=4)
+        table.add_column("file", no_wrap=True, overflow="fold",  # paths whole, never "…"
+                         min_width=min(widest, max(out_console.width - 30, 20)))
+        for col in ("+", "-"):
+            table.add_column(col, justify="right")
+        table.add_column("rules")
         for path, added, removed, counts in files:
             table.add_row(path, str(added), str(removed), counts)
         out_console.print(table)
