@@ -101,20 +101,26 @@ class _Applier(cst.CSTTransformer):
     def on_leave(  # type: ignore[override]
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
     ) -> Replacement:
-        result: Replacement = updated_node
-        node: cst.CSTNode | None = updated_node  # the edited node itself, inside ``result``
+        # The pieces that later edits of the same node act on: the node itself while an edit
+        # keeps it (e.g. puts siblings around it), else every piece of its type that an edit
+        # split it into (one import line made two: each gets the next rule's edit).
+        pieces: list[cst.CSTNode] = [updated_node]
+        targets: list[cst.CSTNode] = [updated_node]
         for edit in self._edits.get(id(original_node), ()):
-            if node is None:
-                break  # removed or replaced by other nodes: later edits have nothing to act on
-            new = edit.apply(node)
-            if isinstance(result, cst.FlattenSentinel):  # an edit put siblings around the node
-                result = cst.FlattenSentinel(
-                    [m for n in result.nodes for m in (_nodes(new) if n is node else (n,))])
-            else:
-                result = new
-            node = new if isinstance(new, cst.CSTNode) else next(
-                (n for n in _nodes(new) if n is node), None)
-        return result
+            new_pieces: list[cst.CSTNode] = []
+            new_targets: list[cst.CSTNode] = []
+            for piece in pieces:
+                if not any(piece is t for t in targets):
+                    new_pieces.append(piece)
+                    continue
+                made = _nodes(edit.apply(piece))
+                new_pieces.extend(made)
+                kept = [n for n in made if n is piece]
+                new_targets.extend(kept or [n for n in made if type(n) is type(original_node)])
+            pieces, targets = new_pieces, new_targets
+        if len(pieces) == 1:
+            return pieces[0]
+        return cst.FlattenSentinel(pieces) if pieces else cst.RemovalSentinel.REMOVE
 
 
 def _nodes(replacement: Replacement) -> tuple[cst.CSTNode, ...]:
