@@ -8,12 +8,16 @@ the CUDA-only ``torch.cuda.amp.autocast(...)`` becomes ``torch.amp.autocast("npu
 from __future__ import annotations
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 
 from covo_port.cstutil import argument, as_keyword, dotted, module_name, prepend_arg
+from covo_port.pyengine import PyFile
+from covo_port.rewrites.npu010_cuda_api import ImportMove, move_imports, references
 from covo_port.rule import Example, PythonRule, Severity
 
 _AUTOCASTS = ("torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast")
 _CUDA_AUTOCASTS = ("torch.cuda.amp.autocast", "torch.cuda.amp.autocast_mode.autocast")
+_CUDA_AMP_MODULES = ("torch.cuda.amp", "torch.cuda.amp.autocast_mode")
 #: torch.cuda.amp.autocast's positional parameters; torch.amp.autocast takes device_type first
 #: and dtype second, so positional arguments are passed by keyword instead.
 _CUDA_POSITIONAL = ("enabled", "dtype", "cache_enabled")
@@ -82,10 +86,28 @@ class Autocast(PythonRule):
             "import torch as th\nfrom torch.cuda.amp import autocast\n"
             "def step(x):\n"
             "    with autocast(\n        enabled=True,\n    ):\n        return x\n",
-            "import torch as th\nfrom torch.cuda.amp import autocast\n"
+            "import torch as th\nfrom torch.amp import autocast\n"
             "def step(x):\n"
-            '    with th.amp.autocast(\n        "npu",\n        enabled=True,\n    ):\n'
+            '    with autocast(\n        "npu",\n        enabled=True,\n    ):\n'
             "        return x\n",
+        ),
+        Example(
+            "from torch.cuda.amp import GradScaler, autocast as ac\n"
+            "with ac(True):\n    pass\n",
+            "from torch.cuda.amp import GradScaler\nfrom torch.amp import autocast as ac\n"
+            'with ac("npu", enabled=True):\n    pass\n',
+            with_rules=("NPU003",),
+        ),
+        Example(  # passed around as a value: no call to rewrite, so it is reported
+            "import torch\nfrom torch.cuda.amp import autocast\n"
+            "amp_autocast = torch.cuda.amp.autocast\n"
+            "ctx = autocast if fp16 else nullcontext\n"
+            "with autocast():\n    pass\n",
+            "import torch\nfrom torch.cuda.amp import autocast\n"
+            "amp_autocast = torch.cuda.amp.autocast\n"
+            "ctx = autocast if fp16 else nullcontext\n"
+            'with torch.amp.autocast("npu"):\n    pass\n',
+            findings=2,
         ),
         Example(
             "import torch\n"
@@ -118,11 +140,77 @@ class Autocast(PythonRule):
         ),
     )
 
+    def __init__(self, file: PyFile) -> None:
+        super().__init__(file)
+        self._cuda_calls: list[cst.Call] = []
+        self._imports: list[cst.ImportFrom] = []
+        self._in_import = 0
+
     def visit_Call(self, node: cst.Call) -> None:
         if self.is_name(node.func, *_AUTOCASTS):
             self._device_type(node)
         elif self.is_name(node.func, *_CUDA_AUTOCASTS):
-            self._cuda_autocast(node)
+            self._cuda_calls.append(node)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self._in_import += 1
+
+    def leave_Import(self, original_node: cst.Import) -> None:
+        self._in_import -= 1
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self._in_import += 1
+        module = get_full_name_for_node(node.module) if node.module is not None else None
+        if not node.relative and module in _CUDA_AMP_MODULES and not isinstance(
+                node.names, cst.ImportStar):
+            self._imports.append(node)
+
+    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
+        self._in_import -= 1
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._value_use(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._value_use(node)
+
+    def _value_use(self, node: cst.Name | cst.Attribute) -> None:
+        """torch.cuda.amp.autocast used other than by a call: nothing certain to rewrite."""
+        parent = self.parent(node)
+        if self._in_import or (isinstance(parent, cst.Call) and parent.func is node) or (
+                isinstance(parent, cst.Attribute) and parent.value is node):
+            return
+        if self.is_name(node, *_CUDA_AUTOCASTS):
+            device = self.file.target.device_type
+            self.report(node, "torch.cuda.amp.autocast used as a value (only CUDA tensors are "
+                        f"autocast): use functools.partial(torch.amp.autocast, \"{device}\")")
+
+    def finish(self) -> None:
+        keep_name: set[int] = set()  # calls whose name now comes from torch.amp
+        for node in self._imports:
+            moves: dict[tuple[str, str | None], ImportMove] = {}
+            assert not isinstance(node.names, cst.ImportStar)
+            for alias in node.names:
+                if get_full_name_for_node(alias.name) != "autocast":
+                    continue
+                asname = alias.asname.name if alias.asname is not None else None
+                local = asname.value if isinstance(asname, cst.Name) else "autocast"
+                refs = references(self, node, local)
+                calls = [c for c in self._cuda_calls if any(c.func is r for r in refs)]
+                if refs and len(calls) == len(refs) and all(self._rewritable(c) for c in calls):
+                    keep_name.update(id(c) for c in calls)
+                    moves[("autocast", None if local == "autocast" else local)] = ImportMove(
+                        "torch.amp", "autocast", None if local == "autocast" else local)
+            if moves:
+                move_imports(self, node, moves, "from torch.cuda.amp import autocast -> from "
+                             "torch.amp import autocast")
+        for call in self._cuda_calls:
+            self._cuda_autocast(call, keep_name=id(call) in keep_name)
+
+    @staticmethod
+    def _rewritable(call: cst.Call) -> bool:
+        positional = [a for a in call.args if a.keyword is None]
+        return not any(a.star for a in positional) and len(positional) <= len(_CUDA_POSITIONAL)
 
     def _device_type(self, call: cst.Call) -> None:
         arg = argument(call, 0, "device_type")
@@ -148,14 +236,13 @@ class Autocast(PythonRule):
             uses_target_device=True,
         )
 
-    def _cuda_autocast(self, call: cst.Call) -> None:
-        positional = [a for a in call.args if a.keyword is None]
-        if any(a.star for a in positional) or len(positional) > len(_CUDA_POSITIONAL):
+    def _cuda_autocast(self, call: cst.Call, keep_name: bool) -> None:
+        if not self._rewritable(call):
             self.report(call, "torch.cuda.amp.autocast with unpacked or extra positional "
                         "arguments: write torch.amp.autocast(\"npu\", ...) by hand")
             return
         torch = module_name(self, call)
-        if torch is None:
+        if torch is None and not keep_name:
             self.report(call, "torch.cuda.amp.autocast only acts on CUDA; no name for the torch "
                         "module here to write torch.amp.autocast(\"npu\", ...): import torch")
             return
@@ -165,7 +252,8 @@ class Autocast(PythonRule):
             assert isinstance(updated, cst.Call)
             names = iter(_CUDA_POSITIONAL)
             args = [as_keyword(a, next(names)) if a.keyword is None else a for a in updated.args]
-            new = updated.with_changes(func=dotted(f"{torch}.amp.autocast"), args=args)
+            func = updated.func if keep_name else dotted(f"{torch}.amp.autocast")
+            new = updated.with_changes(func=func, args=args)
             return prepend_arg(new, cst.Arg(cst.SimpleString(f'"{device}"')))
 
         self.replace(call, rewrite, f'torch.cuda.amp.autocast -> torch.amp.autocast("{device}")',

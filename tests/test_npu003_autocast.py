@@ -97,11 +97,21 @@ def test_multi_line_call_keeps_comments_and_layout() -> None:
     cst.parse_module(output)
 
 
-def test_from_import_uses_the_files_torch_alias() -> None:
+def test_from_import_moves_to_torch_amp_and_keeps_the_local_name() -> None:
     source = ("import torch as T\nfrom torch.cuda.amp import autocast as ac\n"
               "@ac()\ndef f():\n    pass\n")
     output, _ = rewrite(source)
-    assert '@T.amp.autocast("npu")\n' in output
+    assert output == ("import torch as T\nfrom torch.amp import autocast as ac\n"
+                      '@ac("npu")\ndef f():\n    pass\n')
+    assert rewrite(output)[0] == output
+
+
+def test_from_import_without_torch_needs_no_torch_name() -> None:
+    source = "from torch.cuda.amp import autocast\nwith autocast(enabled=False):\n    pass\n"
+    output, outcome = rewrite(source)
+    assert output == ('from torch.amp import autocast\n'
+                      'with autocast("npu", enabled=False):\n    pass\n')
+    assert outcome.findings == []
 
 
 def test_shadowed_names_and_other_strings_are_left_alone() -> None:
