@@ -22,8 +22,8 @@ _TRANSPARENT = (cst.IfExp, cst.BooleanOperation, cst.Element, cst.List, cst.Tupl
 
 
 def device_like(name: str) -> bool:
-    """``device``, ``decode_device``, ``DEVICE``, ``--target-device``..."""
-    name = name.lstrip("-").replace("-", "_").lower()
+    """``device``, ``decode_device``, ``DEVICE``, ``--target-device``, ``device_type``..."""
+    name = name.lstrip("-").replace("-", "_").lower().removesuffix("_type")
     return name == "device" or name.endswith("_device")
 
 
@@ -88,6 +88,14 @@ class DeviceStrings(PythonRule):
             "    if x.device.type == 'npu' or args.device != 'npu:0':\n"
             "        pass\n"
             "init_model(args, decode_device='npu:1')\n",
+        ),
+        Example(  # a device type kept in a variable for autocast and for branches
+            "device_type = 'cuda' if 'cuda' in device else 'cpu'\n"
+            "if device_type == 'cuda':\n"
+            "    x = x.pin_memory()\n",
+            "device_type = 'npu' if 'npu' in device else 'cpu'\n"
+            "if device_type == 'npu':\n"
+            "    x = x.pin_memory()\n",
         ),
         Example(
             "parser.add_argument(\n"
