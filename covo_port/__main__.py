@@ -1,0 +1,5 @@
+"""`python -m covo_port`: the covo-port command line."""
+
+from covo_port.cli import main
+
+main()
