@@ -1,0 +1,153 @@
+"""A file costs one parse, whatever the rules; only the rules that can match run, and only the
+metadata that they ask for is computed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import wraps
+from typing import Any
+
+import libcst as cst
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from libcst._metadata_dependent import LazyValue
+from libcst.metadata import MetadataWrapper, QualifiedNameProvider, ScopeProvider
+
+from covo_port import filetypes, pyengine
+from covo_port.filetypes import Config, rewrite_file
+from covo_port.pyengine import _QualifiedNames
+from covo_port.registry import all_rules, python_rules
+from covo_port.rule import PythonRule, RunOptions
+from covo_port.target import get_target
+from covo_port.treeindex import cuda_words
+
+NAMES = '''
+import os, torch
+import torch.nn.functional as F
+from torch import cuda as c, device
+from . import sibling
+from .pkg.mod import thing as other
+try:
+    import numpy as np
+except ImportError:
+    np = None
+if os.name == "nt":
+    from a import b as alias
+else:
+    from d import e as alias
+abs(-1)
+torch.cuda.is_available()
+
+
+class Model(torch.nn.Module):
+    scale = F.relu
+    def forward(self, x, *args, y=device("cpu"), **kwargs):
+        global np
+        def inner(z=c.current_device()):
+            nonlocal x
+            return [torch.abs(v) for v in z if alias(v)], lambda q: other(q)
+        @torch.no_grad()
+        def decorated(): ...
+        return self.scale(x).to(y), sibling.f(np.zeros(1)), super().forward(x)
+
+torch = None
+torch.zeros(1)
+'''
+
+
+def test_qualified_names_are_what_libcst_s_provider_gives() -> None:
+    wrapper = MetadataWrapper(cst.parse_module(NAMES), unsafe_skip_copy=True)
+    expected = wrapper.resolve(QualifiedNameProvider)
+    ours = _QualifiedNames(wrapper)
+    named = 0
+    for node, lazy in expected.items():
+        names = lazy() if isinstance(lazy, LazyValue) else lazy  # the provider defers the work
+        assert ours[node] == names, wrapper.module.code_for_node(node)
+        named += bool(names)
+    assert named > 40
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """The rule ids of every rewrite_python call that rewrite_file makes."""
+    calls: list[tuple[str, ...]] = []
+    real = filetypes.rewrite_python
+
+    def spy(source: bytes, path: str, rules: Sequence[type[PythonRule]], *args: Any) -> Any:
+        calls.append(tuple(r.id for r in rules))
+        return real(source, path, rules, *args)
+
+    monkeypatch.setattr(filetypes, "rewrite_python", spy)
+    return calls
+
+
+CONFIG = Config.make(get_target("npu", ()), RunOptions())
+
+
+def test_a_file_without_any_trigger_word_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _spy(monkeypatch)
+    kind, outcome = rewrite_file("plain.py", b"print(1 + 2)\n", CONFIG)
+    assert (kind, outcome.changed, outcome.findings, calls) == ("python", False, [], [])
+
+
+def test_only_rules_whose_trigger_words_occur_run_and_every_later_phase(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _spy(monkeypatch)
+    source = b"import torch\nx = torch.zeros(3, device=0)\n"  # NPU011's "device", no "cuda"
+    _, outcome = rewrite_file("ints.py", source, CONFIG)
+    rules = python_rules(CONFIG.rules)
+    later = {r.id for r in rules if r.phase > min(r.phase for r in rules)}
+    triggered = {r.id for r in rules
+                 if any(w.encode() in source for w in r.triggers)}
+    assert later and "NPU011" in triggered and "NPU001" not in triggered
+    assert set(calls[0]) == triggered | later
+    # the later-phase rule still sees NPU011's edit: import torch_npu is added
+    assert [rule for rule, _ in outcome.stages] == ["NPU011", "NPU009"]
+    assert b"import torch_npu" in outcome.stages[-1][1]
+
+
+def test_all_rules_see_one_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[bytes] = []
+    real = cst.parse_module
+
+    def spy(source: Any, *args: Any, **kwargs: Any) -> cst.Module:
+        parsed.append(source)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pyengine.cst, "parse_module", spy)
+    source = (b"import torch\nimport torch.distributed as dist\n"
+              b'dist.init_process_group("nccl")\nx = torch.randn(2).cuda()\n')
+    _, outcome = rewrite_file("m.py", source, CONFIG)
+    assert len(outcome.stages) >= 3  # several rules changed it
+    assert parsed == [source, outcome.stages[-1][1]]  # the source, then the check of the output
+
+
+def test_scopes_are_computed_only_where_a_rule_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    scoped: list[int] = []
+    real = ScopeProvider.visit_Module
+
+    @wraps(real)  # libcst finds visit_* methods by their __name__
+    def spy(self: ScopeProvider, node: cst.Module) -> Any:
+        scoped.append(1)
+        return real(self, node)
+
+    monkeypatch.setattr(ScopeProvider, "visit_Module", spy)
+    # "abs" occurs (NPU004's trigger word) but there is no call for it to ask about
+    _, outcome = rewrite_file("a.py", b"# abs\nx = 1\n", CONFIG)
+    assert (outcome.changed, outcome.findings, scoped) == (False, [], [])
+    _, outcome = rewrite_file("b.py", b"import torch\nm = torch.abs(torch.randn(2))\n", CONFIG)
+    assert scoped == [1]
+
+
+def test_every_rule_declares_its_trigger_words() -> None:
+    for rule in all_rules():
+        assert rule.triggers and all(isinstance(w, str) and w for w in rule.triggers), rule.id
+
+
+# -- the tree index, read before the per-file pass (in the main process) --------------------------
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list(b"cudaCUDA_x1 .\xe9\n"))).map(bytes))
+def test_cuda_words_are_every_word_holding_cuda(data: bytes) -> None:
+    reference = re.compile(rb"[A-Za-z0-9_]*[Cc][Uu][Dd][Aa][A-Za-z0-9_]*")  # quadratic
+    assert cuda_words(data) == set(reference.findall(data))
