@@ -9,14 +9,17 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from covo_port import __version__
+from covo_port.directives import Suppressed
 from covo_port.filetypes import Config, rewrite_file
 from covo_port.gitout import GitInfo
 from covo_port.manifest import FileRecord, Manifest
-from covo_port.rule import Finding, RunOptions, Severity
+from covo_port.parallel import WorkerDied, default_jobs, map_ordered
+from covo_port.rule import Change, Finding, RunOptions, Severity
 from covo_port.target import Target
 from covo_port.treeindex import TreeIndex
 from covo_port.walk import Entry, walk
@@ -106,8 +109,15 @@ def apply_tree(
     progress: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
     keep_stages: bool = False,
+    jobs: int | None = None,
 ) -> Result:
-    """Rewrite ``src`` into ``out`` (or, with ``check``, compute what would change)."""
+    """Rewrite ``src`` into ``out`` (or, with ``check``, compute what would change).
+
+    ``jobs`` worker processes rewrite the files (default: one per core; 1: this process only);
+    the result is the same whatever their number.
+    """
+    if jobs is not None and jobs < 1:
+        raise InputError(f"--jobs {jobs}: give 1 or more processes (default: one per core)")
     check_paths(src, None if check else out, force)
     config = Config.make(target, options)
     commit, dirty = _source_commit(src)
@@ -130,17 +140,69 @@ def apply_tree(
         on_start(sum(1 for e in entries if e.kind != "dir"))
 
     keep = keep_stages or not (check or out is None)  # for OUT's per-rule commits
-    for entry in entries:
-        if entry.kind == "dir":
-            continue
-        record = _process(src, entry, config, result, keep)
-        manifest.files.append(record)
-        if progress:
-            progress(entry.rel)
+    files = [e for e in entries if e.kind != "dir"]
+    done = map_ordered(process_file, (src, config, keep), files,
+                       default_jobs() if jobs is None else jobs, _source_bytes(src, files))
+    try:
+        with closing(done):
+            for entry, file in done:
+                file.add_to(result)
+                if progress:
+                    progress(entry.rel)
+    except WorkerDied as exc:
+        first, last = exc.items[0].rel, exc.items[-1].rel
+        raise InputError(f"a worker process died (killed or out of memory?) while rewriting "
+                         f"{first} .. {last}; nothing was written") from None
     if check or out is None:
         return result
-    write_tree(src, out, entries, result)
+    try:
+        write_tree(src, out, entries, result)
+    except OSError as exc:  # a read-only or full destination: OUT is left as it was
+        raise InputError(f"cannot write {out}: {exc.strerror or exc}; nothing was written"
+                         ) from None
     return result
+
+
+def _source_bytes(src: Path, files: list[Entry]) -> int:
+    """Roughly how much the rules will parse: the size of the files named like source."""
+    total = 0
+    for entry in files:
+        if entry.kind == "file" and entry.rel.endswith((".py", ".pyi", ".sh", ".ipynb")):
+            with suppress(OSError):
+                total += (src / entry.rel).stat().st_size
+    return total
+
+
+@dataclass
+class FileResult:
+    """What one file adds to a run's :class:`Result` (what a worker process sends back)."""
+
+    record: FileRecord
+    findings: list[Finding]
+    changes: list[Change]
+    output: bytes | None
+    stages: list[tuple[str, bytes]] | None
+    suppressed: list[Suppressed] = field(default_factory=list)
+
+    def add_to(self, result: Result) -> None:
+        result.manifest.files.append(self.record)
+        result.manifest.changes.extend(self.changes)
+        result.manifest.findings.extend(self.findings)
+        result.manifest.suppressed.extend(self.suppressed)
+        if self.output is not None:
+            result.outputs[self.record.path] = self.output
+        if self.stages is not None:
+            result.stages[self.record.path] = self.stages
+
+
+def process_file(src: Path, config: Config, keep: bool, entry: Entry) -> FileResult:
+    """Rewrite one file of ``src`` (in this process or a worker): its share of the Result."""
+    scratch = Result(Manifest(version=__version__, target=config.target.name, source=str(src)),
+                     check=not keep, out=None)
+    record = _process(src, entry, config, scratch, keep)
+    return FileResult(record, scratch.manifest.findings, scratch.manifest.changes,
+                      scratch.outputs.get(entry.rel), scratch.stages.get(entry.rel),
+                      scratch.manifest.suppressed)
 
 
 def _finding(path: str, message: str, severity: Severity, line: int = 1) -> Finding:
@@ -157,6 +219,10 @@ def _process(src: Path, entry: Entry, config: Config, result: Result, keep: bool
             _finding(entry.rel, "not a regular file (FIFO, socket or device): skipped",
                      Severity.WARNING))
         return FileRecord(entry.rel, "special", "skipped")
+    if entry.kind == "unreadable":
+        manifest.findings.append(_finding(
+            entry.rel, f"cannot read this folder: {entry.error}; it is not in OUT", Severity.ERROR))
+        return FileRecord(entry.rel, "unreadable", "failed", error=entry.error)
     size = full.stat().st_size
     if size > MAX_REWRITE_BYTES:
         manifest.findings.append(_finding(
@@ -167,11 +233,12 @@ def _process(src: Path, entry: Entry, config: Config, result: Result, keep: bool
         source = full.read_bytes()
     except OSError as exc:
         manifest.findings.append(
-            _finding(entry.rel, f"cannot read: {exc.strerror}", Severity.ERROR))
+            _finding(entry.rel, f"cannot read: {exc.strerror}; it is not in OUT", Severity.ERROR))
         return FileRecord(entry.rel, "unreadable", "failed")
     kind, outcome = rewrite_file(entry.rel, source, config)
     manifest.changes.extend(outcome.changes)
     manifest.findings.extend(outcome.findings)
+    manifest.suppressed.extend(outcome.suppressed)
     record = FileRecord(entry.rel, kind, "unchanged", mode=entry.mode,
                         source_sha256=_sha256(source))
     if outcome.error:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from covo_port.outcome import FileOutcome
 from covo_port.pyengine import rewrite_python
 from covo_port.registry import active_rules, python_rules, shell_rules
-from covo_port.rule import Rule, RunOptions
+from covo_port.rule import PythonRule, Rule, RunOptions
 from covo_port.shell import is_shell_script, rewrite_shell
 from covo_port.target import Target
 from covo_port.treeindex import TreeIndex
@@ -43,6 +43,18 @@ def _might_match(source: bytes, rules: Sequence[type[Rule]]) -> bool:
     return any(word.encode() in source for rule in rules for word in rule.triggers)
 
 
+def _candidates(source: bytes, rules: Sequence[type[PythonRule]]
+                ) -> tuple[type[PythonRule], ...]:
+    """The rules worth running on ``source``: none where no rule's trigger word is in it, else
+    those whose trigger words are, and every rule of a later phase (those react to the earlier
+    rules' edits, not to the text)."""
+    triggered = [r for r in rules if _might_match(source, (r,))]
+    if not triggered:
+        return ()
+    first = min(r.phase for r in rules)
+    return tuple(r for r in rules if r.phase > first or r in triggered)
+
+
 def rewrite_file(path: str, source: bytes, config: Config) -> tuple[str, FileOutcome]:
     """(kind, outcome) for one file's bytes; ``kind`` is python, shell, binary or text."""
     name = path.rsplit("/", 1)[-1]
@@ -50,8 +62,8 @@ def rewrite_file(path: str, source: bytes, config: Config) -> tuple[str, FileOut
     if is_binary(head):
         return "binary", FileOutcome()
     if is_python(name, head):
-        rules = python_rules(config.rules)
-        if not _might_match(source, rules):
+        rules = _candidates(source, python_rules(config.rules))
+        if not rules:
             return "python", FileOutcome()
         return "python", rewrite_python(source, path, rules, config.target, config.options,
                                          config.tree)

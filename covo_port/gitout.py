@@ -161,7 +161,7 @@ def build_repo(tmp: Path, src: Path, entries: list[Entry], result: Result) -> Gi
     stamp = f"{AUTHOR} <{EMAIL}> {_date(source_date)} +0000".encode()
 
     def commit(stream: BinaryIO, message: str) -> None:
-        data = message.encode()
+        data = message.encode(errors="surrogateescape")  # paths name files in bytes
         stream.write(b"commit refs/heads/" + BRANCH.encode() + b"\n")
         stream.write(b"author " + stamp + b"\ncommitter " + stamp + b"\n")
         stream.write(b"data %d\n%s\n" % (len(data), data))

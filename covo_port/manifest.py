@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from covo_port.directives import Suppressed
 from covo_port.rule import Change, Finding, Severity
 
 MANIFEST_DIR = ".covo-port"
 MANIFEST_NAME = "manifest.json"
 SCHEMA = 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ManifestError(Exception):
@@ -44,6 +47,8 @@ class Manifest:
     files: list[FileRecord] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    #: findings and rewrites switched off by `# covo-port: ignore` comments in the source
+    suppressed: list[Suppressed] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -57,7 +62,10 @@ class Manifest:
         folder = out / MANIFEST_DIR
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / MANIFEST_NAME
-        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False)
+        # a file name that is not UTF-8 (its bytes held as lone surrogates) stays a JSON escape
+        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        path.write_text(text + "\n", encoding="utf-8")
         return path
 
     @classmethod
@@ -77,6 +85,7 @@ class Manifest:
                 Finding(**{**f, "severity": Severity(f["severity"])})
                 for f in data.get("findings", [])
             ],
+            suppressed=[Suppressed(**s) for s in data.get("suppressed", [])],
         )
 
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from covo_port.directives import Suppressed
 from covo_port.rule import Change, Finding
 
 
@@ -21,6 +22,8 @@ class FileOutcome:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     error_line: int = 1
+    #: findings and rewrites that `# covo-port: ignore` comments switched off
+    suppressed: list[Suppressed] = field(default_factory=list)
 
     def output(self, source: bytes) -> bytes:
         return self.stages[-1][1] if self.stages else source

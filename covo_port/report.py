@@ -28,6 +28,8 @@ def summary(manifest: Manifest) -> dict[str, Any]:
         "changes": len(manifest.changes),
         "changes_per_rule": dict(sorted(per_rule.items())),
         "findings": dict(sorted(findings.items())),
+        "annotations": sum(1 for c in manifest.changes if c.annotation),
+        "suppressed": len(manifest.suppressed),
     }
 
 
@@ -75,6 +77,12 @@ def render(result: Result, console: Console) -> None:
             console.print(f"{escape(f.path)}:{f.line}:{f.column}: {f.rule} "
                           f"[{style}]{f.severity.value}[/]: {escape(f.message)}",
                           soft_wrap=True, highlight=False)
+
+    if manifest.suppressed:
+        kinds = Counter(s.kind for s in manifest.suppressed)
+        console.print(f"suppressed: {len(manifest.suppressed)} ({kinds['finding']} finding(s), "
+                      f"{kinds['change']} rewrite(s)) by `# covo-port: ignore` comments; listed "
+                      "in the manifest")
 
     if result.check:
         verdict = (f"{s['changed']} file(s) would change" if result.pending

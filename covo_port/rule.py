@@ -67,6 +67,8 @@ class Change:
     before: str
     after: str
     message: str
+    #: An ``apply --annotate`` comment put above a line with a finding (no code changed).
+    annotation: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,3 +193,5 @@ class RunOptions:
     optimize: frozenset[str] = frozenset()
     #: Rule ids to run; empty means every rule that is not opt-in.
     select: frozenset[str] = field(default_factory=frozenset)
+    #: Write ``# covo-port: RULE message`` above each line with a warning or error finding.
+    annotate: bool = False

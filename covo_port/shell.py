@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from covo_port.directives import ShellDirectives
 from covo_port.outcome import FileOutcome
 from covo_port.rule import Change, Finding, Rule, RunOptions, Severity
 from covo_port.target import Target
@@ -55,6 +56,8 @@ class ShellScan:
     commands: list[list[Word]] = field(default_factory=list)
     refs: list[VarRef] = field(default_factory=list)
     comments: list[tuple[int, int]] = field(default_factory=list)
+    #: here-document bodies: (start, end, offset of their ``<<`` operator)
+    heredocs: list[tuple[int, int, int]] = field(default_factory=list)
 
     def in_comment(self, offset: int) -> bool:
         return any(start <= offset < end for start, end in self.comments)
@@ -64,7 +67,7 @@ class _Lexer:
     def __init__(self, text: str) -> None:
         self.text = text
         self.scan = ShellScan()
-        self.pending_heredocs: list[tuple[str, bool, bool]] = []
+        self.pending_heredocs: list[tuple[str, bool, bool, int]] = []
 
     # -- expansions inside words ------------------------------------------------------------
     def _dollar(self, i: int, stop: str) -> int:
@@ -176,7 +179,8 @@ class _Lexer:
     def _heredoc_bodies(self, i: int) -> int:
         """At the start of the line after a here-doc operator: skip (and scan) the bodies."""
         t = self.text
-        for delimiter, quoted, strip_tabs in self.pending_heredocs:
+        for delimiter, quoted, strip_tabs, operator in self.pending_heredocs:
+            body = i
             while i < len(t):
                 end = t.find("\n", i)
                 line_end = len(t) if end < 0 else end
@@ -194,6 +198,7 @@ class _Lexer:
                         else:
                             j += 1
                 i = line_end + 1
+            self.scan.heredocs.append((body, min(i, len(t)), operator))
         self.pending_heredocs.clear()
         return min(i, len(t))
 
@@ -224,7 +229,7 @@ class _Lexer:
                 raw = t[j:end]
                 quoted = any(q in raw for q in "'\"\\")
                 delimiter = raw.replace("'", "").replace('"', "").replace("\\", "")
-                self.pending_heredocs.append((delimiter, quoted, strip_tabs))
+                self.pending_heredocs.append((delimiter, quoted, strip_tabs, i))
                 i = end
             elif c in "<>":
                 i += 1
@@ -320,6 +325,10 @@ class ShellFile:
                 hi = mid - 1
         return lo + 1, offset - self._line_starts[lo] + 1
 
+    def line_start(self, line: int) -> int:
+        """Offset of the first character of 1-based ``line``."""
+        return self._line_starts[line - 1]
+
     def replace(self, rule: type[Rule], start: int, end: int, new: str, message: str) -> None:
         """Record that ``text[start:end]`` becomes ``new``."""
         line, col = self.line_col(start)
@@ -339,7 +348,7 @@ class ShellFile:
 
 def _apply(text: str, edits: Sequence[TextEdit]) -> str:
     out, last = [], 0
-    for edit in sorted(edits, key=lambda e: e.start):
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):  # insertions first
         out.append(text[last : edit.start])
         out.append(edit.new)
         last = edit.end
@@ -362,7 +371,12 @@ def rewrite_shell(
     ordered = sorted(rules, key=lambda r: r.sort_key())
     for rule in ordered:
         rule.shell(file)
-    outcome.findings = list(file.findings)
+    directives = ShellDirectives(file)
+    directives.suppress()  # `# covo-port: ignore` comments
+    if options.annotate:
+        directives.annotate()
+    outcome.findings = [*directives.ignores.findings, *file.findings]
+    outcome.suppressed = directives.suppressed
     applied: list[TextEdit] = []
     previous = text
     for rule in ordered:

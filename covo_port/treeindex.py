@@ -6,13 +6,30 @@ rest of SRC is gathered once, before the per-file pass, into a small picklable i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: An identifier with "cuda" in it, any case (``cuda_config``, ``useCUDA``, ``is_cuda``).
-_CUDA_WORD = re.compile(rb"[A-Za-z0-9_]*[Cc][Uu][Dd][Aa][A-Za-z0-9_]*")
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def cuda_words(data: bytes) -> set[bytes]:
+    """The words (runs of ``[A-Za-z0-9_]``) of ``data`` with "cuda" in them, any case
+    (``cuda_config``, ``useCUDA``, ``is_cuda``). Found from each "cuda" outwards: a pattern
+    that tries every position of every word is quadratic, minutes on a large tree."""
+    lower = data.lower()
+    found = set()
+    at = lower.find(b"cuda")
+    while at != -1:
+        start = at
+        while start and data[start - 1] in _WORD_BYTES:
+            start -= 1
+        end = at + 4
+        while end < len(data) and data[end] in _WORD_BYTES:
+            end += 1
+        found.add(data[start:end])
+        at = lower.find(b"cuda", end)
+    return found
 
 
 @dataclass(frozen=True)
@@ -41,7 +58,7 @@ class TreeIndex:
                 continue
             if b"\0" in data[:8192]:
                 continue
-            for match in set(_CUDA_WORD.findall(data)):
+            for match in cuda_words(data):
                 if not match[:1].isdigit():
                     words.setdefault(match.decode("ascii"), set()).add(rel)
         return cls({w: frozenset(files) for w, files in words.items()})

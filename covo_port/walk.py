@@ -18,14 +18,24 @@ class Entry:
     """One thing found under SRC."""
 
     rel: str
-    kind: str  # file, dir, symlink, special
+    kind: str  # file, dir, symlink, special, unreadable (a folder that cannot be listed)
     mode: int = 0
+    error: str = ""  # why an unreadable folder cannot be listed
+
+
+def _unreadable(src: Path, errors: list[OSError]) -> Iterator[Entry]:
+    for exc in errors:
+        rel = Path(exc.filename).relative_to(src).as_posix()
+        yield Entry(rel, "unreadable", error=exc.strerror or str(exc))
+    errors.clear()
 
 
 def walk(src: Path, exclude: Sequence[Path] = ()) -> Iterator[Entry]:
     """Everything under ``src`` in a stable order; symlinks are never followed."""
     excluded = {p.resolve() for p in exclude}
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+    errors: list[OSError] = []  # folders os.walk cannot list: reported, never skipped silently
+    for dirpath, dirnames, filenames in os.walk(src, onerror=errors.append, followlinks=False):
+        yield from _unreadable(src, errors)
         base = Path(dirpath)
         keep = []
         for d in sorted(dirnames):
@@ -50,3 +60,4 @@ def walk(src: Path, exclude: Sequence[Path] = ()) -> Iterator[Entry]:
                 yield Entry(rel, "file", stat.S_IMODE(st.st_mode))
             else:
                 yield Entry(rel, "special")
+    yield from _unreadable(src, errors)

@@ -66,9 +66,13 @@ def write_tree(src: Path, out: Path, entries: list[Entry], result: Result) -> No
             result.manifest.write(tmp)
             if out.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{out.name}.covo-port-old-", dir=out.parent))
-                os.rename(out, old / "tree")
-                os.rename(tmp, out)
-                shutil.rmtree(old, ignore_errors=True)
+                try:
+                    os.rename(out, old / "tree")
+                    os.rename(tmp, out)
+                finally:
+                    if not os.path.lexists(out) and os.path.lexists(old / "tree"):
+                        os.rename(old / "tree", out)  # interrupted or refused: OUT stays
+                    shutil.rmtree(old, ignore_errors=True)
             else:
                 os.rename(tmp, out)
     finally:
