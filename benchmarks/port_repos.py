@@ -26,10 +26,12 @@ import tokenize
 from pathlib import Path
 
 _DEVICE = re.compile(r"^cuda(:\d+)?$")
-_WORDS = re.compile(r"nccl|CUDA_VISIBLE_DEVICES", re.IGNORECASE)
+#: "nccl" as a word part (NCCL_DEBUG, is_nccl_available), not inside one (httpx.AsyncClient)
+_WORDS = re.compile(r"(?<![a-z])nccl(?![a-z])|CUDA_VISIBLE_DEVICES"
+                    r"|^(CUDA|Tensorrt)ExecutionProvider$", re.IGNORECASE)
 #: Top-level modules of libraries that exist only for CUDA.
 _CUDA_LIBRARIES = {"triton", "pycuda", "cupy", "pynvml", "flash_attn", "xformers", "apex",
-                   "amp_C", "tensorrt", "cuda", "nvidia"}
+                   "amp_C", "tensorrt", "torch_tensorrt", "tensorrt_llm", "cuda", "nvidia"}
 
 
 def covo_port(*args: str) -> subprocess.CompletedProcess[str]:
@@ -56,7 +58,7 @@ def constructs(source: str) -> list[tuple[int, str]]:
         elif tok.type == tokenize.NAME and (
                 (tok.string == "cuda" and previous == ".")
                 or tok.string in ("is_cuda", "CUDA_VISIBLE_DEVICES")
-                or "nccl" in tok.string.lower()
+                or _WORDS.search(tok.string)
                 or (previous in ("import", "from") and tok.string in _CUDA_LIBRARIES)):
             found.append((tok.start[0], tok.string))
     return found
