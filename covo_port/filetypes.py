@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from covo_port.notebook import rewrite_notebook
 from covo_port.outcome import FileOutcome
 from covo_port.pyengine import rewrite_python
 from covo_port.registry import active_rules, python_rules, shell_rules
@@ -56,11 +57,20 @@ def _candidates(source: bytes, rules: Sequence[type[PythonRule]]
 
 
 def rewrite_file(path: str, source: bytes, config: Config) -> tuple[str, FileOutcome]:
-    """(kind, outcome) for one file's bytes; ``kind`` is python, shell, binary or text."""
+    """(kind, outcome) for one file's bytes; ``kind`` is python, shell, notebook, binary or
+    text."""
     name = path.rsplit("/", 1)[-1]
     head = source[:8192]
     if is_binary(head):
         return "binary", FileOutcome()
+    if name.endswith(".ipynb"):
+        python = _candidates(source, python_rules(config.rules))
+        shell = shell_rules(config.rules) if _might_match(source, shell_rules(config.rules)) else ()
+        rules = tuple(r for r in config.rules if r in python or r in shell)
+        if not rules:
+            return "notebook", FileOutcome()
+        return "notebook", rewrite_notebook(source, path, rules, config.target, config.options,
+                                            config.tree)
     if is_python(name, head):
         rules = _candidates(source, python_rules(config.rules))
         if not rules:

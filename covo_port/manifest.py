@@ -24,7 +24,7 @@ class ManifestError(Exception):
 @dataclass
 class FileRecord:
     path: str
-    kind: str  # python, shell, binary, text, large, symlink, special, unreadable
+    kind: str  # python, shell, notebook, binary, text, large, symlink, special, unreadable
     status: str  # changed, unchanged, failed, skipped, copied
     mode: int = 0
     source_sha256: str | None = None
