@@ -40,16 +40,16 @@ def is_binary(head: bytes) -> bool:
     return b"\0" in head
 
 
-def _might_match(source: bytes, rules: Sequence[type[Rule]]) -> bool:
-    return any(word.encode() in source for rule in rules for word in rule.triggers)
+def _might_match(source: bytes, rules: Sequence[type[Rule]], target: Target) -> bool:
+    return any(rule.might_match(source, target) for rule in rules)
 
 
-def _candidates(source: bytes, rules: Sequence[type[PythonRule]]
+def _candidates(source: bytes, rules: Sequence[type[PythonRule]], target: Target
                 ) -> tuple[type[PythonRule], ...]:
     """The rules worth running on ``source``: none where no rule's trigger word is in it, else
     those whose trigger words are, and every rule of a later phase (those react to the earlier
     rules' edits, not to the text)."""
-    triggered = [r for r in rules if _might_match(source, (r,))]
+    triggered = [r for r in rules if r.might_match(source, target)]
     if not triggered:
         return ()
     first = min(r.phase for r in rules)
@@ -64,22 +64,23 @@ def rewrite_file(path: str, source: bytes, config: Config) -> tuple[str, FileOut
     if is_binary(head):
         return "binary", FileOutcome()
     if name.endswith(".ipynb"):
-        python = _candidates(source, python_rules(config.rules))
-        shell = shell_rules(config.rules) if _might_match(source, shell_rules(config.rules)) else ()
+        python = _candidates(source, python_rules(config.rules), config.target)
+        shells = shell_rules(config.rules)
+        shell = shells if _might_match(source, shells, config.target) else ()
         rules = tuple(r for r in config.rules if r in python or r in shell)
         if not rules:
             return "notebook", FileOutcome()
         return "notebook", rewrite_notebook(source, path, rules, config.target, config.options,
                                             config.tree)
     if is_python(name, head):
-        rules = _candidates(source, python_rules(config.rules))
+        rules = _candidates(source, python_rules(config.rules), config.target)
         if not rules:
             return "python", FileOutcome()
         return "python", rewrite_python(source, path, rules, config.target, config.options,
                                          config.tree)
     if is_shell_script(name, head):
         rules = shell_rules(config.rules)
-        if not _might_match(source, rules):
+        if not _might_match(source, rules, config.target):
             return "shell", FileOutcome()
         return "shell", rewrite_shell(source, path, rules, config.target, config.options)
     return "text", FileOutcome()

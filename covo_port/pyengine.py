@@ -51,9 +51,11 @@ class PyFile:
     """The file that the Python rules of one run share: its tree, target, edits and findings."""
 
     def __init__(self, path: str, module: cst.Module, target: Target, options: RunOptions,
-                 tree: TreeIndex | None = None):
+                 tree: TreeIndex | None = None, source: bytes = b""):
         self.path = path
         self.module = module
+        #: The file's bytes, for cheap tests before a walk of the tree.
+        self.source = source
         self.target = target
         self.options = options
         #: The rest of SRC, where the run has it (None: this file is the whole program).
@@ -400,7 +402,7 @@ def _rewrite(
     # `module` was just parsed and is only read: no node occurs twice in it, so the wrapper may
     # use it as it is (its default deep copy costs about as much as the parse)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    file = PyFile(path, wrapper.module, target, options, tree)
+    file = PyFile(path, wrapper.module, target, options, tree, source)
     ordered = sorted(rules, key=lambda r: r.sort_key())
     visitors = [rule(file) for rule in ordered]
     by_phase: dict[int, list[PythonRule]] = {}
@@ -410,7 +412,12 @@ def _rewrite(
         by_phase.setdefault(visitor.phase, []).append(visitor)
     directives = PythonDirectives(wrapper, source, path)
     for phase in sorted(by_phase):
-        cst.visit_batched(file.module, by_phase[phase])  # each finish() runs at leave_Module
+        phase_visitors = by_phase[phase]
+        if all(set(v.get_visitors()) <= {"leave_Module"} for v in phase_visitors):
+            for visitor in phase_visitors:  # rules that only look at the result (NPU009):
+                visitor.leave_Module(file.module)  # their finish(), with no walk of the tree
+        else:
+            cst.visit_batched(file.module, phase_visitors)  # each finish() at leave_Module
         directives.suppress(file)  # `# covo-port: ignore`, before later phases see the edits
 
     outcome.findings = [*directives.ignores.findings, *file.findings]

@@ -27,6 +27,7 @@ from libcst.metadata import (
 if TYPE_CHECKING:
     from covo_port.pyengine import PyFile
     from covo_port.shell import ShellFile
+    from covo_port.target import Target
 
 
 class Severity(str, enum.Enum):
@@ -99,6 +100,13 @@ class Rule:
     opt_in: ClassVar[str | None] = None
     #: Rules that must know the rest of SRC (``PyFile.tree``) make the engine index it first.
     needs_tree: ClassVar[bool] = False
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """Whether the rule can find anything in ``source``; where no rule can, the file is not
+        parsed at all. One of the trigger words is necessary; a rule may narrow this with
+        other cheap tests on the raw bytes (never wider than its trigger words)."""
+        return any(word.encode() in source for word in cls.triggers)
 
     @classmethod
     def sort_key(cls) -> tuple[int, str]:

@@ -9,6 +9,7 @@ called ``triton`` is not the package.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 import libcst as cst
@@ -17,6 +18,7 @@ from libcst.helpers import get_full_name_for_node
 from covo_port.pyengine import PyFile
 from covo_port.rewrites.npu010_cuda_api import imported_names
 from covo_port.rule import PythonRule, Severity
+from covo_port.target import Target
 
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 OPTIONAL = ("optional import (guarded by try/except ImportError or an availability test): on "
@@ -75,6 +77,14 @@ class PackageRule(PythonRule):
         super().__init__(file)
         #: names that imports of the library bound so far (a cheap test before resolving)
         self._bound: set[str] = set()
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """An import statement naming the library: every report starts from one."""
+        if not super().might_match(source, target):
+            return False
+        words = b"|".join(re.escape(p.encode()) for p in cls.packages)
+        return re.search(rb"\b(?:import|from)\b[^\n]*\b(?:" + words + rb")\b", source) is not None
 
     @classmethod
     def ours(cls, name: str) -> bool:

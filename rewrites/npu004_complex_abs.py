@@ -24,6 +24,7 @@ from covo_port.cstutil import (
 )
 from covo_port.pyengine import PyFile
 from covo_port.rule import Example, PythonRule, Severity
+from covo_port.target import Target
 
 _ABS_FUNCS = ("torch.abs", "torch.absolute", "builtins.abs")
 _ABS_METHODS = ("abs", "absolute")
@@ -106,6 +107,14 @@ class ComplexAbs(PythonRule):
     """
     severity = Severity.ERROR
     triggers = ("abs",)
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """An abs, and something that makes a complex tensor (stft, fft, view_as_complex,
+        polar, complex): without one no argument of abs is known to be complex."""
+        return super().might_match(source, target) and any(
+            word in source for word in (b"stft", b"fft", b"complex", b"polar"))
+
     examples = (
         Example(
             "import torch\n\n"

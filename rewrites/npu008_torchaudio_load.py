@@ -101,10 +101,23 @@ class TorchaudioLoad(PythonRule):
     def __init__(self, file: PyFile) -> None:
         super().__init__(file)
         self._called: set[int] = set()
+        #: names that `from torchaudio import load as NAME` bound
+        self._aliases: set[str] = set()
         self._calls: list[cst.Call] = []
 
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        self._aliases.update(a.evaluated_alias for a in node.names
+                             if a.evaluated_alias is not None and a.evaluated_name == "load")
+
+    def _may_be_load(self, node: cst.BaseExpression) -> bool:
+        last = node.attr.value if isinstance(node, cst.Attribute) else getattr(node, "value", "")
+        return last == "load" or last in self._aliases
+
     def visit_Call(self, node: cst.Call) -> None:
-        if not self.is_name(node.func, LOAD) or inside_helper(self, node, HELPER):
+        if not self._may_be_load(node.func) or not self.is_name(node.func, LOAD) or (
+                inside_helper(self, node, HELPER)):
             return
         self._called.add(id(node.func))
         self._calls.append(node)
@@ -124,9 +137,11 @@ class TorchaudioLoad(PythonRule):
         self._uncalled(original_node)
 
     def _uncalled(self, node: cst.Name | cst.Attribute) -> None:
+        if id(node) in self._called or not self._may_be_load(node):
+            return  # cheap tests first: resolving a name costs a scope analysis of the file
         parent = self.parent(node)
-        if id(node) in self._called or isinstance(parent, _NOT_A_USE) \
-                or not self.is_name(node, LOAD) or inside_helper(self, node, HELPER):
+        if isinstance(parent, _NOT_A_USE) or not self.is_name(node, LOAD) or inside_helper(
+                self, node, HELPER):
             return
         self.report(node, "torchaudio.load used without a call: not rewritten; it needs "
                     "torchcodec from torchaudio 2.9 (soundfile.read is an alternative)")

@@ -73,7 +73,7 @@ class ImportTorchNpu(PythonRule):
             return
         module = self.file.module
         runtime = self.file.target.runtime_module
-        if self._already_imported(module, runtime):
+        if runtime.encode() in self.file.source and self._already_imported(module, runtime):
             return
         new_line = cst.parse_statement(f"import {runtime}\n")
         anchor = next((s for s in module.body if _imports_torch(s)), None)

@@ -13,10 +13,13 @@ from covo_port.rewrites.npu010_cuda_api import (
     with_value,
 )
 from covo_port.rule import Example, PythonRule, Severity
+from covo_port.target import Target
 
 # "cuda:" followed by one placeholder: the whole literal is a device template.
 _PERCENT = re.compile(r"^cuda:%[sdi]$")
 _FORMAT = re.compile(r"^cuda:\{[^{}]*\}$")
+# A literal integer device: `.to(0)`, `.to(device=1)`, `device=0`, `torch.device(0)`.
+_LITERAL_INDEX = re.compile(rb"(?:\.to|device)\s*\(\s*(?:device\s*=\s*)?\d|device\s*=\s*\d")
 # Keywords whose integers are device ids that DDP/FSDP-style APIs take as ints.
 _ID_KEYWORDS = ("device_ids", "output_device", "device_id")
 
@@ -45,6 +48,15 @@ class DeviceIndices(PythonRule):
     """
     severity = Severity.INFO
     triggers = ("cuda", "device", ".to")
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """With a --device-map every device index counts; without one only literal ones
+        (`.to(0)`, `device=0`, `torch.device(0)`) and "cuda:" templates do."""
+        if target.device_map:
+            return super().might_match(source, target)
+        return b"cuda" in source or _LITERAL_INDEX.search(source) is not None
+
     examples = (
         Example(
             "import torch\n"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 
 from covo_port.pyengine import PyFile
 from covo_port.rewrites.npu010_cuda_api import binds_module, dotted, imported_names, is_dotted
 from covo_port.rule import Example, PythonRule, Severity
 
 _CUDNN = "torch.backends.cudnn"
+#: words of a dotted name that may reach a backend flag (see BackendFlags._may_be_backend)
+_BACKEND_WORDS = frozenset({"backends", "cudnn", "cuda"})
 _MATMUL = "torch.backends.cuda.matmul"
 # Flags that select CUDA libraries' algorithms: nothing on the NPU reads them.
 _INERT = {
@@ -55,7 +60,7 @@ class BackendFlags(PythonRule):
     preferred_linalg_library...) are left and reported.
     """
     severity = Severity.INFO
-    triggers = ("backends", "cudnn")
+    triggers = ("cuda", "cudnn")
     examples = (
         Example(
             "import torch\n"
@@ -109,20 +114,48 @@ class BackendFlags(PythonRule):
         super().__init__(file)
         self._handled: set[int] = set()
         self._in_import = 0
+        #: names that imports bound to something under torch.backends (`import ... as C`)
+        self._aliases: set[str] = set()
+        #: Name/Attribute nodes that are the value of an Attribute (not a whole dotted name)
+        self._inner: set[int] = set()
+
+    def _may_be_backend(self, node: cst.BaseExpression) -> bool:
+        """A cheap test before resolving ``node``'s names (which costs a scope analysis of
+        the file): a dotted name that spells a backend module, or starts at an alias of one."""
+        text = get_full_name_for_node(node)
+        if text is None:
+            return False
+        parts = text.split(".")
+        return parts[0] in self._aliases or not _BACKEND_WORDS.isdisjoint(parts)
+
+    def _bind(self, names: Sequence[cst.ImportAlias], module: str) -> None:
+        for alias in names:
+            full = f"{module}.{get_full_name_for_node(alias.name) or ''}".strip(".")
+            if _BACKEND_WORDS.isdisjoint(full.split(".")):
+                continue
+            if alias.evaluated_alias is not None:
+                self._aliases.add(alias.evaluated_alias)
+            elif module:  # `from torch.backends import cudnn`; `import torch.backends.cudnn`
+                self._aliases.add(full.rsplit(".", 1)[-1])  # is used by its full name
 
     def visit_Import(self, node: cst.Import) -> None:
         self._in_import += 1
+        self._bind(node.names, "")
 
     def leave_Import(self, original_node: cst.Import) -> None:
         self._in_import -= 1
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         self._in_import += 1
+        if node.module is not None and not isinstance(node.names, cst.ImportStar):
+            self._bind(node.names, get_full_name_for_node(node.module) or "")
 
     def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
         self._in_import -= 1
 
     def _flag(self, node: cst.BaseExpression) -> str | None:
+        if not self._may_be_backend(node):
+            return None
         names = imported_names(self, node) & {*_INERT, *_HF32, _DETERMINISTIC}
         return min(names) if names else None
 
@@ -196,15 +229,16 @@ class BackendFlags(PythonRule):
 
     # -- everything else under torch.backends.cudnn / torch.backends.cuda -------------------------
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        if isinstance(node.value, (cst.Name, cst.Attribute)):
+            self._inner.add(id(node.value))  # only the whole dotted name is looked at
         self._other(node)
 
     def visit_Name(self, node: cst.Name) -> None:
         self._other(node)
 
     def _other(self, node: cst.Name | cst.Attribute) -> None:
-        parent = self.parent(node)
-        if self._in_import or id(node) in self._handled or not is_dotted(node) or (
-                isinstance(parent, cst.Attribute) and parent.value is node):
+        if self._in_import or id(node) in self._handled or id(node) in self._inner or (
+                not is_dotted(node)) or not self._may_be_backend(node):
             return
         for name in sorted(imported_names(self, node)):
             if name.startswith(f"{_CUDNN}.") or name == _CUDNN:

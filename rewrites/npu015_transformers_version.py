@@ -9,6 +9,7 @@ import libcst as cst
 
 from covo_port.pyengine import PyFile
 from covo_port.rule import Example, PythonRule, Severity
+from covo_port.target import Target
 
 FLAG = "is_first_iteration"
 CACHE = "past_key_values"
@@ -59,6 +60,11 @@ class TransformersVersion(PythonRule):
     """
     severity = Severity.WARNING
     triggers = (FLAG, CACHE)
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        return super().might_match(source, target) and b"prepare_inputs_for_generation" in source
+
     examples = (
         Example(
             "class Model:\n"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import ScopeProvider
 
@@ -15,6 +17,7 @@ from covo_port.pyengine import PyFile
 from covo_port.rewrites.npu010_cuda_api import imported_names
 from covo_port.rewrites.npu107_cpp_extension import compiles_cuda
 from covo_port.rule import Example, PythonRule, Severity
+from covo_port.target import Target
 
 #: Huawei's table (covo_port/data/ascend/, Mulan PSL v2): {"op_list": {torch API: "-"}}.
 TABLE = ("data", "ascend", "op_list_2_8.json")
@@ -81,6 +84,26 @@ def members() -> dict[str, frozenset[str]]:
     return {member: frozenset(classes) for member, classes in found.items()}
 
 
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@cache
+def entry_words() -> tuple[frozenset[str], ...]:
+    """For each table entry that is not a class member, the words after ``torch`` in its name:
+    a file can reach ``torch.nn.GRU`` only by writing "nn" and "GRU" (in a use or an import)."""
+    member_names = {f"{cls}.{member}" for member, classes in members().items()
+                    for cls in classes}
+    return tuple(frozenset(name.split(".")[1:]) for name in sorted(unsupported())
+                 if name not in member_names)
+
+
+@cache
+def member_call() -> re.Pattern[bytes]:
+    """A call of a table member as a method: ``.to_sparse(``."""
+    names = b"|".join(re.escape(m.encode()) for m in sorted(members()))
+    return re.compile(rb"\.[\s\\]*(" + names + rb")[\s\\]*\(")
+
+
 class UnsupportedApis(PythonRule):
     id = "NPU017"
     summary = "calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)"
@@ -102,6 +125,17 @@ class UnsupportedApis(PythonRule):
     """
     severity = Severity.WARNING
     triggers = ("torch",)
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """Every word of an entry's name, or a member's call with a constructor of its class
+        (what the visitor needs before it reports); most torch files have neither."""
+        if not super().might_match(source, target):
+            return False
+        words = {w.decode() for w in _WORD.findall(source)}
+        return any(parts <= words for parts in entry_words()) or any(
+            not constructors()[cls].isdisjoint(words)
+            for call in member_call().finditer(source) for cls in members()[call.group(1).decode()])
     examples = (
         Example(
             "import torch\n"
@@ -139,7 +173,10 @@ class UnsupportedApis(PythonRule):
     def __init__(self, file: PyFile) -> None:
         super().__init__(file)
         self._skip = 0  # inside an import, an annotation or an except clause's type
-        self._type_args: set[int] = set()  # second arguments of isinstance/issubclass
+        #: names inside the second argument of isinstance/issubclass (types, not uses)
+        self._type_args: set[int] = set()
+        #: Name/Attribute nodes that are the value of an Attribute (not a whole dotted name)
+        self._inner: set[int] = set()
         #: name bound by an import -> what it imports (`from torch import nn`: nn -> torch.nn),
         #: for a cheap guess at a dotted name before resolving it (which costs a scope analysis
         #: of the file); built as the imports come, which is before their uses in practice
@@ -191,7 +228,8 @@ class UnsupportedApis(PythonRule):
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass") \
                 and len(node.args) > 1:
-            self._type_args.add(id(node.args[1].value))
+            self._type_args.update(id(n) for n in m.findall(
+                node.args[1].value, m.Name() | m.Attribute()))
 
     def leave_Call(self, original_node: cst.Call) -> None:
         func = original_node.func  # the receiver's own names are seen by now
@@ -204,6 +242,8 @@ class UnsupportedApis(PythonRule):
                 return
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        if isinstance(node.value, (cst.Name, cst.Attribute)):
+            self._inner.add(id(node.value))  # only the whole dotted name is looked at
         self._reference(node, node.attr.value)
 
     def visit_Name(self, node: cst.Name) -> None:
@@ -213,15 +253,17 @@ class UnsupportedApis(PythonRule):
         self._seen.add(last)
         if self._skip or not self._candidate(node):
             return
+        if id(node) in self._inner or id(node) in self._type_args:
+            return  # a part of a longer dotted name; a type that isinstance() tests
         names = imported_names(self, node) & unsupported()
-        parent = self.parent(node)
-        if not names or (isinstance(parent, cst.Attribute) and parent.value is node) or (
-                self._in_type_arg(node)):
-            return  # only the whole dotted name is looked at
+        if not names:
+            return
         name = min(names)
-        if name == _CPP_LOAD and isinstance(parent, cst.Call) and parent.func is node and (
-                compiles_cuda(self, parent)):
-            return  # NPU107 reports it
+        if name == _CPP_LOAD:
+            parent = self.parent(node)
+            if isinstance(parent, cst.Call) and parent.func is node and compiles_cuda(
+                    self, parent):
+                return  # NPU107 reports it
         self._report(node, name)
 
     def _candidate(self, node: cst.Name | cst.Attribute) -> bool:
@@ -237,14 +279,6 @@ class UnsupportedApis(PythonRule):
             return False
         guess = self._imports[root.value] + dotted[len(root.value):]
         return guess in unsupported()
-
-    def _in_type_arg(self, node: cst.CSTNode) -> bool:
-        current: cst.CSTNode | None = node
-        while current is not None and not isinstance(current, (cst.Call, cst.BaseStatement)):
-            if id(current) in self._type_args:
-                return True
-            current = self.parent(current)
-        return False
 
     def _report(self, node: cst.CSTNode, name: str) -> None:
         self.report(node, f"{name} is on torch_npu 2.8's list of unsupported APIs (Ascend's "

@@ -7,6 +7,7 @@ import libcst as cst
 from covo_port.pyengine import PyFile
 from covo_port.rewrites.npu010_cuda_api import imported_names, string_value
 from covo_port.rule import Example, PythonRule, Severity
+from covo_port.target import Target
 
 _COMPILERS = {"torch.compile", "torch._dynamo.optimize"}
 #: mode -> what it does that needs CUDA
@@ -48,6 +49,14 @@ class TorchCompile(PythonRule):
     """
     severity = Severity.WARNING
     triggers = ("compile", "_dynamo", "_inductor")
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """A compiler, and one of the modes, backends or settings that assume CUDA."""
+        return super().might_match(source, target) and any(
+            word in source for word in (b"reduce-overhead", b"max-autotune", b"max_autotune",
+                                        b"cudagraph", b"tensorrt"))
+
     examples = (
         Example(
             "import torch\n"

@@ -38,7 +38,7 @@ class LegacyTensorTypes(PythonRule):
     constructors (torch.LongTensor(lengths)) are left alone: they build CPU tensors, as before.
     """
     severity = Severity.WARNING
-    triggers = ("Tensor", _SET_DEFAULT.rsplit(".", 1)[1])
+    triggers = ("cuda", "DoubleTensor", _SET_DEFAULT.rsplit(".", 1)[1])
     examples = (
         Example(
             "import torch\n"

@@ -91,16 +91,16 @@ def test_a_file_without_any_trigger_word_is_not_parsed(monkeypatch: pytest.Monke
     assert (kind, outcome.changed, outcome.findings, calls) == ("python", False, [], [])
 
 
-def test_only_rules_whose_trigger_words_occur_run_and_every_later_phase(
+def test_only_rules_that_might_match_run_and_every_later_phase(
         monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _spy(monkeypatch)
     source = b"import torch\nx = torch.zeros(3, device=0)\n"  # NPU011's "device", no "cuda"
     _, outcome = rewrite_file("ints.py", source, CONFIG)
     rules = python_rules(CONFIG.rules)
     later = {r.id for r in rules if r.phase > min(r.phase for r in rules)}
-    triggered = {r.id for r in rules
-                 if any(w.encode() in source for w in r.triggers)}
+    triggered = {r.id for r in rules if r.might_match(source, CONFIG.target)}
     assert later and "NPU011" in triggered and "NPU001" not in triggered
+    assert "NPU017" not in triggered  # "torch" occurs, but no API of its table
     assert set(calls[0]) == triggered | later
     # the later-phase rule still sees NPU011's edit: import torch_npu is added
     assert [rule for rule, _ in outcome.stages] == ["NPU011", "NPU009"]
@@ -136,8 +136,34 @@ def test_scopes_are_computed_only_where_a_rule_asks(monkeypatch: pytest.MonkeyPa
     # "abs" occurs (NPU004's trigger word) but there is no call for it to ask about
     _, outcome = rewrite_file("a.py", b"# abs\nx = 1\n", CONFIG)
     assert (outcome.changed, outcome.findings, scoped) == (False, [], [])
-    _, outcome = rewrite_file("b.py", b"import torch\nm = torch.abs(torch.randn(2))\n", CONFIG)
+    _, outcome = rewrite_file("b.py", b"import torch\nm = torch.abs(torch.fft.fft(x))\n", CONFIG)
     assert scoped == [1]
+
+
+@pytest.mark.parametrize(("rule_id", "source", "might"), [
+    ("NPU004", b"m = torch.abs(torch.randn(2))\n", False),  # abs, nothing complex
+    ("NPU004", b"m = torch.abs(torch.stft(x, 400, return_complex=True))\n", True),
+    ("NPU011", b"x = x.to(device)\nuse_device = True\n", False),  # computed: left alone
+    ("NPU011", b"x = x.to(\n    0)\n", True),
+    ("NPU011", b"y = torch.zeros(3, device = 1)\n", True),
+    ("NPU011", b'y = torch.zeros(3, device=f"cuda:{rank}")\n', True),
+    ("NPU102", b"from utils import is_flash_attn_available\n", False),  # not the package
+    ("NPU102", b"import os, flash_attn\n", True),
+    ("NPU109", b"model = torch.compile(model)\n", False),  # plain compile runs on the NPU
+    ("NPU109", b'model = torch.compile(model, mode="reduce-overhead")\n', True),
+    ("NPU015", b"cache = kwargs.get('past_key_values')\n", False),  # not in the hook
+])
+def test_rules_narrow_their_trigger_words(rule_id: str, source: bytes, might: bool) -> None:
+    rule = next(r for r in all_rules() if r.id == rule_id)
+    assert rule.might_match(source, get_target("npu")) is might
+    assert any(w.encode() in source for w in rule.triggers), "never wider than the triggers"
+
+
+def test_with_a_device_map_every_device_index_counts() -> None:
+    rule = next(r for r in all_rules() if r.id == "NPU011")
+    source = b"x = x.to(device)\n"
+    assert not rule.might_match(source, get_target("npu"))
+    assert rule.might_match(source, get_target("npu", ("cuda:1=npu:0",)))
 
 
 def test_every_rule_declares_its_trigger_words() -> None:
