@@ -138,10 +138,11 @@ def main() -> int:
     apply = measure("apply", tree, args.jobs)
     check = measure("check", tree, args.jobs)
     rules = python_rules(active_rules(RunOptions()))
-    triggered = sum(any(w.encode() in (tree / rel).read_bytes() for r in rules for w in r.triggers)
+    target = get_target("npu")
+    triggered = sum(any(r.might_match((tree / rel).read_bytes(), target) for r in rules)
                     for rel in python_files(tree))
     print(f"files: {len(entries)} ({size / 1e6:.1f} MB); Python: {floor['files']} "
-          f"({floor['mb']:.1f} MB), {triggered} with a rule's trigger word (parsed by apply)")
+          f"({floor['mb']:.1f} MB), {triggered} that a rule might match (parsed by apply)")
     print(f"apply: {apply['changed']} file(s) changed, {apply['changes']} change(s), "
           f"{apply['findings']} finding(s)")
     print(f"{'':<26}{'seconds':>9}  peak RSS MB: main / largest child")
