@@ -228,7 +228,8 @@ class Profiler(PythonRule):
         if isinstance(value, cst.Name):
             scope = self.get_metadata(cst.metadata.ScopeProvider, value, None)
             return scope is not None and value.value in scope and all(
-                isinstance(a.node, cst.FunctionDef) for a in scope[value.value])
+                isinstance(getattr(a, "node", None), cst.FunctionDef)  # builtins have none
+                for a in scope[value.value])
         return False
 
     def _keep(self, why: str) -> None:

@@ -571,6 +571,8 @@ class StartupLoad(PythonRule):
         for name in self._variables(device):
             scope = self.get_metadata(ScopeProvider, name, None)
             for assignment in scope.assignments[name.value] if scope is not None else ():
+                if getattr(assignment, "node", None) is None:
+                    continue  # a builtin: never assigned in the file
                 line = self.position(assignment.node).start.line
                 if start < line <= end:
                     raise _NotMatched(f"its device `{name.value}` is assigned again on line "

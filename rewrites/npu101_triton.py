@@ -91,7 +91,8 @@ class Triton(PackageRule):
             scope = self.get_metadata(ScopeProvider, name, None)
             if scope is None or name.value not in scope:
                 continue
-            bound = [a.node for a in scope[name.value]]
-            if bound and all(id(b) in self._kernels for b in bound):
+            # a builtin (`tuple[int](x)`) has no node: it is not a kernel
+            bound = [getattr(a, "node", None) for a in scope[name.value]]
+            if bound and all(b is not None and id(b) in self._kernels for b in bound):
                 self.report_use(call, f"launches the Triton kernel {name.value}: it needs an "
                                 f"NVIDIA/AMD GPU; {ADVICE}")

@@ -259,3 +259,13 @@ def test_covo_mini_and_its_shell_scripts_raise_no_diagnostic() -> None:
     for path in sorted([*root.rglob("*.py"), *root.rglob("*.sh")]):
         outcome = run_rules(path.read_bytes(), path=path.name, select=select)
         assert outcome.findings == [], path
+
+
+def test_a_subscripted_builtin_called_is_not_a_kernel_launch() -> None:
+    source = ("import triton\n\n"
+              "@triton.jit\n"
+              "def kernel(x):\n"
+              "    pass\n\n"
+              "sizes = tuple[int, ...](x)\n"
+              "kernel[(1,)](y)\n")
+    assert [f.line for f in findings(source, "NPU101")] == [1, 3, 8]

@@ -60,3 +60,11 @@ def test_record_function_and_other_names_stay() -> None:
               "with record_function('x'):\n    pass\n")
     output, outcome = port(source)
     assert output == source and not outcome.findings
+
+
+def test_a_builtin_as_trace_handler_is_not_a_crash() -> None:
+    source = ("import torch\nfrom torch.profiler import profile\n"
+              "with profile(on_trace_ready=print) as p:\n    pass\n")
+    outcome = run_rules(source, select=("NPU014",))
+    assert outcome.error is None
+    assert [(f.rule, f.line) for f in outcome.findings] == [("NPU014", 3)]
