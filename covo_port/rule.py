@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, ClassVar
 import libcst as cst
 from libcst.metadata import (
     CodeRange,
-    ParentNodeProvider,
     PositionProvider,
     QualifiedNameProvider,
     ScopeProvider,
@@ -141,7 +140,6 @@ class PythonRule(Rule, cst.BatchableCSTVisitor):
         PositionProvider,
         QualifiedNameProvider,
         ScopeProvider,
-        ParentNodeProvider,
     )
 
     def __init__(self, file: PyFile) -> None:
@@ -161,7 +159,7 @@ class PythonRule(Rule, cst.BatchableCSTVisitor):
         return self.get_metadata(PositionProvider, node)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self.get_metadata(ParentNodeProvider, node, None)
+        return self.file.parents.get(node)
 
     def replace(
         self,

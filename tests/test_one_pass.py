@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import libcst as cst
@@ -13,9 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from libcst._metadata_dependent import LazyValue
-from libcst.metadata import MetadataWrapper, QualifiedNameProvider, ScopeProvider
+from libcst.metadata import (
+    MetadataWrapper,
+    ParentNodeProvider,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
 
 from covo_port import filetypes, pyengine
+from covo_port.cstutil import parent_map
 from covo_port.filetypes import Config, rewrite_file
 from covo_port.pyengine import _QualifiedNames
 from covo_port.registry import all_rules, python_rules
@@ -177,3 +184,18 @@ def test_every_rule_declares_its_trigger_words() -> None:
 def test_cuda_words_are_every_word_holding_cuda(data: bytes) -> None:
     reference = re.compile(rb"[A-Za-z0-9_]*[Cc][Uu][Dd][Aa][A-Za-z0-9_]*")  # quadratic
     assert cuda_words(data) == set(reference.findall(data))
+
+
+def test_the_parent_map_is_libcsts_parent_provider() -> None:
+    sources = [p.read_bytes() for p in sorted(Path(__file__).parents[1].glob(
+        "examples/covo_mini/**/*.py"))]
+    sources.append(b"@d(x)\nasync def f(a: int = 1, *b, c, **d) -> T[x]:\n"
+                   b"    async with a as (b, c), d: pass\n"
+                   b"    return [y async for y in z if y] or {k: v for k, v in w}\n"
+                   b"    yield f'{a!r:>{b}}' + (lambda q=1: q)()\n"
+                   b"match p:\n    case {'a': [1, *r]} | C(x=2) if g: del q[1:2, ::3]\n"
+                   b"try:\n    import a.b as c\nexcept* (E, F) as e:\n    raise X from e\n")
+    for source in sources:
+        module = cst.parse_module(source)
+        expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
+        assert parent_map(module) == dict(expected)
