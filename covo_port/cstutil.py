@@ -12,6 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 from libcst.metadata import (
     Assignment,
     ComprehensionScope,
@@ -281,4 +282,45 @@ def parent_map(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
                     parents[child] = node
                     stack.append(child)
     return parents
+
+
+def import_bindings(module: cst.Module) -> dict[str, set[str]]:
+    """Every name that an import anywhere in ``module`` binds -> the dotted names it was bound
+    to (``import torch.cuda as tc``: tc -> {torch.cuda}; ``from torch.cuda import amp``: amp ->
+    {torch.cuda.amp}; ``import torch.cuda``: torch -> {torch}); ``*`` -> the modules of star
+    imports. Found by walking the statements only (imports are statements), which is cheap
+    next to a scope analysis: rules use it to skip names that cannot reach what they look for."""
+    bound: dict[str, set[str]] = {}
+    stack: list[cst.CSTNode] = list(module.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.SimpleStatementLine | cst.SimpleStatementSuite):
+            for small in node.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        full = get_full_name_for_node(alias.name) or ""
+                        name = alias.evaluated_alias or full.split(".", 1)[0]
+                        bound.setdefault(name, set()).add(
+                            full if alias.evaluated_alias else name)
+                elif isinstance(small, cst.ImportFrom):
+                    module_name = ("." * len(small.relative)) + (
+                        get_full_name_for_node(small.module) or "" if small.module else "")
+                    if isinstance(small.names, cst.ImportStar):
+                        bound.setdefault("*", set()).add(module_name)
+                        continue
+                    for alias in small.names:
+                        dot = "" if module_name.endswith(".") else "."
+                        full = f"{module_name}{dot}{get_full_name_for_node(alias.name) or ''}"
+                        name = alias.evaluated_alias or alias.evaluated_name
+                        bound.setdefault(name, set()).add(full)
+            continue
+        for name in ("body", "orelse", "handlers", "finalbody", "cases"):
+            child = getattr(node, name, None)
+            if isinstance(child, cst.IndentedBlock):
+                stack.extend(child.body)
+            elif isinstance(child, (list, tuple)):
+                stack.extend(child)
+            elif isinstance(child, cst.CSTNode):
+                stack.append(child)
+    return bound
 

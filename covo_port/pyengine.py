@@ -26,7 +26,7 @@ from libcst.metadata import (
 )
 from libcst.metadata.base_provider import ProviderT
 
-from covo_port.cstutil import parent_map
+from covo_port.cstutil import import_bindings, parent_map
 from covo_port.directives import Note, PythonDirectives, with_notes
 from covo_port.outcome import FileOutcome
 from covo_port.rule import Change, Finding, PythonRule, RunOptions, Severity
@@ -71,6 +71,23 @@ class PyFile:
     def parents(self) -> Mapping[cst.CSTNode, cst.CSTNode]:
         """Each node's parent (see cstutil.parent_map), built when a rule first asks."""
         return parent_map(self.module)
+
+    @cached_property
+    def imports(self) -> Mapping[str, set[str]]:
+        """What the module's imports bind (see cstutil.import_bindings)."""
+        return import_bindings(self.module)
+
+    def may_reach(self, node: cst.BaseExpression, component: str) -> bool:
+        """Whether the dotted name ``node`` can resolve, through imports, to a name with
+        ``component`` in it (``torch.cuda.x`` for "cuda"): False only where it certainly cannot,
+        a test to make before resolving it (which costs a scope analysis of the file)."""
+        text = cst.helpers.get_full_name_for_node(node)
+        if text is None:
+            return True
+        parts = text.split(".")
+        if component in parts or "*" in self.imports:
+            return True
+        return any(component in full.split(".") for full in self.imports.get(parts[0], ()))
 
     def code(self, node: cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel) -> str:
         if isinstance(node, cst.RemovalSentinel):

@@ -472,6 +472,8 @@ class CudaApi(PythonRule):
             return  # only the longest dotted chain is looked at
         if not is_dotted(node):
             return  # `torch.cuda.f().x`: the inner `torch.cuda.f` is looked at on its own
+        if not self.file.may_reach(node, "cuda"):
+            return
         qualified = sorted(q for q in imported_names(self, node)
                            if q == "torch.cuda" or q.startswith("torch.cuda."))
         if not qualified:

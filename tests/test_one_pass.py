@@ -22,7 +22,7 @@ from libcst.metadata import (
 )
 
 from covo_port import filetypes, pyengine
-from covo_port.cstutil import parent_map
+from covo_port.cstutil import import_bindings, parent_map
 from covo_port.filetypes import Config, rewrite_file
 from covo_port.pyengine import _QualifiedNames
 from covo_port.registry import all_rules, python_rules
@@ -199,3 +199,32 @@ def test_the_parent_map_is_libcsts_parent_provider() -> None:
         module = cst.parse_module(source)
         expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
         assert parent_map(module) == dict(expected)
+
+
+def test_import_bindings_find_imports_in_every_block() -> None:
+    module = cst.parse_module(
+        b"import torch.cuda as tc\nimport torch.cuda\nfrom torch.cuda import amp as A, sync\n"
+        b"from . import x\nif a: from torch import cuda\n"
+        b"try:\n    import os\nexcept E:\n    from q import r\nfinally:\n    import s\n"
+        b"def f():\n    class C:\n        import torch.cuda.amp as ampm\n"
+        b"match z:\n    case 1:\n        import mm\n")
+    assert import_bindings(module) == {
+        "tc": {"torch.cuda"}, "torch": {"torch"}, "A": {"torch.cuda.amp"},
+        "sync": {"torch.cuda.sync"}, "x": {".x"}, "cuda": {"torch.cuda"}, "os": {"os"},
+        "r": {"q.r"}, "s": {"s"}, "ampm": {"torch.cuda.amp"}, "mm": {"mm"}}
+
+
+@pytest.mark.parametrize(("source", "reachable"), [
+    (b"import torch\nx = torch.npu.synchronize\n", False),
+    (b"import torch\nx = torch.cuda.synchronize\n", True),
+    (b"from torch import cuda as c\nx = c.synchronize\n", True),
+    (b"from torch.cuda import synchronize as s\nx = s\n", True),
+    (b"from torch.cuda import *\nx = synchronize\n", True),  # a star import: anything may
+    (b"def f():\n    return s()\nfrom torch.cuda import synchronize as s\nx = s\n", True),
+])
+def test_may_reach_is_false_only_where_a_name_cannot_resolve_there(
+        source: bytes, reachable: bool) -> None:
+    module = cst.parse_module(source)
+    file = pyengine.PyFile("m.py", module, get_target("npu"), RunOptions(), source=source)
+    value = module.body[-1].body[0].value  # type: ignore[attr-defined]
+    assert file.may_reach(value, "cuda") is reachable
