@@ -147,6 +147,8 @@ class Autocast(PythonRule):
         self._in_import = 0
 
     def visit_Call(self, node: cst.Call) -> None:
+        if not self.file.may_reach(node.func, "autocast"):
+            return  # every name the rule looks for ends in autocast: skip the name resolution
         if self.is_name(node.func, *_AUTOCASTS):
             self._device_type(node)
         elif self.is_name(node.func, *_CUDA_AUTOCASTS):
@@ -180,7 +182,7 @@ class Autocast(PythonRule):
         if self._in_import or (isinstance(parent, cst.Call) and parent.func is node) or (
                 isinstance(parent, cst.Attribute) and parent.value is node):
             return
-        if self.is_name(node, *_CUDA_AUTOCASTS):
+        if self.file.may_reach(node, "autocast") and self.is_name(node, *_CUDA_AUTOCASTS):
             device = self.file.target.device_type
             self.report(node, "torch.cuda.amp.autocast used as a value (only CUDA tensors are "
                         f"autocast): use functools.partial(torch.amp.autocast, \"{device}\")")

@@ -127,8 +127,13 @@ class CudaNamedAttributes(PythonRule):
         self._strings: list[str] = []
 
     # -- what the module defines -------------------------------------------------------------
+    def _may_be(self, node: cst.BaseExpression, names: set[str]) -> bool:
+        """A cheap test before ``is_name`` (which costs a scope analysis of the file)."""
+        return any(self.file.may_reach(node, name.rsplit(".", 1)[1]) for name in names)
+
     def visit_Assign(self, node: cst.Assign) -> None:
-        if isinstance(node.value, cst.Call) and self.is_name(node.value.func, *_RECORD_FACTORIES):
+        if isinstance(node.value, cst.Call) and self._may_be(node.value.func, _RECORD_FACTORIES) \
+                and self.is_name(node.value.func, *_RECORD_FACTORIES):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
                     self._records.add(target.target.value)
@@ -140,10 +145,12 @@ class CudaNamedAttributes(PythonRule):
             self._assigned(node.target, node.value)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        if any(self.is_name(b.value, *_RECORD_BASES) for b in node.bases) or any(
-                self.is_name(d.decorator.func if isinstance(d.decorator, cst.Call)
-                             else d.decorator, *_RECORD_DECORATORS)
-                for d in node.decorators):
+        decorators = [d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+                      for d in node.decorators]
+        if any(self._may_be(b.value, _RECORD_BASES) and self.is_name(b.value, *_RECORD_BASES)
+               for b in node.bases) or any(
+                self._may_be(d, _RECORD_DECORATORS) and self.is_name(d, *_RECORD_DECORATORS)
+                for d in decorators):
             self._records.add(node.name.value)
         self._classes.append((node.name.value, None))
 
