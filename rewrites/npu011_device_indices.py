@@ -136,7 +136,11 @@ class DeviceIndices(PythonRule):
     def visit_Call(self, node: cst.Call) -> None:
         positional = [a for a in node.args if a.keyword is None and not a.star]
         func = node.func
-        qualified = imported_names(self, func)
+        # resolving the callee costs a scope analysis of the file: without a --device-map
+        # only torch.device(N) needs it
+        literal = len(positional) == 1 and isinstance(positional[0].value, cst.Integer)
+        qualified = imported_names(self, func) if self.file.target.device_map or (
+            literal and self.file.may_reach(func, "device")) else set()
         if isinstance(func, cst.Attribute) and func.attr.value == "to" and positional and (
                 isinstance(positional[0].value, cst.Integer)):
             self._explicit(positional[0].value, ".to()")
