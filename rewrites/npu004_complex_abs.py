@@ -295,6 +295,8 @@ class ComplexAbs(PythonRule):
         return None
 
     def visit_Call(self, node: cst.Call) -> None:
+        if not any(self.file.may_reach(node.func, name) for name in _ABS_METHODS):
+            return  # neither abs nor absolute, as a function or a method: skip resolving it
         if self.is_name(node.func, *_ABS_FUNCS) and len(node.args) != 1 and any(
                 self.is_complex(a.value) for a in node.args if a.keyword is None):
             self.report(node, "abs of a complex tensor (unsupported on the NPU) with extra "

@@ -162,3 +162,15 @@ def test_second_apply_changes_nothing() -> None:
     once, _ = rewrite(source)
     twice, outcome = rewrite(once)
     assert twice == once and not outcome.changed
+
+
+def test_absolute_and_aliases_are_found_by_every_spelling() -> None:
+    sources = [
+        "import torch\ndef f(x):\n    z = torch.fft.fft(x)\n    return torch.absolute(z) ** 2\n",
+        "import torch\nfrom torch import absolute as A\n"
+        "def f(x):\n    z = torch.fft.fft(x)\n    return A(z) ** 2\n",
+        "import torch\ndef f(x):\n    z = torch.fft.fft(x)\n    return abs(z) ** 2\n",
+    ]
+    for source in sources:
+        outcome = run_rules(source, select=("NPU004",))
+        assert [c.after for c in outcome.changes] == ["z.real ** 2 + z.imag ** 2"], source
