@@ -28,13 +28,12 @@ from pathlib import Path
 
 import libcst as cst
 
-from covo_port.engine import MAX_REWRITE_BYTES, apply_tree
-from covo_port.filetypes import is_python
-from covo_port.parallel import default_jobs, map_ordered
+from covo_port.engines.python import is_python
+from covo_port.model import RunOptions, get_target
+from covo_port.pipeline.parallel import default_jobs, map_ordered
+from covo_port.pipeline.run import MAX_REWRITE_BYTES, apply_tree
+from covo_port.pipeline.walk import walk
 from covo_port.registry import active_rules, python_rules
-from covo_port.rule import RunOptions
-from covo_port.target import get_target
-from covo_port.walk import walk
 
 GOAL = 1.3
 

@@ -27,12 +27,10 @@ from pathlib import Path
 
 import libcst as cst
 
-from covo_port.engine import MAX_REWRITE_BYTES
-from covo_port.filetypes import Config, rewrite_file
-from covo_port.registry import all_rules, optimizations
-from covo_port.rule import RunOptions
-from covo_port.target import get_target
-from covo_port.treeindex import TreeIndex
+from covo_port.engines import EngineConfig, rewrite_file
+from covo_port.model import RunOptions, get_target
+from covo_port.pipeline.run import build_tree_index
+from covo_port.registry import all_rules, engine_config, optimizations
 
 DEFAULT_PACKAGES = ("transformers", "torch")
 INTERNAL = ("internal error", "a rewrite produced invalid Python")
@@ -52,10 +50,10 @@ class FileResult:
     not_idempotent: bool = False
 
 
-_config: Config | None = None
+_config: EngineConfig | None = None
 
 
-def _init(config: Config) -> None:
+def _init(config: EngineConfig) -> None:
     global _config
     _config = config
 
@@ -129,8 +127,8 @@ def run(root: Path, jobs: int, limit: int | None) -> list[FileResult]:
                   if p.is_file() and not p.is_symlink())[:limit]
     options = RunOptions(optimize=frozenset(optimizations()),
                          select=frozenset(r.id for r in all_rules()))
-    config = Config.make(get_target("npu"), options)
-    config.tree = TreeIndex.build(root, rels, MAX_REWRITE_BYTES)
+    config = engine_config(get_target("npu"), options)
+    config.tree = build_tree_index(root, rels, config.rules)
     jobs_list = [(str(root), rel) for rel in rels]
     if jobs == 1:
         _init(config)

@@ -78,12 +78,12 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
 
 def rewritten_startup() -> str:
     """STARTUP as NPU016 rewrites it."""
-    from covo_port.filetypes import Config, rewrite_file
-    from covo_port.rule import RunOptions
-    from covo_port.target import get_target
+    from covo_port.engines import rewrite_file
+    from covo_port.model import RunOptions, get_target
+    from covo_port.registry import engine_config
 
     options = RunOptions(optimize=frozenset({"startup"}), select=frozenset({"NPU016"}))
-    outcome = rewrite_file("startup.py", STARTUP.encode(), Config.make(get_target("npu"),
+    outcome = rewrite_file("startup.py", STARTUP.encode(), engine_config(get_target("npu"),
                                                                           options))[1]
     if not outcome.changed or outcome.findings:
         sys.exit(f"NPU016 did not rewrite the start-up: {outcome.findings}")

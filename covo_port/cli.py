@@ -18,16 +18,18 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from covo_port import __version__
-from covo_port.diffing import file_diffs, stat_rows
-from covo_port.engine import InputError, Result, apply_tree
-from covo_port.fetch import DEFAULT_DEST, UPSTREAM_COMMIT, UPSTREAM_URL, FetchError
-from covo_port.fetch import fetch as fetch_upstream
-from covo_port.gitout import GitError, is_port_repo, show_rule, write_patches
-from covo_port.manifest import Manifest, ManifestError
+from covo_port.model import RunOptions, TargetError, get_target, parse_device
+from covo_port.model.target import TARGETS
+from covo_port.pipeline.fetch import DEFAULT_DEST, UPSTREAM_COMMIT, UPSTREAM_URL, FetchError
+from covo_port.pipeline.fetch import fetch as fetch_upstream
+from covo_port.pipeline.git import GitError
+from covo_port.pipeline.gitout import is_port_repo, show_rule, write_patches
+from covo_port.pipeline.manifest import Manifest, ManifestError
+from covo_port.pipeline.result import Result
+from covo_port.pipeline.run import InputError, apply_tree
 from covo_port.registry import RuleError, all_rules, get_rule, optimizations
-from covo_port.report import render, to_json
-from covo_port.rule import RunOptions
-from covo_port.target import TARGETS, TargetError, get_target
+from covo_port.report.diffing import file_diffs, stat_rows
+from covo_port.report.text import render, to_json
 
 DEFAULT_SRC = DEFAULT_DEST
 EXIT_INPUT = 2
@@ -271,7 +273,7 @@ def rules(rule_id: str | None, as_json: bool, markdown: bool) -> None:
     selected = [get_rule(rule_id)] if rule_id else list(all_rules())
     if as_json:
         data = [{
-            "id": r.id, "summary": r.summary, "rationale": r.rationale,
+            "id": r.id, "summary": r.summary, "rationale": r.rationale(),
             "severity": r.severity.value, "language": r.languages(), "opt_in": r.opt_in,
             "examples": [{"before": e.before, "after": e.after} for e in r.examples],
         } for r in selected]
@@ -291,7 +293,7 @@ def rules(rule_id: str | None, as_json: bool, markdown: bool) -> None:
     out_console.print(f"language: {rule.languages()}   severity of findings: {rule.severity.value}"
                       + (f"   opt-in: --optimize {rule.opt_in}" if rule.opt_in else ""))
     out_console.print()
-    out_console.print(escape(rule.rationale.strip()))
+    out_console.print(escape(rule.rationale()))
     for n, example in enumerate(rule.examples, 1):
         out_console.print()
         if example.after is None:
@@ -348,7 +350,6 @@ def verify(out: Path | None, device: str | None, emulate: str | None, model_dir:
     import importlib.util
 
     # imported here: apply/diff/rules never load the verify machinery
-    from covo_port.target import parse_device
     from covo_port.verify.report import render_markdown
     from covo_port.verify.report import to_json as verify_json
     from covo_port.verify.stages import StageResult, VerifyOptions, run_verify

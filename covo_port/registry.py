@@ -1,4 +1,8 @@
-"""Finds the rules: every module of ``covo_port.rewrites`` (the ``rewrites/`` folder) holds one."""
+"""Finds the rules: every module of ``covo_port.rewrites`` (the ``rewrites/`` folder) holds one.
+
+The registry sits above the rules and the engines: it gives the pipeline the rules a run uses
+(:func:`engine_config`), and the CLI and reports the rules' documentation.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import pkgutil
 from functools import cache
 
 from covo_port import rewrites
-from covo_port.rule import PythonRule, Rule, RunOptions
+from covo_port.engines import EngineConfig
+from covo_port.model import PythonRule, Rule, RunOptions, Target, TreeIndex
 
 
 class RuleError(LookupError):
@@ -48,11 +53,14 @@ def get_rule(rule_id: str) -> type[Rule]:
 
 
 def active_rules(options: RunOptions) -> tuple[type[Rule], ...]:
-    """The rules a run uses: selected ones, or all but opt-in rules not asked for."""
-    for rule_id in options.select:
+    """The rules a run uses: selected ones (or all but opt-in rules not asked for), less the
+    ignored ones."""
+    for rule_id in (*options.select, *options.ignore):
         get_rule(rule_id)
     rules = []
     for rule in all_rules():
+        if rule.id in options.ignore:
+            continue
         if options.select:
             if rule.id in options.select:
                 rules.append(rule)
@@ -72,3 +80,10 @@ def shell_rules(rules: tuple[type[Rule], ...]) -> tuple[type[Rule], ...]:
 def optimizations() -> tuple[str, ...]:
     """Names accepted by ``apply --optimize``."""
     return tuple(sorted({r.opt_in for r in all_rules() if r.opt_in}))
+
+
+def engine_config(target: Target, options: RunOptions,
+                  tree: TreeIndex | None = None) -> EngineConfig:
+    """What the engines need for a run with ``options``."""
+    return EngineConfig(target, options, active_rules(options),
+                        frozenset(r.id for r in all_rules()), tree)

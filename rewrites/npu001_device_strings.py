@@ -6,7 +6,8 @@ import re
 
 import libcst as cst
 
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.strings import string_value
+from covo_port.model import Example, PythonRule, Severity
 
 _DEVICE = re.compile(r"^cuda(?::(\d+))?$")
 _DEVICE_FUNCS = {"torch.device", "torch.set_default_device", "torch.cuda.device",
@@ -35,29 +36,52 @@ def _terminal_name(node: cst.BaseExpression) -> str | None:
     return None
 
 
-def _string_value(node: cst.CSTNode) -> str | None:
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
 
 
 class DeviceStrings(PythonRule):
-    id = "NPU001"
-    summary = 'CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu'
-    rationale = """
+    """## What it does
+
+    Rewrites `"cuda"`/`"cuda:N"` where the string certainly names a torch device
+    (torch.device, .to(), device=/map_location= keywords, device-named parameters, options
+    and variables, comparisons with a device type), `.cuda()` to `.npu()` and `.is_cuda` to
+    `.is_npu`; `--device-map` renumbers indices.
+
+    ## Why it breaks on Ascend
+
     There is no CUDA device on an Ascend host: torch.device("cuda:0"), .to("cuda"),
-    map_location="cuda", .cuda() all raise. torch_npu registers the "npu" device type, Tensor.npu()
-    / Module.npu() and Tensor.is_npu, with the same index numbering. A string is rewritten only
-    where it certainly names a device: arguments of torch.device / set_default_device / .to(),
-    device=, map_location=, device_type=, device_map= and *_device= keywords, defaults of
-    parameters and argparse options named device or *_device, values assigned to such names,
-    comparisons with x.device.type, x.type or a device-named value. `.is_cuda` would silently be
-    False on the NPU (taking a CPU branch), so it becomes `.is_npu`. `--device-map cuda:1=npu:0`
-    renumbers indices for hosts with fewer devices. Any other "cuda"/"cuda:N" string is reported,
-    never guessed.
+    map_location="cuda", .cuda() all raise. torch_npu registers the "npu" device type,
+    Tensor.npu() / Module.npu() and Tensor.is_npu, with the same index numbering. A string
+    is rewritten only where it certainly names a device: arguments of torch.device /
+    set_default_device / .to(), device=, map_location=, device_type=, device_map= and
+    *_device= keywords, defaults of parameters and argparse options named device or
+    *_device, values assigned to such names, comparisons with x.device.type, x.type or a
+    device-named value. `.is_cuda` would silently be False on the NPU (taking a CPU branch),
+    so it becomes `.is_npu`. `--device-map cuda:1=npu:0` renumbers indices for hosts with
+    fewer devices. Any other "cuda"/"cuda:N" string is reported, never guessed.
+
+    ## Example
+
+    ```python
+    state = torch.load(f, map_location={'cuda:1': 'cuda:0'})
+    ```
+
+    becomes
+
+    ```python
+    state = torch.load(f, map_location={'cuda:1': 'npu:0'})
+    ```
+
+    ## Fix safety
+
+    Safe: a rewritten string is one torch reads as a device, and the NPU device has the same
+    index numbering; any other "cuda" string is reported, never guessed.
     """
+
+    id = "NPU001"
+    name = "cuda-device-strings"
+    summary = 'CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu'
     severity = Severity.WARNING
+    declines = 'a "cuda" string whose use is not certainly a torch device (reported)'
     triggers = ("cuda",)
     examples = (
         Example(
@@ -169,7 +193,7 @@ class DeviceStrings(PythonRule):
         if isinstance(parent, cst.Comparison) and child is parent.left:
             return any(self._is_device_operand(t.comparator) for t in parent.comparisons)
         if isinstance(parent, cst.DictElement) and child is parent.value:
-            key = _string_value(parent.key)
+            key = string_value(parent.key)
             return (key is not None and device_like(key)) or self._in_map_location(parent)
         return False
 
@@ -198,7 +222,7 @@ class DeviceStrings(PythonRule):
 
     def _is_device_option(self, call: cst.Call) -> bool:
         for arg in call.args:
-            value = _string_value(arg.value)
+            value = string_value(arg.value)
             if value is None:
                 continue
             if arg.keyword is None and value.startswith("-") and device_like(value):
@@ -214,7 +238,7 @@ class DeviceStrings(PythonRule):
         return literal.with_changes(value=f"{literal.prefix}{literal.quote}{text}{literal.quote}")
 
     def leave_SimpleString(self, original_node: cst.SimpleString) -> None:
-        value = _string_value(original_node)
+        value = string_value(original_node)
         match = _DEVICE.match(value) if value is not None else None
         if match is None:
             return
@@ -226,8 +250,7 @@ class DeviceStrings(PythonRule):
                         "not certain: not rewritten (use a device option or torch.device)")
             return
         new = self._new_device(original_node, match.group(1))
-        self.replace(original_node, new, f"{value!r} -> {new.evaluated_value!r}",
-                     uses_target_device=True)
+        self.replace(original_node, new, f"{value!r} -> {new.evaluated_value!r}")
         self._map_index_argument(original_node)
 
     def _map_index_argument(self, literal: cst.SimpleString) -> None:
@@ -247,7 +270,7 @@ class DeviceStrings(PythonRule):
         new = self.file.target.map_index(old)
         if new != old:
             self.replace(node, node.with_changes(value=str(new)),
-                         f"device index {old} -> {new} (--device-map)", uses_target_device=True)
+                         f"device index {old} -> {new} (--device-map)")
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -255,8 +278,7 @@ class DeviceStrings(PythonRule):
             return
         if self.is_name(func, "torch.cuda"):
             return
-        self.replace(func.attr, func.attr.with_changes(value="npu"), ".cuda() -> .npu()",
-                     uses_target_device=True)
+        self.replace(func.attr, func.attr.with_changes(value="npu"), ".cuda() -> .npu()")
         positional = [a for a in node.args if a.keyword is None]
         device_args = positional[:1] + [a for a in node.args
                                         if a.keyword is not None and a.keyword.value == "device"]
@@ -267,7 +289,7 @@ class DeviceStrings(PythonRule):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "is_cuda":
             self.replace(node.attr, node.attr.with_changes(value="is_npu"),
-                         ".is_cuda -> .is_npu", uses_target_device=True)
+                         ".is_cuda -> .is_npu")
         elif node.attr.value == "cuda" and not isinstance(self.parent(node), cst.Call) \
                 and not self.qualified_names(node) & {"torch.cuda"} \
                 and not self._is_module_path(node):

@@ -6,9 +6,9 @@ import re
 
 import libcst as cst
 
-from covo_port.pyengine import PyFile
-from covo_port.rule import Example, PythonRule, Severity
-from covo_port.shell import ShellFile, command_name
+from covo_port.lib.shell import command_name
+from covo_port.lib.strings import string_value
+from covo_port.model import Example, PythonRule, PythonSource, Severity, ShellSource
 
 CUDA_ENV = "CUDA_VISIBLE_DEVICES"
 _ENV_READERS = {
@@ -18,27 +18,52 @@ _ENV_READERS = {
 _DECLARERS = {"export", "declare", "typeset", "local", "readonly", "unset"}
 
 
-def _literal_value(node: cst.SimpleString) -> str | None:
-    try:
-        value = node.evaluated_value
-    except Exception:
-        return None
-    return value if isinstance(value, str) else None
 
 
 class VisibleDevices(PythonRule):
-    id = "NPU002"
-    summary = "CUDA_VISIBLE_DEVICES -> ASCEND_RT_VISIBLE_DEVICES, in Python and shell"
-    rationale = """
-    The Ascend runtime ignores CUDA_VISIBLE_DEVICES: a script that pins devices with it runs on
-    every NPU (or on the wrong one). ASCEND_RT_VISIBLE_DEVICES takes the same comma-separated
-    index list. Rewritten where the name is certainly an environment variable: os.environ[...],
-    os.environ.get/setdefault/pop, os.getenv/putenv/unsetenv, `in os.environ`, keys of an
-    env= mapping; in shell scripts VAR=... prefixes, export/unset/declare, env VAR=..., and
-    $VAR / ${VAR...} expansions. Any other mention (a string handed to os.system, a message) is
-    reported, not guessed.
+    """## What it does
+
+    Renames `CUDA_VISIBLE_DEVICES` to `ASCEND_RT_VISIBLE_DEVICES` where it is certainly an
+    environment variable: `os.environ[...]`, `os.environ.get/setdefault/pop`, `os.getenv`,
+    `in os.environ`, `env=` mappings; in shell scripts assignments, `export`/`unset`, `env
+    VAR=...` and `$VAR` expansions.
+
+    ## Why it breaks on Ascend
+
+    The Ascend runtime ignores CUDA_VISIBLE_DEVICES: a script that pins devices with it runs
+    on every NPU (or on the wrong one). ASCEND_RT_VISIBLE_DEVICES takes the same
+    comma-separated index list. Rewritten where the name is certainly an environment
+    variable: os.environ[...], os.environ.get/setdefault/pop, os.getenv/putenv/unsetenv, `in
+    os.environ`, keys of an env= mapping; in shell scripts VAR=... prefixes,
+    export/unset/declare, env VAR=..., and $VAR / ${VAR...} expansions. Any other mention (a
+    string handed to os.system, a message) is reported, not guessed.
+
+    ## Example
+
+    ```python
+    import os
+    os.environ["CUDA_VISIBLE_DEVICES"] = "0,1"
+    ```
+
+    becomes
+
+    ```python
+    import os
+    os.environ["ASCEND_RT_VISIBLE_DEVICES"] = "0,1"
+    ```
+
+    ## Fix safety
+
+    Safe: the Ascend runtime reads the same comma-separated index list from
+    ASCEND_RT_VISIBLE_DEVICES.
     """
+
+    id = "NPU002"
+    name = "cuda-visible-devices"
+    summary = "CUDA_VISIBLE_DEVICES -> ASCEND_RT_VISIBLE_DEVICES, in Python and shell"
     severity = Severity.WARNING
+    declines = ('the name in a string whose use is not certain, e.g. a command line '
+                'handed to os.system (reported)')
     triggers = (CUDA_ENV,)
     examples = (
         Example(
@@ -100,7 +125,7 @@ class VisibleDevices(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._handled: set[int] = set()
 
@@ -116,7 +141,7 @@ class VisibleDevices(PythonRule):
         )
 
     def _env_key(self, node: cst.BaseExpression) -> cst.SimpleString | None:
-        if isinstance(node, cst.SimpleString) and _literal_value(node) == CUDA_ENV:
+        if isinstance(node, cst.SimpleString) and string_value(node) == CUDA_ENV:
             return node
         return None
 
@@ -145,7 +170,7 @@ class VisibleDevices(PythonRule):
                 self._rename(key)
 
     def leave_SimpleString(self, original_node: cst.SimpleString) -> None:
-        value = _literal_value(original_node)
+        value = string_value(original_node)
         if id(original_node) in self._handled or value is None or CUDA_ENV not in value:
             return
         self.report(
@@ -155,7 +180,7 @@ class VisibleDevices(PythonRule):
         )
 
     @classmethod
-    def shell(cls, file: ShellFile) -> None:
+    def shell(cls, file: ShellSource) -> None:
         new_env = file.target.visible_devices_env
         renamed: set[int] = set()
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
-from covo_port.cstutil import argument, as_keyword, dotted, module_name, prepend_arg
-from covo_port.pyengine import PyFile
-from covo_port.rewrites.npu010_cuda_api import ImportMove, move_imports, references
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.calls import argument, as_keyword, prepend_arg
+from covo_port.lib.imports import ImportAware, ImportMove, move_imports
+from covo_port.lib.names import dotted, module_name, references
+from covo_port.lib.strings import string_value
+from covo_port.model import Example, PythonSource, Severity
 
 _AUTOCASTS = ("torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast")
 _CUDA_AUTOCASTS = ("torch.cuda.amp.autocast", "torch.cuda.amp.autocast_mode.autocast")
@@ -24,27 +25,56 @@ _CUDA_POSITIONAL = ("enabled", "dtype", "cache_enabled")
 _CUDA = "cuda"
 
 
-def _string_value(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
 
 
-class Autocast(PythonRule):
-    id = "NPU003"
-    summary = 'autocast device_type "cuda" and torch.cuda.amp.autocast -> the "npu" device type'
-    rationale = """
+class Autocast(ImportAware):
+    """## What it does
+
+    Gives `torch.autocast`/`torch.amp.autocast` the NPU device type where it is the literal
+    "cuda", and rewrites `torch.cuda.amp.autocast(...)` to `torch.amp.autocast("npu", ...)`
+    with its positional arguments passed by keyword.
+
+    ## Why it breaks on Ascend
+
     Autocast state is kept per device type. On an Ascend host the tensors live on the "npu"
     device, so `@torch.autocast(device_type="cuda", enabled=False)` no longer disables mixed
     precision where the code runs (and the reference port's "cpu" does not either): the
     function runs under the NPU's autocast, in half precision, where its author wanted fp32.
-    torch.cuda.amp.autocast(...) only ever acts on CUDA tensors (and is deprecated); it becomes
-    torch.amp.autocast("npu", ...), its positional arguments passed by keyword (enabled, dtype,
-    cache_enabled) because torch.amp.autocast takes device_type and dtype first. Only a literal
-    "cuda" is rewritten; a device_type computed at run time is reported.
+    torch.cuda.amp.autocast(...) only ever acts on CUDA tensors (and is deprecated); it
+    becomes torch.amp.autocast("npu", ...), its positional arguments passed by keyword
+    (enabled, dtype, cache_enabled) because torch.amp.autocast takes device_type and dtype
+    first. Only a literal "cuda" is rewritten; a device_type computed at run time is
+    reported.
+
+    ## Example
+
+    ```python
+    from torch.cuda.amp import GradScaler, autocast as ac
+    with ac(True):
+        pass
+    ```
+
+    becomes
+
+    ```python
+    from torch.cuda.amp import GradScaler
+    from torch.amp import autocast as ac
+    with ac("npu", enabled=True):
+        pass
+    ```
+
+    ## Fix safety
+
+    Safe: the autocast region keeps its dtype and enabled state, now for the device the
+    tensors are on.
     """
+
+    id = "NPU003"
+    name = "autocast-device-type"
+    summary = 'autocast device_type "cuda" and torch.cuda.amp.autocast -> the "npu" device type'
     severity = Severity.WARNING
+    declines = ('a device type computed at run time, unpacked arguments, or autocast '
+                'passed around as a value (reported)')
     triggers = ("autocast",)
     examples = (
         Example(
@@ -140,11 +170,10 @@ class Autocast(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._cuda_calls: list[cst.Call] = []
         self._imports: list[cst.ImportFrom] = []
-        self._in_import = 0
 
     def visit_Call(self, node: cst.Call) -> None:
         if not self.file.may_reach(node.func, "autocast"):
@@ -154,21 +183,12 @@ class Autocast(PythonRule):
         elif self.is_name(node.func, *_CUDA_AUTOCASTS):
             self._cuda_calls.append(node)
 
-    def visit_Import(self, node: cst.Import) -> None:
-        self._in_import += 1
-
-    def leave_Import(self, original_node: cst.Import) -> None:
-        self._in_import -= 1
-
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self._in_import += 1
+        super().visit_ImportFrom(node)
         module = get_full_name_for_node(node.module) if node.module is not None else None
         if not node.relative and module in _CUDA_AMP_MODULES and not isinstance(
                 node.names, cst.ImportStar):
             self._imports.append(node)
-
-    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
-        self._in_import -= 1
 
     def visit_Name(self, node: cst.Name) -> None:
         self._value_use(node)
@@ -179,7 +199,7 @@ class Autocast(PythonRule):
     def _value_use(self, node: cst.Name | cst.Attribute) -> None:
         """torch.cuda.amp.autocast used other than by a call: nothing certain to rewrite."""
         parent = self.parent(node)
-        if self._in_import or (isinstance(parent, cst.Call) and parent.func is node) or (
+        if self.in_import or (isinstance(parent, cst.Call) and parent.func is node) or (
                 isinstance(parent, cst.Attribute) and parent.value is node):
             return
         if self.file.may_reach(node, "autocast") and self.is_name(node, *_CUDA_AUTOCASTS):
@@ -221,7 +241,7 @@ class Autocast(PythonRule):
                 self.report(call, "autocast with unpacked arguments: make sure its device_type "
                             f'is "{self.file.target.device_type}" on the target')
             return
-        value = _string_value(arg.value)
+        value = string_value(arg.value)
         if value is None:
             self.report(arg.value, "autocast device_type is computed at run time: make sure it "
                         f'is "{self.file.target.device_type}" on the target (not rewritten)')
@@ -235,7 +255,6 @@ class Autocast(PythonRule):
             literal,
             literal.with_changes(value=f"{literal.prefix}{literal.quote}{device}{literal.quote}"),
             f'autocast device_type "cuda" -> "{device}"',
-            uses_target_device=True,
         )
 
     def _cuda_autocast(self, call: cst.Call, keep_name: bool) -> None:
@@ -258,5 +277,4 @@ class Autocast(PythonRule):
             new = updated.with_changes(func=func, args=args)
             return prepend_arg(new, cst.Arg(cst.SimpleString(f'"{device}"')))
 
-        self.replace(call, rewrite, f'torch.cuda.amp.autocast -> torch.amp.autocast("{device}")',
-                     uses_target_device=True)
+        self.replace(call, rewrite, f'torch.cuda.amp.autocast -> torch.amp.autocast("{device}")')

@@ -12,19 +12,10 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from covo_port.cstutil import (
-    all_values,
-    argument,
-    dotted,
-    is_imported,
-    is_side_effect_free,
-    keyword_arg,
-    module_name,
-    sum_needs_parentheses,
-)
-from covo_port.pyengine import PyFile
-from covo_port.rule import Example, PythonRule, Severity
-from covo_port.target import Target
+from covo_port.lib.calls import argument, keyword_arg
+from covo_port.lib.names import dotted, is_imported, module_name
+from covo_port.lib.values import all_values, is_side_effect_free, sum_needs_parentheses
+from covo_port.model import Example, PythonRule, PythonSource, Severity, Target
 
 _ABS_FUNCS = ("torch.abs", "torch.absolute", "builtins.abs")
 _ABS_METHODS = ("abs", "absolute")
@@ -89,23 +80,59 @@ def _squares(receiver: cst.BaseExpression) -> cst.BinaryOperation:
 
 
 class ComplexAbs(PythonRule):
-    id = "NPU004"
-    summary = "abs() of a complex tensor -> real ** 2 + imag ** 2 (or its sqrt)"
-    rationale = """
+    """## What it does
+
+    Rewrites `abs()` of a complex tensor (a complex stft/fft result) to `x.real ** 2 +
+    x.imag ** 2`, or to its `torch.sqrt` where the magnitude itself is used; `abs() ** 2`
+    becomes the sum of squares directly.
+
+    ## Why it breaks on Ascend
+
     torch_npu has no abs for complex tensors (Huawei's support table lists torch.abs and
-    Tensor.abs for real and integer dtypes only): the reference port stopped at `stft.abs() ** 2`
-    on the complex64 result of torch.stft, and CPU emulation of the NPU fails at aten.abs on
-    complex64 in the same place. .real, .imag, ** and + are supported, so the power spectrum
-    becomes z.real ** 2 + z.imag ** 2 (one less sqrt, same value) and a magnitude becomes
-    torch.sqrt(z.real ** 2 + z.imag ** 2). Rewritten only where z is known to be complex in its
-    own function: the result of torch.stft/Tensor.stft(..., return_complex=True), the complex
-    torch.fft transforms, torch.view_as_complex, torch.polar, torch.complex, a name every
-    assignment of which is such a value, an index or slice of one. An abs whose argument's type
-    is not known is left alone (.imag fails on real tensors); a complex one that cannot be
-    rewritten safely (its argument is a call, which must not run twice) is an error to fix by
-    hand.
+    Tensor.abs for real and integer dtypes only): the reference port stopped at `stft.abs()
+    ** 2` on the complex64 result of torch.stft, and CPU emulation of the NPU fails at
+    aten.abs on complex64 in the same place. .real, .imag, ** and + are supported, so the
+    power spectrum becomes z.real ** 2 + z.imag ** 2 (one less sqrt, same value) and a
+    magnitude becomes torch.sqrt(z.real ** 2 + z.imag ** 2). Rewritten only where z is known
+    to be complex in its own function: the result of torch.stft/Tensor.stft(...,
+    return_complex=True), the complex torch.fft transforms, torch.view_as_complex,
+    torch.polar, torch.complex, a name every assignment of which is such a value, an index
+    or slice of one. An abs whose argument's type is not known is left alone (.imag fails on
+    real tensors); a complex one that cannot be rewritten safely (its argument is a call,
+    which must not run twice) is an error to fix by hand.
+
+    ## Example
+
+    ```python
+    from torch import abs as magnitude, polar
+
+    def f(r, theta):
+        z = polar(r, theta)
+        return magnitude(z), magnitude(z) ** 2
+    ```
+
+    becomes
+
+    ```python
+    from torch import abs as magnitude, polar
+
+    def f(r, theta):
+        z = polar(r, theta)
+        return magnitude(z), z.real ** 2 + z.imag ** 2
+    ```
+
+    ## Fix safety
+
+    Safe: the same value up to float rounding (the equivalence stage of `verify` measures
+    it).
     """
+
+    id = "NPU004"
+    name = "complex-abs"
+    summary = "abs() of a complex tensor -> real ** 2 + imag ** 2 (or its sqrt)"
     severity = Severity.ERROR
+    declines = ('the tensor is not certainly complex, or the receiver cannot be written'
+                ' twice without running it twice (reported where certain)')
     triggers = ("abs",)
 
     @classmethod
@@ -213,7 +240,7 @@ class ComplexAbs(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._visiting: set[int] = set()
 

@@ -10,21 +10,11 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import ClassScope, ScopeProvider
 
-from covo_port.cstutil import (
-    all_values,
-    append_arg,
-    argument,
-    as_keyword,
-    assigned_values,
-    dotted,
-    is_imported,
-    keyword_arg,
-    method_call,
-    module_name,
-)
-from covo_port.pyengine import PyFile
-from covo_port.rewrites.npu001_device_strings import device_like
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.calls import append_arg, argument, as_keyword, keyword_arg, method_call
+from covo_port.lib.devices import device_like
+from covo_port.lib.names import dotted, is_imported, module_name
+from covo_port.lib.values import all_values, assigned_values
+from covo_port.model import Example, PythonRule, PythonSource, Severity
 
 _WINDOWS = tuple(f"torch.{kind}_window" for kind in (
     "hann", "hamming", "blackman", "bartlett", "kaiser"))
@@ -38,22 +28,54 @@ _WINDOW_INDEX, _METHOD_WINDOW_INDEX = 4, 3
 
 
 class StftDtype(PythonRule):
-    id = "NPU005"
-    summary = "torch.stft input and window made float32 (x.float(), dtype=torch.float32)"
-    rationale = """
+    """## What it does
+
+    Makes the input and the window of `torch.stft` float32 (`x.float()`,
+    `dtype=torch.float32` on the window factory) where they may be half precision.
+
+    ## Why it breaks on Ascend
+
     The NPU's stft accepts fp32, fp64 and complex input only (Huawei's support table); the
     reference port met an int64 signal failing in aclnnInplaceCos. Audio often arrives as
-    integers, half or bfloat16 (models loaded in bf16 change torch's default dtype, which the
-    window factories follow, and hann_window on the NPU has no fp64). So the stft input becomes
-    x.float() unless it is already cast (.float(), .to(torch.float32), .type(torch.float32); an
-    explicit float64 cast is kept: the NPU's stft takes fp64 too), and a window factory (hann,
-    hamming, blackman, bartlett, kaiser) that feeds window=, directly, through .to(device) or
-    through a name every assignment of which is such an expression, gets dtype=torch.float32.
-    A window that cannot be traced is reported. The Tensor.stft method form is rewritten when
-    it passes return_complex= and is not called on self (a module's own stft method is not a
-    tensor's).
+    integers, half or bfloat16 (models loaded in bf16 change torch's default dtype, which
+    the window factories follow, and hann_window on the NPU has no fp64). So the stft input
+    becomes x.float() unless it is already cast (.float(), .to(torch.float32),
+    .type(torch.float32); an explicit float64 cast is kept: the NPU's stft takes fp64 too),
+    and a window factory (hann, hamming, blackman, bartlett, kaiser) that feeds window=,
+    directly, through .to(device) or through a name every assignment of which is such an
+    expression, gets dtype=torch.float32. A window that cannot be traced is reported. The
+    Tensor.stft method form is rewritten when it passes return_complex= and is not called on
+    self (a module's own stft method is not a tensor's).
+
+    ## Example
+
+    ```python
+    from torch import stft, hann_window
+
+    def f(x):
+        return stft(x, 400, window=hann_window(400), return_complex=True)
+    ```
+
+    becomes
+
+    ```python
+    from torch import stft, hann_window
+
+    def f(x):
+        return stft(x.float(), 400, window=hann_window(400), return_complex=True)
+    ```
+
+    ## Fix safety
+
+    Safe: stft in float32 is what CUDA computes internally for half inputs; the result dtype
+    is float32 either way.
     """
+
+    id = "NPU005"
+    name = "stft-float32"
+    summary = "torch.stft input and window made float32 (x.float(), dtype=torch.float32)"
     severity = Severity.WARNING
+    declines = "the input's dtype cannot be followed to its assignment (reported)"
     triggers = ("stft",)
     examples = (
         Example(
@@ -141,7 +163,7 @@ class StftDtype(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._windows_done: set[int] = set()
         self._visiting_casts: set[int] = set()

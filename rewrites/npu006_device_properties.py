@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import ScopeProvider
 
-from covo_port.pyengine import PyFile
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.model import Example, PythonRule, PythonSource, Severity
 
 PROPERTIES = "torch.cuda.get_device_properties"
 CAPABILITY = "torch.cuda.get_device_capability"
@@ -41,22 +40,61 @@ class _Query:
 
 
 class DeviceProperties(PythonRule):
-    id = "NPU006"
-    summary = "CUDA compute-capability tests (get_device_properties/capability) folded"
-    rationale = """
-    torch.cuda.get_device_properties(...) and get_device_capability(...) raise where there is
-    no CUDA device, so code that picks a path by compute capability (token2wav's attention
-    __init__ checks for an sm_80 GPU) cannot even be built on an Ascend host. The NPU has no
-    CUDA architecture: torch_npu's get_device_capability returns None ("CANN has no
-    corresponding concept") and the device properties of torch_npu 2.9 carry no major/minor,
-    so renaming to torch.npu would fail on the attribute instead. Where the result is used only
-    in comparisons of .major/.minor (or of the capability tuple) with constants, in if/elif
-    tests and conditional expressions, those tests are evaluated for compute capability 0.0 (no
-    CUDA feature present): the branch that path takes is kept, the other is dropped, and the
-    query itself is removed. Any other use (a name, the memory size, a test mixed with other
-    conditions) is reported, not guessed.
+    """## What it does
+
+    Evaluates if-tests and conditional expressions on the CUDA compute capability
+    (`get_device_properties().major`, `get_device_capability()`) for capability 0.0, keeps
+    the branch that takes, drops the other and removes the query.
+
+    ## Why it breaks on Ascend
+
+    torch.cuda.get_device_properties(...) and get_device_capability(...) raise where there
+    is no CUDA device, so code that picks a path by compute capability (token2wav's
+    attention __init__ checks for an sm_80 GPU) cannot even be built on an Ascend host. The
+    NPU has no CUDA architecture: torch_npu's get_device_capability returns None ("CANN has
+    no corresponding concept") and the device properties of torch_npu 2.9 carry no
+    major/minor, so renaming to torch.npu would fail on the attribute instead. Where the
+    result is used only in comparisons of .major/.minor (or of the capability tuple) with
+    constants, in if/elif tests and conditional expressions, those tests are evaluated for
+    compute capability 0.0 (no CUDA feature present): the branch that path takes is kept,
+    the other is dropped, and the query itself is removed. Any other use (a name, the memory
+    size, a test mixed with other conditions) is reported, not guessed.
+
+    ## Example
+
+    ```python
+    import torch
+    major, minor = torch.cuda.get_device_capability()
+    if major < 8:
+        dtype = torch.float16
+    elif minor >= 6:
+        dtype = 'bf16-fast'
+    else:
+        dtype = torch.bfloat16
+    flash = 'fa2' if torch.cuda.get_device_capability(0) >= (8, 0) else 'math'
+    ```
+
+    becomes
+
+    ```python
+    import torch
+    # covo-port NPU006: compute-capability test folded (an NPU has no CUDA architecture)
+    dtype = torch.float16
+    flash = 'math'
+    ```
+
+    ## Fix safety
+
+    Safe: the kept branch is the one the code takes on a device without the tested CUDA
+    features, the path the source itself provides for that case.
     """
+
+    id = "NPU006"
+    name = "capability-branches"
+    summary = "CUDA compute-capability tests (get_device_properties/capability) folded"
     severity = Severity.WARNING
+    declines = ('the result is used beyond if-tests against constants (a name, memory '
+                'size, a test mixed with other conditions): reported')
     triggers = ("get_device_properties", "get_device_capability")
     examples = (
         Example(
@@ -111,7 +149,7 @@ class DeviceProperties(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._queries: list[_Query] = []
         self._tests: list[cst.BaseExpression] = []  # If/IfExp tests, in source order

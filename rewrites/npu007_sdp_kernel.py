@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.modulefn import helper_state, insert_helper, marker, top_level_statement
-from covo_port.pyengine import PyFile
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.modulefn import helper_state, insert_helper, marker
+from covo_port.lib.tree import top_level_statement
+from covo_port.model import Example, PythonRule, PythonSource, Severity
 
 SDP_KERNEL = "torch.backends.cuda.sdp_kernel"
 HELPER = "_sdpa_backends"
@@ -44,23 +44,56 @@ def _literal_bool(node: cst.BaseExpression) -> bool | None:
 
 
 class SdpKernel(PythonRule):
-    id = "NPU007"
-    summary = "torch.backends.cuda.sdp_kernel(...) -> torch.nn.attention.sdpa_kernel([...])"
-    rationale = """
-    torch.backends.cuda.sdp_kernel is deprecated (a FutureWarning on every call in torch 2.9)
-    and named after CUDA; its portable successor torch.nn.attention.sdpa_kernel takes the list
-    of allowed scaled-dot-product-attention backends. torch's own sdp_kernel is nothing but
-    that list built from its flags (flash, memory-efficient, math, cuDNN; each True by
-    default, cuDNN included) handed to sdpa_kernel, so the rewrite passes exactly the same list:
-    literal True/False flags become a literal list; flags known only at run time (variables,
-    **config._asdict()) go through a small helper function inserted once into the module,
-    which builds the list the same way. An empty list behaves as before (attention then fails
-    for want of a backend). Like the original, the list never holds OVERRIDEABLE, the backend
-    through which a PrivateUse1 device such as the NPU may provide its own fused attention.
-    Uses that cannot be rewritten in place (imported under another name, unknown arguments,
-    sdp_kernel passed around uncalled) are reported.
+    """## What it does
+
+    Rewrites the deprecated `torch.backends.cuda.sdp_kernel(...)` context to
+    `torch.nn.attention.sdpa_kernel([...])` with the same backends.
+
+    ## Why it breaks on Ascend
+
+    torch.backends.cuda.sdp_kernel is deprecated (a FutureWarning on every call in torch
+    2.9) and named after CUDA; its portable successor torch.nn.attention.sdpa_kernel takes
+    the list of allowed scaled-dot-product-attention backends. torch's own sdp_kernel is
+    nothing but that list built from its flags (flash, memory-efficient, math, cuDNN; each
+    True by default, cuDNN included) handed to sdpa_kernel, so the rewrite passes exactly
+    the same list: literal True/False flags become a literal list; flags known only at run
+    time (variables, **config._asdict()) go through a small helper function inserted once
+    into the module, which builds the list the same way. An empty list behaves as before
+    (attention then fails for want of a backend). Like the original, the list never holds
+    OVERRIDEABLE, the backend through which a PrivateUse1 device such as the NPU may provide
+    its own fused attention. Uses that cannot be rewritten in place (imported under another
+    name, unknown arguments, sdp_kernel passed around uncalled) are reported.
+
+    ## Example
+
+    ```python
+    import torch
+    with torch.backends.cuda.sdp_kernel(enable_flash=False, enable_math=True,
+                                        enable_mem_efficient=False):
+        y = attend(q, k, v)
+    ```
+
+    becomes
+
+    ```python
+    import torch
+    with torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.MATH,
+                                         torch.nn.attention.SDPBackend.CUDNN_ATTENTION]):
+        y = attend(q, k, v)
+    ```
+
+    (shown folded here: the rewrite writes the list on one line)
+
+    ## Fix safety
+
+    Safe: the same choice of attention backends, through the device-neutral API.
     """
+
+    id = "NPU007"
+    name = "sdp-kernel"
+    summary = "torch.backends.cuda.sdp_kernel(...) -> torch.nn.attention.sdpa_kernel([...])"
     severity = Severity.WARNING
+    declines = 'arguments that are not literal booleans (reported)'
     triggers = ("sdp_kernel",)
     examples = (
         Example(
@@ -124,7 +157,7 @@ class SdpKernel(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._called: set[int] = set()
         self._dynamic: list[tuple[cst.Call, cst.Name]] = []

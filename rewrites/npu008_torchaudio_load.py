@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.modulefn import (
-    helper_state,
-    insert_helper,
-    inside_helper,
-    marker,
-    top_level_statement,
-)
-from covo_port.pyengine import PyFile
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.modulefn import helper_state, insert_helper, inside_helper, marker
+from covo_port.lib.tree import top_level_statement
+from covo_port.model import Example, PythonRule, PythonSource, Severity
 
 LOAD = "torchaudio.load"
 HELPER = "_torchaudio_load"
@@ -46,20 +40,73 @@ _NOT_A_USE = (cst.Attribute, cst.ImportAlias, cst.AsName)
 
 
 class TorchaudioLoad(PythonRule):
-    id = "NPU008"
-    summary = "torchaudio.load(...) -> the same load with a soundfile fallback"
-    rationale = """
-    From torchaudio 2.9, torchaudio.load decodes only through torchcodec and raises ImportError
-    without it (the reference port hit this on the Ascend host, where torchcodec is not
-    available). Each call becomes a call of a small helper inserted once into the module: it
-    calls torchaudio.load with the same arguments and, where torchaudio cannot load
-    (ImportError, RuntimeError), reads the file with soundfile instead, returning what
-    torchaudio 2.9 returns: a float32 tensor [channels, frames] in [-1, 1] (frames first with
-    channels_first=False) and the sample rate, honouring frame_offset and num_frames.
+    """## What it does
+
+    Routes `torchaudio.load(...)` through a small helper that calls torchaudio.load and,
+    where torchaudio cannot decode (torchaudio 2.9 without torchcodec), reads the file with
+    soundfile instead. This fixes a torchaudio packaging problem met on Ascend hosts, not an
+    NPU incompatibility: a reviewer may drop its commit.
+
+    ## Why it breaks on Ascend
+
+    From torchaudio 2.9, torchaudio.load decodes only through torchcodec and raises
+    ImportError without it (the reference port hit this on the Ascend host, where torchcodec
+    is not available). Each call becomes a call of a small helper inserted once into the
+    module: it calls torchaudio.load with the same arguments and, where torchaudio cannot
+    load (ImportError, RuntimeError), reads the file with soundfile instead, returning what
+    torchaudio 2.9 returns: a float32 tensor [channels, frames] in [-1, 1] (frames first
+    with channels_first=False) and the sample rate, honouring frame_offset and num_frames.
     normalize=False is ignored by torchaudio 2.9 and by the fallback alike (float32 always):
     such calls are reported. format, buffer_size and backend only matter to torchaudio.
+
+    ## Example
+
+    ```python
+    from torchaudio import load as load_audio
+    clip, rate = load_audio('a.wav', frame_offset=100, num_frames=400)
+    raw, _ = load_audio('b.wav', normalize=False)
+    ```
+
+    becomes
+
+    ```python
+    from torchaudio import load as load_audio
+
+
+    def _torchaudio_load(uri, frame_offset=0, num_frames=-1, normalize=True, channels_first=True,
+                         format=None, buffer_size=4096, backend=None):
+        '''torchaudio.load, read with soundfile where torchaudio cannot decode: torchaudio 2.9
+        needs torchcodec (covo-port NPU008). Same result: float32 samples in [-1, 1],
+        [channels, frames] (or [frames, channels]), and the sample rate.'''
+        try:
+            import torchaudio
+
+            return torchaudio.load(uri, frame_offset, num_frames, normalize, channels_first,
+                                   format, buffer_size, backend)
+        except (ImportError, RuntimeError):
+            import soundfile
+            import torch
+
+            samples, sample_rate = soundfile.read(uri, frames=num_frames, start=frame_offset,
+                                                  dtype="float32", always_2d=True)
+            wav = torch.from_numpy(samples)
+            return (wav.T.contiguous() if channels_first else wav), sample_rate
+    clip, rate = _torchaudio_load('a.wav', frame_offset=100, num_frames=400)
+    raw, _ = _torchaudio_load('b.wav', normalize=False)
+    ```
+
+    ## Fix safety
+
+    Safe: where torchaudio can load, it is still what runs; the fallback returns the same
+    float32 tensor and sample rate.
     """
+
+    id = "NPU008"
+    name = "torchaudio-load-fallback"
+    summary = "torchaudio.load(...) -> the same load with a soundfile fallback"
     severity = Severity.WARNING
+    declines = ("the helper's name is taken in the module, or torchaudio.load is used "
+                'as a value (reported)')
     triggers = ("torchaudio",)
     examples = (
         Example(
@@ -98,7 +145,7 @@ class TorchaudioLoad(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._called: set[int] = set()
         #: names that `from torchaudio import load as NAME` bound

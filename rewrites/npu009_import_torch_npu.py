@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.model import Example, PythonRule, Severity
 
 
 def _imports_torch(statement: cst.BaseStatement) -> bool:
@@ -34,15 +34,44 @@ def _is_docstring_or_future(statement: cst.BaseStatement) -> bool:
 
 
 class ImportTorchNpu(PythonRule):
-    id = "NPU009"
-    summary = "import torch_npu where the ported module uses the NPU"
-    rationale = """
-    The "npu" device type, torch.npu, Tensor.npu() and NPU autocast exist only after
-    `import torch_npu` has registered Ascend's backend with torch. A module that the port made
-    name the NPU (a device string, .npu(), autocast "npu", torch.npu.*) gets `import torch_npu`
+    """## What it does
+
+    Adds `import torch_npu` right after the module's own `import torch`, once, in every
+    module that the port made name the NPU.
+
+    ## Why it breaks on Ascend
+
+    The "npu" device type, torch.npu, Tensor.npu() and NPU autocast exist only after `import
+    torch_npu` has registered Ascend's backend with torch. A module that the port made name
+    the NPU (a device string, .npu(), autocast "npu", torch.npu.*) gets `import torch_npu`
     right after its own `import torch`, once, as the reference port and Huawei's migration
-    tool do. Modules the port did not touch, or that already import torch_npu, are left alone.
+    tool do. Modules the port did not touch, or that already import torch_npu, are left
+    alone.
+
+    ## Example
+
+    ```python
+    import torch
+    import torch_npu
+    x = y.cuda()
+    ```
+
+    becomes
+
+    ```python
+    import torch
+    import torch_npu
+    x = y.npu()
+    ```
+
+    ## Fix safety
+
+    Safe: importing torch_npu registers the NPU backend; nothing else changes.
     """
+
+    id = "NPU009"
+    name = "import-torch-npu"
+    summary = "import torch_npu where the ported module uses the NPU"
     severity = Severity.INFO
     triggers = ("cuda",)
     phase = 1
@@ -69,7 +98,8 @@ class ImportTorchNpu(PythonRule):
     )
 
     def finish(self) -> None:
-        if not any(edit.uses_target_device for edit in self.file.edits):
+        target = self.file.target
+        if not any(target.needs_runtime(change.after) for change in self.file.recorded_changes()):
             return
         module = self.file.module
         runtime = self.file.target.runtime_module

@@ -6,14 +6,10 @@ import re
 
 import libcst as cst
 
-from covo_port.rewrites.npu010_cuda_api import (
-    cuda_device_params,
-    imported_names,
-    string_value,
-    with_value,
-)
-from covo_port.rule import Example, PythonRule, Severity
-from covo_port.target import Target
+from covo_port.lib.cuda_api import cuda_device_params
+from covo_port.lib.names import imported_names
+from covo_port.lib.strings import string_value, with_value
+from covo_port.model import Example, PythonRule, Severity, Target
 
 # "cuda:" followed by one placeholder: the whole literal is a device template.
 _PERCENT = re.compile(r"^cuda:%[sdi]$")
@@ -30,23 +26,53 @@ def _torch_npu_twin(qualified: str) -> str:
 
 
 class DeviceIndices(PythonRule):
-    id = "NPU011"
-    summary = 'device indices (.to(0), device=0, DDP device_ids) and f"cuda:{i}" device templates'
-    rationale = """
+    """## What it does
+
+    Makes bare device indices explicit NPU devices (`.to(0)` -> `.to("npu:0")`, `device=0`,
+    DDP `device_ids`) and rewrites f-string device templates (`f"cuda:{rank}"` ->
+    `f"npu:{rank}"`); `--device-map` renumbers literal indices.
+
+    ## Why it breaks on Ascend
+
     Device strings that the code assembles at run time never match a literal rule:
-    f"cuda:{rank}", "cuda:" + str(i), "cuda:%d" % i and "cuda:{}".format(i) all name a device
-    that does not exist on an Ascend host; their "cuda:" becomes "npu:" (the index is the
-    program's own, so the numbering is kept). A bare integer device is already the NPU once
-    torch_npu is imported (torch maps an int device to the registered PrivateUse1 backend:
-    torch.device(0) is npu:0), so computed indices (`.to(local_rank)`, device_ids=[rank]) are
-    correct as they are and left alone; literal ones in `.to(0)`, `device=0` and
-    `torch.device(0)` are made explicit ("npu:0"). Literal ids in device_ids=, output_device=,
-    device_id= and the device arguments of the torch.cuda API stay integers unless --device-map
-    renumbers them (then they become "npu:N", which those APIs accept, so that a second apply
-    does not renumber them again). With a --device-map, every index computed at run time is
-    reported: the map cannot be applied to it.
+    f"cuda:{rank}", "cuda:" + str(i), "cuda:%d" % i and "cuda:{}".format(i) all name a
+    device that does not exist on an Ascend host; their "cuda:" becomes "npu:" (the index is
+    the program's own, so the numbering is kept). A bare integer device is already the NPU
+    once torch_npu is imported (torch maps an int device to the registered PrivateUse1
+    backend: torch.device(0) is npu:0), so computed indices (`.to(local_rank)`,
+    device_ids=[rank]) are correct as they are and left alone; literal ones in `.to(0)`,
+    `device=0` and `torch.device(0)` are made explicit ("npu:0"). Literal ids in
+    device_ids=, output_device=, device_id= and the device arguments of the torch.cuda API
+    stay integers unless --device-map renumbers them (then they become "npu:N", which those
+    APIs accept, so that a second apply does not renumber them again). With a --device-map,
+    every index computed at run time is reported: the map cannot be applied to it.
+
+    ## Example
+
+    ```python
+    import torch
+    device = f"cuda:{rank}"
+    model = DDP(model, device_ids=[rank])
+    ```
+
+    becomes
+
+    ```python
+    import torch
+    device = f"npu:{rank}"
+    model = DDP(model, device_ids=[rank])
+    ```
+
+    ## Fix safety
+
+    Safe: a bare index means the current accelerator, which is the NPU on the target.
     """
+
+    id = "NPU011"
+    name = "device-indices"
+    summary = 'device indices (.to(0), device=0, DDP device_ids) and f"cuda:{i}" device templates'
     severity = Severity.INFO
+    declines = 'an index that is not a literal and not certainly a device (reported)'
     triggers = ("cuda", "device", ".to")
 
     @classmethod
@@ -116,7 +142,7 @@ class DeviceIndices(PythonRule):
         """A literal integer device -> the target's device string (device map applied)."""
         text = self.file.target.device_string(int(node.evaluated_value))
         self.replace(node, cst.SimpleString(f'"{text}"'), f"{how}: device {node.value} -> "
-                     f"{text!r}", uses_target_device=True)
+                     f"{text!r}")
 
     def _map(self, node: cst.BaseExpression, how: str) -> None:
         """A device id that --device-map renumbers becomes the explicit device string (so that a
@@ -178,7 +204,7 @@ class DeviceIndices(PythonRule):
                 parts[0].value == "cuda:") and isinstance(parts[1], cst.FormattedStringExpression):
             device = self.file.target.device_type
             self.replace(parts[0], parts[0].with_changes(value=f"{device}:"),
-                         f'f"cuda:{{...}}" -> f"{device}:{{...}}"', uses_target_device=True)
+                         f'f"cuda:{{...}}" -> f"{device}:{{...}}"')
             self._unmappable(node, "f-string device")
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
@@ -199,6 +225,5 @@ class DeviceIndices(PythonRule):
     def _template(self, literal: cst.SimpleString, value: str) -> None:
         device = self.file.target.device_type
         new = device + value.removeprefix("cuda")
-        self.replace(literal, with_value(literal, new), f"{value!r} -> {new!r} (device template)",
-                     uses_target_device=True)
+        self.replace(literal, with_value(literal, new), f"{value!r} -> {new!r} (device template)")
         self._unmappable(literal, "device template")

@@ -6,15 +6,10 @@ import re
 
 import libcst as cst
 
-from covo_port.rewrites.npu010_cuda_api import (
-    ImportMove,
-    imported_names,
-    move_imports,
-    string_value,
-    with_value,
-)
-from covo_port.rule import Example, PythonRule, Severity
-from covo_port.shell import ShellFile
+from covo_port.lib.imports import ImportMove, move_imports
+from covo_port.lib.names import imported_names
+from covo_port.lib.strings import string_value, with_value
+from covo_port.model import Example, PythonRule, Severity, ShellSource
 
 _BACKEND = re.compile(r"^(?:nccl|(?:[a-z]+:[a-z]+,)*cuda:nccl(?:,[a-z]+:[a-z]+)*)$")
 _ENV = re.compile(r"\b(?:TORCH_)?NCCL_[A-Z0-9_]+\b")
@@ -79,22 +74,56 @@ def _hccl(value: str, device_type: str) -> str:
 
 
 class Distributed(PythonRule):
-    id = "NPU012"
-    summary = '"nccl" backend -> "hccl", is_nccl_available -> is_hccl_available, NCCL_* reported'
-    rationale = """
+    """## What it does
+
+    Rewrites the "nccl" process-group backend to "hccl" (init_process_group, backend options
+    and comparisons, shell flags), `is_nccl_available` to `is_hccl_available`, and reports
+    `NCCL_*` environment variables.
+
+    ## Why it breaks on Ascend
+
     NCCL is NVIDIA's collective library; Ascend's is HCCL, registered by torch_npu as the
     "hccl" backend of torch.distributed (and "npu:hccl" in device:backend lists).
     init_process_group("nccl") fails on an NPU host, and a comparison like
-    `dist.get_backend() == "nccl"` is silently False there (Huawei's runtime shim only patches
-    init_process_group). "nccl" is rewritten where it is certainly a backend: the backend
-    argument of init_process_group / new_group / Backend, any backend= keyword, values assigned
-    to or compared with a backend-named variable or get_backend(), defaults and choices of
-    --*backend* options, and `--*backend* nccl` in shell scripts. is_nccl_available becomes
-    is_hccl_available (torch_npu adds it to torch.distributed), Backend.NCCL becomes
-    Backend.HCCL. NCCL_* / TORCH_NCCL_* environment variables are reported with their HCCL
-    counterpart where torch_npu has one. DDP/FSDP device ids are NPU011's.
+    `dist.get_backend() == "nccl"` is silently False there (Huawei's runtime shim only
+    patches init_process_group). "nccl" is rewritten where it is certainly a backend: the
+    backend argument of init_process_group / new_group / Backend, any backend= keyword,
+    values assigned to or compared with a backend-named variable or get_backend(), defaults
+    and choices of --*backend* options, and `--*backend* nccl` in shell scripts.
+    is_nccl_available becomes is_hccl_available (torch_npu adds it to torch.distributed),
+    Backend.NCCL becomes Backend.HCCL. NCCL_* / TORCH_NCCL_* environment variables are
+    reported with their HCCL counterpart where torch_npu has one. DDP/FSDP device ids are
+    NPU011's.
+
+    ## Example
+
+    ```bash
+    #!/bin/bash
+    export NCCL_DEBUG=INFO
+    NCCL_IB_DISABLE=1 torchrun train.py --dist_backend nccl --other nccl
+    python train.py --backend=nccl
+    ```
+
+    becomes
+
+    ```bash
+    #!/bin/bash
+    export NCCL_DEBUG=INFO
+    NCCL_IB_DISABLE=1 torchrun train.py --dist_backend hccl --other nccl
+    python train.py --backend=hccl
+    ```
+
+    ## Fix safety
+
+    Safe: HCCL is the NPU's collective library behind the same torch.distributed API.
     """
+
+    id = "NPU012"
+    name = "nccl-backend"
+    summary = '"nccl" backend -> "hccl", is_nccl_available -> is_hccl_available, NCCL_* reported'
     severity = Severity.WARNING
+    declines = ('NCCL_* tuning variables, which have no one-to-one HCCL equivalent '
+                '(reported)')
     triggers = ("nccl", "NCCL")
     examples = (
         Example(
@@ -167,7 +196,7 @@ class Distributed(PythonRule):
         if self._is_backend(original_node):
             new = _hccl(value, self.file.target.device_type)
             self.replace(original_node, with_value(original_node, new),
-                         f"backend {value!r} -> {new!r}", uses_target_device=True)
+                         f"backend {value!r} -> {new!r}")
         else:
             self.report(original_node, f"{value!r} here is not certainly a distributed backend: "
                         "not rewritten; the NPU's backend is 'hccl'")
@@ -231,10 +260,9 @@ class Distributed(PythonRule):
         names = imported_names(self, node)
         if _IS_NCCL in names:
             self.replace(node.attr, cst.Name("is_hccl_available"),
-                         "is_nccl_available -> is_hccl_available", uses_target_device=True)
+                         "is_nccl_available -> is_hccl_available")
         elif not names.isdisjoint(_BACKEND_NCCL):
-            self.replace(node.attr, cst.Name("HCCL"), "Backend.NCCL -> Backend.HCCL",
-                         uses_target_device=True)
+            self.replace(node.attr, cst.Name("HCCL"), "Backend.NCCL -> Backend.HCCL")
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
@@ -254,7 +282,7 @@ class Distributed(PythonRule):
 
     # -- shell -------------------------------------------------------------------------------
     @classmethod
-    def shell(cls, file: ShellFile) -> None:
+    def shell(cls, file: ShellSource) -> None:
         for words in file.scan.commands:
             for index, word in enumerate(words):
                 flag, sep, value = word.text.partition("=")

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
-from covo_port.pyengine import PyFile
-from covo_port.rewrites.npu010_cuda_api import binds_module, dotted, imported_names, is_dotted
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.imports import ImportAware
+from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted
+from covo_port.lib.values import is_constant
+from covo_port.model import Example, PythonSource, Severity
 
 _CUDNN = "torch.backends.cudnn"
 #: words of a dotted name that may reach a backend flag (see BackendFlags._may_be_backend)
@@ -39,27 +40,63 @@ _SHARED = {"sdp_kernel", "SDPAParams", "SDPBackend", "enable_flash_sdp", "enable
            "fp16_bf16_reduction_math_sdp_allowed"}
 
 
-def _is_false(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and node.value == "False"
 
 
-class BackendFlags(PythonRule):
-    id = "NPU013"
-    summary = "cudnn / cuda.matmul flags: removed where inert, TF32 -> HF32, determinism kept"
-    rationale = """
+class BackendFlags(ImportAware):
+    """## What it does
+
+    Removes cudnn / cuda.matmul flags that nothing reads on the NPU, turns TF32 switches
+    into the NPU's HF32 ones, and keeps cudnn.deterministic as
+    `torch.use_deterministic_algorithms(..., warn_only=True)`.
+
+    ## Why it breaks on Ascend
+
     torch.backends.cudnn.* and torch.backends.cuda.matmul.* steer NVIDIA's libraries; on an
     Ascend host nothing reads them, so a port that keeps them looks configured but is not.
-    Assignments are rewritten: cudnn.benchmark, cudnn.enabled and the cuBLAS reduced-precision
-    switches are removed (a block left empty gets `pass`); cudnn.allow_tf32 and
-    cuda.matmul.allow_tf32 become torch.npu.conv.allow_hf32 / torch.npu.matmul.allow_hf32 (HF32
-    is the NPU's reduced-precision float32, with the same defaults); cudnn.deterministic = V
-    becomes torch.use_deterministic_algorithms(V, warn_only=True), the switch torch_npu
-    documents for deterministic NPU kernels (warn_only: like the cuDNN flag, never an error;
-    a literal False, the default, is removed). Each is reported (info). Reading a flag, the
-    cudnn.flags() context and other CUDA-only backend settings (cufft_plan_cache,
-    preferred_linalg_library...) are left and reported.
+    Assignments are rewritten: cudnn.benchmark, cudnn.enabled and the cuBLAS
+    reduced-precision switches are removed (a block left empty gets `pass`);
+    cudnn.allow_tf32 and cuda.matmul.allow_tf32 become torch.npu.conv.allow_hf32 /
+    torch.npu.matmul.allow_hf32 (HF32 is the NPU's reduced-precision float32, with the same
+    defaults); cudnn.deterministic = V becomes torch.use_deterministic_algorithms(V,
+    warn_only=True), the switch torch_npu documents for deterministic NPU kernels
+    (warn_only: like the cuDNN flag, never an error; a literal False, the default, is
+    removed). Each is reported (info). Reading a flag, the cudnn.flags() context and other
+    CUDA-only backend settings (cufft_plan_cache, preferred_linalg_library...) are left and
+    reported.
+
+    ## Example
+
+    ```python
+    import torch
+    torch.manual_seed(0)
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cuda.matmul.allow_tf32 = True  # faster
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    ```
+
+    becomes
+
+    ```python
+    import torch
+    torch.manual_seed(0)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.npu.matmul.allow_hf32 = True  # faster
+    torch.npu.conv.allow_hf32 = args.tf32
+    ```
+
+    ## Fix safety
+
+    Safe: the removed flags are inert on the NPU; HF32 is the NPU's counterpart of TF32;
+    determinism is kept.
     """
+
+    id = "NPU013"
+    name = "backend-flags"
+    summary = "cudnn / cuda.matmul flags: removed where inert, TF32 -> HF32, determinism kept"
     severity = Severity.INFO
+    declines = ('a flag read (not assigned) or assigned through an alias it cannot '
+                'follow (reported)')
     triggers = ("cuda", "cudnn")
     examples = (
         Example(
@@ -110,10 +147,9 @@ class BackendFlags(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._handled: set[int] = set()
-        self._in_import = 0
         #: names that imports bound to something under torch.backends (`import ... as C`)
         self._aliases: set[str] = set()
         #: Name/Attribute nodes that are the value of an Attribute (not a whole dotted name)
@@ -139,19 +175,13 @@ class BackendFlags(PythonRule):
                 self._aliases.add(full.rsplit(".", 1)[-1])  # is used by its full name
 
     def visit_Import(self, node: cst.Import) -> None:
-        self._in_import += 1
+        super().visit_Import(node)
         self._bind(node.names, "")
 
-    def leave_Import(self, original_node: cst.Import) -> None:
-        self._in_import -= 1
-
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self._in_import += 1
+        super().visit_ImportFrom(node)
         if node.module is not None and not isinstance(node.names, cst.ImportStar):
             self._bind(node.names, get_full_name_for_node(node.module) or "")
-
-    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
-        self._in_import -= 1
 
     def _flag(self, node: cst.BaseExpression) -> str | None:
         if not self._may_be_backend(node):
@@ -175,10 +205,9 @@ class BackendFlags(PythonRule):
             self._remove(node, f"{short} removed: {_INERT[flag]} does not exist on the NPU")
         elif flag in _HF32:
             target = _HF32[flag]
-            self.replace(node.targets[0].target, dotted(target), f"{short} -> {target}",
-                         uses_target_device=True)
+            self.replace(node.targets[0].target, dotted(target), f"{short} -> {target}")
             self.report(node, f"{short} -> {target}: HF32 is the NPU's reduced-precision float32")
-        elif _is_false(node.value):
+        elif is_constant(node.value, "False"):
             self._remove(node, f"{short} = False removed: deterministic algorithms are off by "
                          "default")
         elif self._torch_bound(node):
@@ -237,7 +266,7 @@ class BackendFlags(PythonRule):
         self._other(node)
 
     def _other(self, node: cst.Name | cst.Attribute) -> None:
-        if self._in_import or id(node) in self._handled or id(node) in self._inner or (
+        if self.in_import or id(node) in self._handled or id(node) in self._inner or (
                 not is_dotted(node)) or not self._may_be_backend(node):
             return
         for name in sorted(imported_names(self, node)):

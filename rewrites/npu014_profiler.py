@@ -5,15 +5,9 @@ from __future__ import annotations
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
-from covo_port.pyengine import PyFile
-from covo_port.rewrites.npu010_cuda_api import (
-    ImportMove,
-    dotted,
-    imported_names,
-    is_dotted,
-    move_imports,
-)
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.imports import ImportAware, ImportMove, move_imports
+from covo_port.lib.names import dotted, imported_names, is_dotted
+from covo_port.model import Example, PythonSource, Severity
 
 _MODULES = ("torch.profiler", "torch.profiler.profiler")
 # What torch_npu.profiler has under the same name (its __all__), and transfer_to_npu rebinds.
@@ -42,24 +36,59 @@ def _member(qualified: str) -> tuple[str, str | None] | None:
     return None
 
 
-class Profiler(PythonRule):
-    id = "NPU014"
-    summary = "torch.profiler -> torch_npu.profiler, ProfilerActivity.CUDA -> .NPU (when safe)"
-    rationale = """
+class Profiler(ImportAware):
+    """## What it does
+
+    Moves `torch.profiler` use to `torch_npu.profiler` and `ProfilerActivity.CUDA` to `.NPU`
+    where every part of the profiling code has an NPU counterpart.
+
+    ## Why it breaks on Ascend
+
     torch.profiler records nothing of the NPU: ProfilerActivity.CUDA has no device to trace.
-    torch_npu ships its own profiler with the same shape (torch_npu.profiler.profile, schedule,
-    tensorboard_trace_handler, ProfilerAction, ProfilerActivity.CPU / .NPU), and Huawei's runtime
-    shim rebinds torch.profiler's names to it. covo-port switches a module's profiler to
-    torch_npu.profiler (imports included; record_function stays torch's) only where the switch is
-    safe: its profile object is not asked for what torch_npu's lacks (key_averages(), events()),
-    no keyword torch_npu's profile does not take is passed (acc_events, a CUDA-side
-    experimental_config, **kwargs), and on_trace_ready is torch's trace handler or a function of
-    the same module. Otherwise the profiler is left, and each profile() and
-    ProfilerActivity.CUDA is reported: as it stands it traces the CPU only. The trace handler's
-    use_gzip (torch's only) is dropped with a finding. torch.autograd.profiler with use_cuda or
-    emit_nvtx is reported.
+    torch_npu ships its own profiler with the same shape (torch_npu.profiler.profile,
+    schedule, tensorboard_trace_handler, ProfilerAction, ProfilerActivity.CPU / .NPU), and
+    Huawei's runtime shim rebinds torch.profiler's names to it. covo-port switches a
+    module's profiler to torch_npu.profiler (imports included; record_function stays
+    torch's) only where the switch is safe: its profile object is not asked for what
+    torch_npu's lacks (key_averages(), events()), no keyword torch_npu's profile does not
+    take is passed (acc_events, a CUDA-side experimental_config, **kwargs), and
+    on_trace_ready is torch's trace handler or a function of the same module. Otherwise the
+    profiler is left, and each profile() and ProfilerActivity.CUDA is reported: as it stands
+    it traces the CPU only. The trace handler's use_gzip (torch's only) is dropped with a
+    finding. torch.autograd.profiler with use_cuda or emit_nvtx is reported.
+
+    ## Example
+
+    ```python
+    import torch
+    acts = [torch.profiler.ProfilerActivity.CUDA]
+    def handler(prof):
+        prof.export_chrome_trace('t.json')
+    prof = torch.profiler.profile(activities=acts, on_trace_ready=handler)
+    h = torch.profiler.tensorboard_trace_handler('./log', use_gzip=True)
+    ```
+
+    becomes
+
+    ```python
+    import torch
+    acts = [torch_npu.profiler.ProfilerActivity.NPU]
+    def handler(prof):
+        prof.export_chrome_trace('t.json')
+    prof = torch_npu.profiler.profile(activities=acts, on_trace_ready=handler)
+    h = torch_npu.profiler.tensorboard_trace_handler('./log')
+    ```
+
+    ## Fix safety
+
+    Safe: torch_npu.profiler mirrors torch.profiler's API for the NPU.
     """
+
+    id = "NPU014"
+    name = "profiler"
+    summary = "torch.profiler -> torch_npu.profiler, ProfilerActivity.CUDA -> .NPU (when safe)"
     severity = Severity.WARNING
+    declines = 'a profiler feature with no NPU counterpart in the same code (reported)'
     triggers = ("profiler",)
     examples = (
         Example(
@@ -109,9 +138,8 @@ class Profiler(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
-        self._in_import = 0
         self._uses: list[tuple[cst.BaseExpression, str, str | None]] = []
         self._profiles: list[cst.Call] = []
         self._handlers: list[cst.Call] = []
@@ -119,21 +147,12 @@ class Profiler(PythonRule):
         self._torch_only: list[str] = []
 
     # -- collect -------------------------------------------------------------------------------
-    def visit_Import(self, node: cst.Import) -> None:
-        self._in_import += 1
-
-    def leave_Import(self, original_node: cst.Import) -> None:
-        self._in_import -= 1
-
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self._in_import += 1
+        super().visit_ImportFrom(node)
         module = get_full_name_for_node(node.module) if node.module is not None else None
         if not node.relative and module in _MODULES and not isinstance(node.names,
                                                                        cst.ImportStar):
             self._imports.append(node)
-
-    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
-        self._in_import -= 1
 
     def visit_Call(self, node: cst.Call) -> None:
         names = imported_names(self, node.func)
@@ -171,7 +190,7 @@ class Profiler(PythonRule):
 
     def _use(self, node: cst.Name | cst.Attribute) -> None:
         parent = self.parent(node)
-        if self._in_import or not is_dotted(node) or (
+        if self.in_import or not is_dotted(node) or (
                 isinstance(parent, cst.Attribute) and parent.value is node):
             return
         for qualified in sorted(imported_names(self, node)):
@@ -253,11 +272,10 @@ class Profiler(PythonRule):
         if self._form(node) == _NAME:
             if member is not None and isinstance(node, cst.Attribute) and new_member != member:
                 self.replace(node.attr, cst.Name(new_member or ""),
-                             f"{name}.{member} -> {name}.{new_member}", uses_target_device=True)
+                             f"{name}.{member} -> {name}.{new_member}")
             return
         target = f"torch_npu.profiler.{name}" + (f".{new_member}" if new_member else "")
-        self.replace(node, dotted(target), f"torch.profiler.{name} -> {target}",
-                     uses_target_device=True)
+        self.replace(node, dotted(target), f"torch.profiler.{name} -> {target}")
 
     def _form(self, node: cst.BaseExpression) -> str:
         root = node
@@ -280,8 +298,7 @@ class Profiler(PythonRule):
                 args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
             return updated.with_changes(args=args)
 
-        self.replace(call, drop, "tensorboard_trace_handler(use_gzip=...) dropped",
-                     uses_target_device=True)
+        self.replace(call, drop, "tensorboard_trace_handler(use_gzip=...) dropped")
         self.report(call, "use_gzip dropped: torch_npu.profiler.tensorboard_trace_handler writes "
                     "its own (uncompressed) trace folder")
 

@@ -7,9 +7,7 @@ from importlib import metadata
 
 import libcst as cst
 
-from covo_port.pyengine import PyFile
-from covo_port.rule import Example, PythonRule, Severity
-from covo_port.target import Target
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, Target
 
 FLAG = "is_first_iteration"
 CACHE = "past_key_values"
@@ -41,24 +39,46 @@ def _key(node: cst.BaseExpression) -> str | None:
 
 
 class TransformersVersion(PythonRule):
-    id = "NPU015"
-    summary = "prepare_inputs_for_generation kwargs that need transformers >=5.0,<5.24"
-    rationale = """
+    """## What it does
+
+    Reports `prepare_inputs_for_generation` overrides whose keyword arguments depend on the
+    transformers release, with the range that was tested.
+
+    ## Why it breaks on Ascend
+
     Covo-Audio encodes the audio only on the first generation step, which its
     prepare_inputs_for_generation recognises by kwargs["is_first_iteration"]. transformers'
-    generate() passes that flag from version 5.0 only: with transformers 4.x (the reference port
-    ran 4.57) the flag is never set, the audio placeholders are never filled and the model
-    answers without hearing anything, silently. Nothing in the code can be rewritten to be
-    certain of the first step on every version, so every read of the flag in a
+    generate() passes that flag from version 5.0 only: with transformers 4.x (the reference
+    port ran 4.57) the flag is never set, the audio placeholders are never filled and the
+    model answers without hearing anything, silently. Nothing in the code can be rewritten
+    to be certain of the first step on every version, so every read of the flag in a
     prepare_inputs_for_generation is reported, with the transformers installed where
-    covo-port runs: an error when that is older than 5, a warning otherwise (the machine that
-    runs the port must have transformers >= 5 too). The other end: transformers 5.24 passes the
-    generation cache as kwargs["cache"], so a hook that reads kwargs["past_key_values"] gets
-    None, loses the cache on every step and fails on the second dialogue round ("model_kwargs
-    not used: ['cache']"); those reads are reported too, as errors where 5.24 or later is
-    installed.
+    covo-port runs: an error when that is older than 5, a warning otherwise (the machine
+    that runs the port must have transformers >= 5 too). The other end: transformers 5.24
+    passes the generation cache as kwargs["cache"], so a hook that reads
+    kwargs["past_key_values"] gets None, loses the cache on every step and fails on the
+    second dialogue round ("model_kwargs not used: ['cache']"); those reads are reported
+    too, as errors where 5.24 or later is installed.
+
+    ## Example
+
+    ```python
+    def prepare_inputs_for_generation(ids, is_first_iteration=False, **extra):
+        return ids
+    ```
+
+    is reported (1 finding) and left as it is.
+
+    ## Fix safety
+
+    Report only: the fix depends on which transformers the target host runs.
     """
+
+    id = "NPU015"
+    name = "transformers-version"
+    summary = "prepare_inputs_for_generation kwargs that need transformers >=5.0,<5.24"
     severity = Severity.WARNING
+    safety = Safety.REPORT
     triggers = (FLAG, CACHE)
 
     @classmethod
@@ -88,7 +108,7 @@ class TransformersVersion(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._kwargs: list[str | None] = []  # the ** parameter of each enclosing hook
 

@@ -26,16 +26,11 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import ScopeProvider
 
-from covo_port.cstutil import append_arg, as_keyword, assigned_values, is_side_effect_free
-from covo_port.modulefn import (
-    helper_state,
-    insert_helper,
-    inside_helper,
-    marker,
-    top_level_statement,
-)
-from covo_port.pyengine import PyFile
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.calls import append_arg, as_keyword
+from covo_port.lib.modulefn import helper_state, insert_helper, inside_helper, marker
+from covo_port.lib.tree import top_level_statement
+from covo_port.lib.values import assigned_values, is_side_effect_free
+from covo_port.model import Example, PythonRule, PythonSource, Severity
 
 LOAD_FILE = "safetensors.torch.load_file"
 META, AS_MODEL, MATERIALIZE = "_covo_parameters_on_meta", "_covo_as_model", "_covo_materialize"
@@ -219,14 +214,18 @@ class _Plan:
 
 
 class StartupLoad(PythonRule):
-    id = "NPU016"
-    summary = ("model built from its config with its parameters on meta, then given the "
-               "checkpoint's tensors (assign=True): no random init")
-    rationale = """
-    Building a model from its config (AutoModel.from_config, ModelClass(config)) draws random
-    values for every parameter: the reference port measured 229.87 s for Covo-Audio's 8.4B
-    parameters before its 4 safetensors shards overwrote all of them. Where such a build is
-    followed, in the same block, by at most .to()/.eval() calls and by
+    """## What it does
+
+    Opt-in (`--optimize startup`): builds a model that a checkpoint then fills with its
+    parameters on the meta device, loads the shards straight to the device with
+    `assign=True`, and finishes the model with helpers inserted into the module.
+
+    ## Why it breaks on Ascend
+
+    Building a model from its config (AutoModel.from_config, ModelClass(config)) draws
+    random values for every parameter: the reference port measured 229.87 s for Covo-Audio's
+    8.4B parameters before its 4 safetensors shards overwrote all of them. Where such a
+    build is followed, in the same block, by at most .to()/.eval() calls and by
     model.load_state_dict(safetensors load_file(...)) (a loop over shards, one file, a
     comprehension), the build runs with the parameters on the meta device (buffers, such as
     rotary inv_freq, are built as usual), each shard loads straight to the device of the
@@ -236,8 +235,41 @@ class StartupLoad(PythonRule):
     own initialisation and moves the buffers. Three small helpers are inserted into the
     module, so the ported code does not need covo-port. Other shapes are reported with what
     would make them fast, never guessed.
+
+    ## Example
+
+    ```python
+    model = AutoModel.from_config(config)
+    model = model.to("cuda:0")
+    for shard in shards:
+        model.load_state_dict(load_file(shard), strict=False)
+    ```
+
+    becomes (the three helpers are inserted once into the module)
+
+    ```python
+    with _covo_parameters_on_meta():
+        model = AutoModel.from_config(config)
+    for shard in shards:
+        model.load_state_dict(_covo_as_model(model, load_file(shard, device="cuda:0")),
+                              strict=False, assign=True)
+    model = _covo_materialize(model, "cuda:0")
+    ```
+
+    ## Fix safety
+
+    Safe where it applies: the loaded tensors are the checkpoint's, cast to the dtypes the
+    model was built in; tied weights are tied again; parameters missing from the checkpoint
+    get the model's own initialisation.
     """
+
+    id = "NPU016"
+    name = "meta-device-startup"
+    summary = ("model built from its config with its parameters on meta, then given the "
+               "checkpoint's tensors (assign=True): no random init")
     severity = Severity.INFO
+    declines = ('any other shape of build-then-load (reported with what would make it '
+                'fast)')
     triggers = ("load_state_dict",)
     opt_in = "startup"
     examples = (
@@ -309,7 +341,7 @@ class StartupLoad(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._builds: list[cst.Call] = []
 

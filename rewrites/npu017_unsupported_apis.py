@@ -13,11 +13,9 @@ import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import ScopeProvider
 
-from covo_port.pyengine import PyFile
-from covo_port.rewrites.npu010_cuda_api import imported_names
-from covo_port.rewrites.npu107_cpp_extension import compiles_cuda
-from covo_port.rule import Example, PythonRule, Severity
-from covo_port.target import Target
+from covo_port.lib.extensions import compiles_cuda
+from covo_port.lib.names import imported_names
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, Target
 
 #: Huawei's table (covo_port/data/ascend/, Mulan PSL v2): {"op_list": {torch API: "-"}}.
 TABLE = ("data", "ascend", "op_list_2_8.json")
@@ -105,25 +103,53 @@ def member_call() -> re.Pattern[bytes]:
 
 
 class UnsupportedApis(PythonRule):
-    id = "NPU017"
-    summary = "calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)"
-    rationale = """
+    """## What it does
+
+    Reports each use of a torch API that torch_npu 2.8 lists as unsupported (Ascend's own
+    table), resolved through the imports.
+
+    ## Why it breaks on Ascend
+
     Huawei's migration tool ships the list of torch APIs that torch_npu 2.8 does not support
     (op_list_2_8.json, 240 entries: e.g. torch.fft.fftshift, torch.nn.GRU, torch.std_mean,
-    torch.nn.functional.max_pool1d, Tensor.to_sparse, torch.func.vmap): on the NPU they raise
-    or fall back to the CPU. covo-port reports each use so that a port learns before it runs
-    what the NPU will refuse: names resolved through the imports (`import torch.fft as F;
-    F.fftshift(x)`, `from torch.fft import fftshift`), used as a call, a decorator, a base class
-    or a value; uses as a type (annotations, isinstance, except clauses) are not. Methods of a
-    class in the list (Tensor.to_sparse, Adam.step...) are reported on an object only where its
-    class is certain: the result of a constructor or a tensor factory (torch.zeros(...)), or a
-    name assigned nothing else in its scope (or a parameter annotated with the class). What
-    to do depends on the API: compute it another way (fftshift is a torch.roll), keep that
-    step on the CPU (x.cpu()), or use the NPU's operator. Table entries that another rule
-    handles are left to it (torch.cuda.* to NPU010, cudnn and backend flags to NPU013,
-    sdp_kernel to NPU007, emit_nvtx to NPU014, cpp_extension.load of CUDA sources to NPU107).
+    torch.nn.functional.max_pool1d, Tensor.to_sparse, torch.func.vmap): on the NPU they
+    raise or fall back to the CPU. covo-port reports each use so that a port learns before
+    it runs what the NPU will refuse: names resolved through the imports (`import torch.fft
+    as F; F.fftshift(x)`, `from torch.fft import fftshift`), used as a call, a decorator, a
+    base class or a value; uses as a type (annotations, isinstance, except clauses) are not.
+    Methods of a class in the list (Tensor.to_sparse, Adam.step...) are reported on an
+    object only where its class is certain: the result of a constructor or a tensor factory
+    (torch.zeros(...)), or a name assigned nothing else in its scope (or a parameter
+    annotated with the class). What to do depends on the API: compute it another way
+    (fftshift is a torch.roll), keep that step on the CPU (x.cpu()), or use the NPU's
+    operator. Table entries that another rule handles are left to it (torch.cuda.* to
+    NPU010, cudnn and backend flags to NPU013, sdp_kernel to NPU007, emit_nvtx to NPU014,
+    cpp_extension.load of CUDA sources to NPU107).
+
+    ## Example
+
+    ```python
+    import torch
+    import torch.fft as F
+    from torch.fft import ifftshift
+    spec = F.fftshift(torch.fft.fft(x))
+    back = ifftshift(spec)
+    std, mean = torch.std_mean(x, dim=0)
+    ```
+
+    is reported (3 findings) and left as it is.
+
+    ## Fix safety
+
+    Report only: the fix (another formulation, the CPU, an NPU operator) depends on the
+    code.
     """
+
+    id = "NPU017"
+    name = "unsupported-apis"
+    summary = "calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)"
     severity = Severity.WARNING
+    safety = Safety.REPORT
     triggers = ("torch",)
 
     @classmethod
@@ -170,7 +196,7 @@ class UnsupportedApis(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._skip = 0  # inside an import, an annotation or an except clause's type
         #: names inside the second argument of isinstance/issubclass (types, not uses)

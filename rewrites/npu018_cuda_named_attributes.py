@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from covo_port.pyengine import PyFile
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.words import words_containing
+from covo_port.model import Example, PythonRule, PythonSource, Severity
 
 _PART = re.compile(r"(?<![A-Za-z0-9])cuda(?![A-Za-z0-9])", re.IGNORECASE)
 _RECORD_FACTORIES = {"collections.namedtuple", "typing.NamedTuple"}
@@ -41,21 +41,63 @@ class _Attribute:
 
 
 class CudaNamedAttributes(PythonRule):
-    id = "NPU018"
-    summary = "attributes named for CUDA (self.cuda_config) renamed for the target, if confined"
-    rationale = """
-    After the port, an attribute such as self.cuda_config holds the NPU's settings (token2wav's
-    attention keeps the accelerator's SDPA choice there and picks it when q.is_npu): the code
-    runs, but a reviewer, and a residual-CUDA grep, read it as CUDA-only code. Renaming is safe
-    only where nothing else can reach the name: the attribute is used only through self in one
-    class of this file, its name appears in no other file of the tree and in no string (getattr,
-    register_buffer, state-dict keys), and it holds plain data (a literal or a namedtuple /
-    dataclass / NamedTuple defined in the module), never a module, parameter or tensor whose name
-    would change checkpoint keys. Anything else is left as it is and reported at info level.
+    """## What it does
+
+    Renames attributes named for CUDA (`self.cuda_config`) after the target where the name
+    is confined to one class of one file.
+
+    ## Why it breaks on Ascend
+
+    After the port, an attribute such as self.cuda_config holds the NPU's settings
+    (token2wav's attention keeps the accelerator's SDPA choice there and picks it when
+    q.is_npu): the code runs, but a reviewer, and a residual-CUDA grep, read it as CUDA-only
+    code. Renaming is safe only where nothing else can reach the name: the attribute is used
+    only through self in one class of this file, its name appears in no other file of the
+    tree and in no string (getattr, register_buffer, state-dict keys), and it holds plain
+    data (a literal or a namedtuple / dataclass / NamedTuple defined in the module), never a
+    module, parameter or tensor whose name would change checkpoint keys. Anything else is
+    left as it is and reported at info level.
+
+    ## Example
+
+    ```python
+    class Runner:
+        def __init__(self, flag):
+            self.use_CUDA = flag
+            self.CUDA_streams = (1, 2)
+        def go(self):
+            return self.use_CUDA, self.CUDA_streams
+    ```
+
+    becomes
+
+    ```python
+    class Runner:
+        def __init__(self, flag):
+            self.use_CUDA = flag
+            self.NPU_streams = (1, 2)
+        def go(self):
+            return self.use_CUDA, self.NPU_streams
+    ```
+
+    ## Fix safety
+
+    Safe: renamed only where no other file, string or getattr can reach the name.
     """
+
+    id = "NPU018"
+    name = "cuda-named-attributes"
+    summary = "attributes named for CUDA (self.cuda_config) renamed for the target, if confined"
     severity = Severity.INFO
+    declines = 'the name is used in another file or in a string (left as it is)'
     triggers = ("cuda", "CUDA", "Cuda")
     needs_tree = True
+
+    @classmethod
+    def tree_words(cls, data: bytes) -> set[str]:
+        """The CUDA-named words of a file (code, strings, comments, configs alike)."""
+        return {w.decode("ascii") for w in words_containing(data, b"cuda")
+                if not w[:1].isdigit()}
     examples = (
         Example(
             "from collections import namedtuple\n"
@@ -118,7 +160,7 @@ class CudaNamedAttributes(PythonRule):
         Example("cuda_available = False\nclass D:\n    x = cuda_available\n"),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._records: set[str] = set()  # module-level names of plain record types
         self._classes: list[tuple[str, str | None]] = []  # (class, self name of the method)
@@ -240,7 +282,7 @@ class CudaNamedAttributes(PythonRule):
         if any(re.search(rf"\b{re.escape(name)}\b", s) for s in self._strings):
             return "the name appears in a string (getattr, state-dict keys...)"
         tree = self.file.tree
-        if tree is not None and tree.used_elsewhere(name, self.file.path):
+        if tree is not None and tree.used_elsewhere(self.id, name, self.file.path):
             return "other files of the project use the name"
         if self._names.get(new, 0):
             return f"{new} is already taken"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import ScopeProvider
 
-from covo_port.pyengine import PyFile
-from covo_port.rewrites._cuda_packages import PackageRule
-from covo_port.rule import Example, Severity
+from covo_port.lib.packages import PackageRule
+from covo_port.model import Example, PythonSource, Severity
 
 ADVICE = ("port the kernel to torch / torch_npu operators, or build it for the NPU with "
           "Triton-Ascend (Huawei's Triton backend for Ascend, `pip install triton-ascend`; it "
@@ -15,19 +14,41 @@ ADVICE = ("port the kernel to torch / torch_npu operators, or build it for the N
 
 
 class Triton(PackageRule):
-    id = "NPU101"
-    summary = "Triton kernels (import triton, @triton.jit, kernel[grid](...)) reported"
-    rationale = """
-    Triton compiles its kernels for NVIDIA (and AMD) GPUs: a @triton.jit function launched with
-    kernel[grid](...) finds no GPU on an Ascend host, and `import triton` fails where Triton is
-    not installed. Nothing rewrites a kernel safely, so each import of triton, each
-    @triton.jit / @triton.autotune / @triton.heuristics decorator and each launch of such a
-    kernel in the same file is reported. On the NPU: replace the kernel with torch or torch_npu
-    operators (torch_npu.npu_* fused ops cover the common attention, norm and rotary kernels),
-    or build it with Triton-Ascend, Huawei's Triton backend for Ascend NPUs. An import guarded by
-    try/except ImportError or an availability test is reported as info; one under
-    `if TYPE_CHECKING:` is not reported.
+    """## What it does
+
+    Reports Triton imports, `@triton.jit` kernels and their launches.
+
+    ## Why it breaks on Ascend
+
+    Triton compiles its kernels for NVIDIA (and AMD) GPUs: a @triton.jit function launched
+    with kernel[grid](...) finds no GPU on an Ascend host, and `import triton` fails where
+    Triton is not installed. Nothing rewrites a kernel safely, so each import of triton,
+    each @triton.jit / @triton.autotune / @triton.heuristics decorator and each launch of
+    such a kernel in the same file is reported. On the NPU: replace the kernel with torch or
+    torch_npu operators (torch_npu.npu_* fused ops cover the common attention, norm and
+    rotary kernels), or build it with Triton-Ascend, Huawei's Triton backend for Ascend
+    NPUs. An import guarded by try/except ImportError or an availability test is reported as
+    info; one under `if TYPE_CHECKING:` is not reported.
+
+    ## Example
+
+    ```python
+    try:
+        import triton
+    except ImportError:
+        triton = None
+    ```
+
+    is reported (1 finding) and left as it is.
+
+    ## Fix safety
+
+    Report only: Triton kernels must be ported by hand.
     """
+
+    id = "NPU101"
+    name = "triton-kernels"
+    summary = "Triton kernels (import triton, @triton.jit, kernel[grid](...)) reported"
     severity = Severity.WARNING
     triggers = ("triton",)
     packages = ("triton",)
@@ -65,7 +86,7 @@ class Triton(PackageRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._kernels: set[int] = set()  # ids of the @triton.jit functions
         self._launches: list[tuple[cst.Call, cst.Name]] = []

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from covo_port.rewrites._cuda_packages import PackageRule
-from covo_port.rule import Example, Severity
+from covo_port.lib.packages import PackageRule
+from covo_port.model import Example, Severity
 
 _ATTENTION = ("torch_npu.npu_fusion_attention (the NPU's fused attention: q, k, v, head_num, "
               "input_layout such as \"BSND\", scale, atten_mask; its softmax statistics are "
@@ -11,19 +11,41 @@ _ATTENTION = ("torch_npu.npu_fusion_attention (the NPU's fused attention: q, k, 
 
 
 class FlashAttn(PackageRule):
-    id = "NPU102"
-    summary = "flash_attn imports and calls reported (-> torch_npu.npu_fusion_attention)"
-    rationale = """
-    flash-attn ships CUDA kernels only: it does not build or import on an Ascend host, so every
-    flash_attn_func / flash_attn_varlen_func / flash_attn_qkvpacked_func call, and its rotary
-    and norm helpers, need a hand port. The NPU's own fused attention is
+    """## What it does
+
+    Reports flash_attn imports and calls, with the NPU's fused attention to use instead.
+
+    ## Why it breaks on Ascend
+
+    flash-attn ships CUDA kernels only: it does not build or import on an Ascend host, so
+    every flash_attn_func / flash_attn_varlen_func / flash_attn_qkvpacked_func call, and its
+    rotary and norm helpers, need a hand port. The NPU's own fused attention is
     torch_npu.npu_fusion_attention (layouts BSH, SBH, BSND, BNSD, TND for variable lengths,
     causal masks through atten_mask and sparse_mode); torch.nn.functional.
     scaled_dot_product_attention runs everywhere. flash_attn's rotary embedding maps to
-    torch_npu.npu_rotary_mul and its RMSNorm to torch_npu.npu_rms_norm. The argument order and
-    layouts differ, so nothing is rewritten: each import and each call is reported (an import
-    guarded by try/except ImportError or an availability test as info).
+    torch_npu.npu_rotary_mul and its RMSNorm to torch_npu.npu_rms_norm. The argument order
+    and layouts differ, so nothing is rewritten: each import and each call is reported (an
+    import guarded by try/except ImportError or an availability test as info).
+
+    ## Example
+
+    ```python
+    try:
+        from flash_attn import flash_attn_varlen_func
+    except ImportError:
+        flash_attn_varlen_func = None
+    ```
+
+    is reported (1 finding) and left as it is.
+
+    ## Fix safety
+
+    Report only: the argument layouts differ.
     """
+
+    id = "NPU102"
+    name = "flash-attn"
+    summary = "flash_attn imports and calls reported (-> torch_npu.npu_fusion_attention)"
     severity = Severity.WARNING
     triggers = ("flash_attn",)
     packages = ("flash_attn", "flash_attn_interface", "flash_attn_2_cuda", "flash_attn_cuda")

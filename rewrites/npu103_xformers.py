@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
-from covo_port.rewrites._cuda_packages import PackageRule
-from covo_port.rule import Example, Severity
+from covo_port.lib.packages import PackageRule
+from covo_port.model import Example, Severity
 
 
 class Xformers(PackageRule):
-    id = "NPU103"
-    summary = "xformers imports and calls reported (-> sdpa / torch_npu.npu_fusion_attention)"
-    rationale = """
+    """## What it does
+
+    Reports xformers imports and calls, with SDPA or the NPU's fused attention to use
+    instead.
+
+    ## Why it breaks on Ascend
+
     xformers' memory-efficient attention and its other fused operators are CUDA (and Triton)
     kernels: on an Ascend host xformers.ops.memory_efficient_attention has no kernel to
-    dispatch to. torch.nn.functional.scaled_dot_product_attention computes the same attention on
-    any device (xformers' [batch, seq, heads, dim] inputs are transposed to [batch, heads, seq,
-    dim] for it), and torch_npu.npu_fusion_attention is the NPU's fused kernel (input_layout
-    "BSND" takes xformers' layout as it is). Attention biases (LowerTriangularMask,
-    BlockDiagonalMask) become is_causal=True or an explicit mask. The layouts and the bias types
-    differ, so nothing is rewritten: each import and each call is reported (guarded imports as
-    info).
+    dispatch to. torch.nn.functional.scaled_dot_product_attention computes the same
+    attention on any device (xformers' [batch, seq, heads, dim] inputs are transposed to
+    [batch, heads, seq, dim] for it), and torch_npu.npu_fusion_attention is the NPU's fused
+    kernel (input_layout "BSND" takes xformers' layout as it is). Attention biases
+    (LowerTriangularMask, BlockDiagonalMask) become is_causal=True or an explicit mask. The
+    layouts and the bias types differ, so nothing is rewritten: each import and each call is
+    reported (guarded imports as info).
+
+    ## Example
+
+    ```python
+    try:
+        import xformers
+    except ImportError:
+        xformers = None
+    XFORMERS_AVAILABLE = xformers is not None
+    ```
+
+    is reported (1 finding) and left as it is.
+
+    ## Fix safety
+
+    Report only: the argument layouts differ.
     """
+
+    id = "NPU103"
+    name = "xformers"
+    summary = "xformers imports and calls reported (-> sdpa / torch_npu.npu_fusion_attention)"
     severity = Severity.WARNING
     triggers = ("xformers",)
     packages = ("xformers",)

@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
-from covo_port.rewrites._cuda_packages import PackageRule
-from covo_port.rule import Example, Severity
+from covo_port.lib.packages import PackageRule
+from covo_port.model import Example, Severity
 
 _FUSED = "torch_npu.optim.NpuFused{} (a fused optimizer of torch_npu, same arguments)"
 
 
 class Apex(PackageRule):
-    id = "NPU104"
-    summary = "apex / amp_C reported (-> torch.amp, torch_npu.optim.NpuFused*, torch DDP)"
-    rationale = """
+    """## What it does
+
+    Reports apex and amp_C imports and uses, with the torch.amp / torch_npu replacements.
+
+    ## Why it breaks on Ascend
+
     NVIDIA apex builds CUDA extensions (amp_C, fused_layer_norm_cuda, the fused optimizers'
-    kernels): NVIDIA's apex does not run on an Ascend host. Each of its uses has a replacement:
-    apex.amp (initialize, scale_loss) -> torch.amp.autocast("npu") and
+    kernels): NVIDIA's apex does not run on an Ascend host. Each of its uses has a
+    replacement: apex.amp (initialize, scale_loss) -> torch.amp.autocast("npu") and
     torch.amp.GradScaler("npu"); apex.optimizers.FusedAdam / FusedLAMB / FusedSGD ->
-    torch_npu.optim.NpuFusedAdam / NpuFusedLamb / NpuFusedSGD (or torch.optim); FusedLayerNorm
-    -> torch.nn.LayerNorm, FusedRMSNorm -> torch_npu.npu_rms_norm; apex.parallel
-    DistributedDataParallel / SyncBatchNorm -> torch.nn.parallel.DistributedDataParallel
-    (backend "hccl") / torch.nn.SyncBatchNorm; amp_C's multi-tensor kernels -> torch._foreach_*
-    ops. (Huawei maintains an Ascend port of apex, gitee.com/ascend/apex, with apex.amp for the
-    NPU: installing it is the other way.) The replacements change call signatures, so nothing
-    is rewritten: each import and each call is reported (guarded imports as info).
+    torch_npu.optim.NpuFusedAdam / NpuFusedLamb / NpuFusedSGD (or torch.optim);
+    FusedLayerNorm -> torch.nn.LayerNorm, FusedRMSNorm -> torch_npu.npu_rms_norm;
+    apex.parallel DistributedDataParallel / SyncBatchNorm ->
+    torch.nn.parallel.DistributedDataParallel (backend "hccl") / torch.nn.SyncBatchNorm;
+    amp_C's multi-tensor kernels -> torch._foreach_* ops. (Huawei maintains an Ascend port
+    of apex, gitee.com/ascend/apex, with apex.amp for the NPU: installing it is the other
+    way.) The replacements change call signatures, so nothing is rewritten: each import and
+    each call is reported (guarded imports as info).
+
+    ## Example
+
+    ```python
+    try:
+        from apex.normalization import FusedLayerNorm as LayerNorm
+    except ImportError:
+        from torch.nn import LayerNorm
+    ```
+
+    is reported (1 finding) and left as it is.
+
+    ## Fix safety
+
+    Report only: the replacements have other APIs.
     """
+
+    id = "NPU104"
+    name = "apex"
+    summary = "apex / amp_C reported (-> torch.amp, torch_npu.optim.NpuFused*, torch DDP)"
     severity = Severity.WARNING
     triggers = ("apex", "amp_C")
     packages = ("apex", "amp_C", "fused_layer_norm_cuda", "fused_adam_cuda", "syncbn")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.rewrites._cuda_packages import PackageRule
-from covo_port.rule import Example, Severity
+from covo_port.lib.packages import PackageRule
+from covo_port.model import Example, Severity
 
 #: CuPy objects that compile CUDA C source: each one is a kernel to port by hand.
 KERNELS = {"cupy.RawKernel", "cupy.RawModule", "cupy.ElementwiseKernel", "cupy.ReductionKernel",
@@ -13,17 +13,40 @@ KERNELS = {"cupy.RawKernel", "cupy.RawModule", "cupy.ElementwiseKernel", "cupy.R
 
 
 class Cupy(PackageRule):
-    id = "NPU105"
-    summary = "cupy imports and CUDA kernels (RawKernel, ElementwiseKernel...) reported"
-    rationale = """
-    CuPy is a NumPy for NVIDIA GPUs (and ROCm): its arrays live in CUDA memory and its kernels
-    are CUDA C, so neither exists on an Ascend host. Array code maps to torch tensors on the
-    NPU (torch.from_dlpack and DLPack exchanges included) or to NumPy on the host; a kernel
-    written as CUDA C source (cupy.RawKernel, RawModule, ElementwiseKernel, ReductionKernel,
-    cupyx.jit.rawkernel) must be rewritten with torch / torch_npu operators or as an Ascend C
-    custom operator. Each import of cupy/cupyx and each kernel construction is reported (a
-    guarded import as info); the many ordinary array calls are not listed one by one.
+    """## What it does
+
+    Reports cupy imports and CUDA kernels written with it.
+
+    ## Why it breaks on Ascend
+
+    CuPy is a NumPy for NVIDIA GPUs (and ROCm): its arrays live in CUDA memory and its
+    kernels are CUDA C, so neither exists on an Ascend host. Array code maps to torch
+    tensors on the NPU (torch.from_dlpack and DLPack exchanges included) or to NumPy on the
+    host; a kernel written as CUDA C source (cupy.RawKernel, RawModule, ElementwiseKernel,
+    ReductionKernel, cupyx.jit.rawkernel) must be rewritten with torch / torch_npu operators
+    or as an Ascend C custom operator. Each import of cupy/cupyx and each kernel
+    construction is reported (a guarded import as info); the many ordinary array calls are
+    not listed one by one.
+
+    ## Example
+
+    ```python
+    try:
+        import cupy
+    except ImportError:
+        cupy = None
+    ```
+
+    is reported (1 finding) and left as it is.
+
+    ## Fix safety
+
+    Report only: CUDA kernels must be ported by hand.
     """
+
+    id = "NPU105"
+    name = "cupy"
+    summary = "cupy imports and CUDA kernels (RawKernel, ElementwiseKernel...) reported"
     severity = Severity.WARNING
     triggers = ("cupy",)
     packages = ("cupy", "cupyx", "cupy_backends")

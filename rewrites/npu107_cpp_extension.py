@@ -2,89 +2,59 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
-from libcst.metadata import ScopeProvider
 
-from covo_port.pyengine import PyFile
-from covo_port.rewrites.npu010_cuda_api import imported_names
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.extensions import CPP_EXTENSION as MODULE
+from covo_port.lib.extensions import compiles_cuda
+from covo_port.lib.imports import ImportAware
+from covo_port.lib.names import imported_names
+from covo_port.model import Example, Safety, Severity
 
-MODULE = "torch.utils.cpp_extension"
-_CUDA_SOURCE = re.compile(r"\.(?:cu|cuh)$")
 _BUILDERS = {f"{MODULE}.CppExtension", f"{MODULE}.load", f"{MODULE}.load_inline"}
 ADVICE = ("port the CUDA kernels to torch / torch_npu operators or to an Ascend C custom "
           "operator, and build C++ code that calls the NPU with "
           "torch_npu.utils.cpp_extension.NpuExtension")
 
 
-def _strings(node: cst.CSTNode) -> list[str]:
-    """The literal text of the strings in ``node`` (f-strings: their last literal part)."""
-    found: list[str] = []
+class CppExtension(ImportAware):
+    """## What it does
 
-    class _Find(cst.CSTVisitor):
-        def visit_SimpleString(self, string: cst.SimpleString) -> None:
-            value = string.evaluated_value
-            if isinstance(value, str):
-                found.append(value)
+    Reports `torch.utils.cpp_extension` builds of CUDA code (CUDAExtension, .cu sources,
+    cuda_sources, with_cuda, CUDA_HOME).
 
-        def visit_FormattedString(self, string: cst.FormattedString) -> bool:
-            if string.parts and isinstance(string.parts[-1], cst.FormattedStringText):
-                found.append(string.parts[-1].value)
-            return False
+    ## Why it breaks on Ascend
 
-    node.visit(_Find())
-    return found
-
-
-def names_cuda_sources(rule: PythonRule, node: cst.BaseExpression) -> bool:
-    """Whether ``node`` (a sources argument) names a ``.cu``/``.cuh`` file, directly or through
-    a variable whose assignments in the same scope do."""
-    nodes: list[cst.CSTNode] = [node]
-    if isinstance(node, cst.Name):
-        scope = rule.get_metadata(ScopeProvider, node, None)
-        if scope is not None and node.value in scope:
-            for assignment in scope[node.value]:
-                statement = getattr(assignment, "node", None)
-                while statement is not None and not isinstance(
-                        statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-                    statement = rule.parent(statement)
-                if statement is not None:
-                    nodes.append(statement)
-    return any(_CUDA_SOURCE.search(text.rstrip()) or "*.cu" in text
-               for part in nodes for text in _strings(part))
-
-
-def compiles_cuda(rule: PythonRule, call: cst.Call) -> bool:
-    """Whether ``call`` (CppExtension / load / load_inline) compiles CUDA code."""
-    for arg in call.args:
-        keyword = arg.keyword.value if arg.keyword is not None else None
-        if keyword == "cuda_sources" and not (isinstance(arg.value, cst.Name)
-                                              and arg.value.value == "None"):
-            return True
-        if keyword == "with_cuda" and isinstance(arg.value, cst.Name) and (
-                arg.value.value == "True"):
-            return True
-        if keyword in (None, "sources") and names_cuda_sources(rule, arg.value):
-            return True
-    return False
-
-
-class CppExtension(PythonRule):
-    id = "NPU107"
-    summary = "torch.utils.cpp_extension builds of CUDA code (CUDAExtension, .cu sources)"
-    rationale = """
     torch.utils.cpp_extension compiles CUDA sources with nvcc against the CUDA toolkit:
     CUDAExtension in a setup.py, CppExtension / load() / load_inline() given .cu files,
     cuda_sources or with_cuda=True, and code that reads cpp_extension.CUDA_HOME. None of it
-    builds on an Ascend host (no nvcc, no CUDA runtime), and the kernels inside would not run on
-    the NPU anyway. Each such build is reported: the CUDA kernels must be ported (to torch /
-    torch_npu operators, or to an Ascend C custom operator), and C++ code that calls the NPU is
-    built with torch_npu.utils.cpp_extension.NpuExtension (with torch's BuildExtension).
-    Builds of C++ sources only are left alone: they compile for the host CPU.
+    builds on an Ascend host (no nvcc, no CUDA runtime), and the kernels inside would not
+    run on the NPU anyway. Each such build is reported: the CUDA kernels must be ported (to
+    torch / torch_npu operators, or to an Ascend C custom operator), and C++ code that calls
+    the NPU is built with torch_npu.utils.cpp_extension.NpuExtension (with torch's
+    BuildExtension). Builds of C++ sources only are left alone: they compile for the host
+    CPU.
+
+    ## Example
+
+    ```python
+    from setuptools import setup
+    from torch.utils.cpp_extension import BuildExtension, CUDAExtension
+    setup(name='ops', ext_modules=[CUDAExtension('ops', ['ops.cpp', 'ops_kernel.cu'])],
+          cmdclass={'build_ext': BuildExtension})
+    ```
+
+    is reported (1 finding) and left as it is.
+
+    ## Fix safety
+
+    Report only: CUDA kernels must be ported to NPU operators by hand.
     """
+
+    id = "NPU107"
+    name = "cuda-extensions"
+    summary = "torch.utils.cpp_extension builds of CUDA code (CUDAExtension, .cu sources)"
     severity = Severity.WARNING
+    safety = Safety.REPORT
     triggers = ("cpp_extension",)
     examples = (
         Example(
@@ -111,22 +81,6 @@ class CppExtension(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
-        super().__init__(file)
-        self._in_import = 0
-
-    def visit_Import(self, node: cst.Import) -> None:
-        self._in_import += 1
-
-    def leave_Import(self, original_node: cst.Import) -> None:
-        self._in_import -= 1
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self._in_import += 1
-
-    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
-        self._in_import -= 1
-
     def visit_Call(self, node: cst.Call) -> None:
         names = imported_names(self, node.func)
         if f"{MODULE}.CUDAExtension" in names:
@@ -143,7 +97,7 @@ class CppExtension(PythonRule):
         self._cuda_home(node)
 
     def _cuda_home(self, node: cst.Name | cst.Attribute) -> None:
-        if self._in_import or f"{MODULE}.CUDA_HOME" not in imported_names(self, node):
+        if self.in_import or f"{MODULE}.CUDA_HOME" not in imported_names(self, node):
             return
         parent = self.parent(node)
         if isinstance(parent, cst.Attribute) and parent.value is node:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 import libcst as cst
-from libcst.metadata import ScopeProvider
 
-from covo_port.rewrites.npu010_cuda_api import imported_names, positional_count
-from covo_port.rule import Example, PythonRule, Severity
-from covo_port.shell import ShellFile, command_name
+from covo_port.lib.calls import positional_count
+from covo_port.lib.names import assigning_statements, imported_names
+from covo_port.lib.shell import command_name
+from covo_port.lib.strings import texts_in
+from covo_port.model import Example, PythonRule, Safety, Severity, ShellSource
 
 TOOL = "nvidia-smi"
 _SEPARATORS = re.compile(r"[\s;|&()`$=<>\"']+")
@@ -36,39 +37,46 @@ def runs_tool(text: str) -> bool:
                for token in _SEPARATORS.split(text))
 
 
-def _strings(node: cst.CSTNode) -> list[str]:
-    found: list[str] = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_SimpleString(self, string: cst.SimpleString) -> None:
-            value = string.evaluated_value
-            if isinstance(value, str):
-                found.append(value)
-
-        def visit_FormattedStringText(self, text: cst.FormattedStringText) -> None:
-            found.append(text.value)
-
-    node.visit(_Find())
-    return found
-
-
 class NvidiaSmi(PythonRule):
-    id = "NPU108"
-    summary = "nvidia-smi run from Python (subprocess, os.system) or shell scripts reported"
-    rationale = """
-    nvidia-smi is NVIDIA's device query tool: an Ascend host does not have it, so a script that
-    runs it to list GPUs, read free memory or wait for an idle device fails (command not found)
-    or, where the output is parsed, finds no device. The Ascend tool is npu-smi (`npu-smi
-    info`, usage and memory with `npu-smi info -t usages -i N`); from Python,
+    """## What it does
+
+    Reports nvidia-smi run from Python or from shell scripts, with npu-smi and the torch.npu
+    queries to use instead.
+
+    ## Why it breaks on Ascend
+
+    nvidia-smi is NVIDIA's device query tool: an Ascend host does not have it, so a script
+    that runs it to list GPUs, read free memory or wait for an idle device fails (command
+    not found) or, where the output is parsed, finds no device. The Ascend tool is npu-smi
+    (`npu-smi info`, usage and memory with `npu-smi info -t usages -i N`); from Python,
     torch.npu.device_count(), torch.npu.mem_get_info() and torch.npu.utilization() answer
-    without a subprocess. The output formats differ, so nothing is rewritten. Reported: Python
-    calls that run it (subprocess.run/Popen/check_output..., os.system/popen/exec*, asyncio
-    subprocesses; the command as a string, an argument list, or a variable assigned one in the
-    same scope) or look it up (shutil.which), and in shell scripts every command that runs it
-    (also in $(...), pipelines and `bash -c "..."`). Messages that merely mention it (echo,
-    print, comments) are left alone.
+    without a subprocess. The output formats differ, so nothing is rewritten. Reported:
+    Python calls that run it (subprocess.run/Popen/check_output..., os.system/popen/exec*,
+    asyncio subprocesses; the command as a string, an argument list, or a variable assigned
+    one in the same scope) or look it up (shutil.which), and in shell scripts every command
+    that runs it (also in $(...), pipelines and `bash -c "..."`). Messages that merely
+    mention it (echo, print, comments) are left alone.
+
+    ## Example
+
+    ```python
+    from subprocess import run
+    cmd = f'/usr/bin/nvidia-smi -i {index}'
+    run(cmd, shell=True)
+    ```
+
+    is reported (1 finding) and left as it is.
+
+    ## Fix safety
+
+    Report only: the output formats differ.
     """
+
+    id = "NPU108"
+    name = "nvidia-smi"
+    summary = "nvidia-smi run from Python (subprocess, os.system) or shell scripts reported"
     severity = Severity.WARNING
+    safety = Safety.REPORT
     triggers = (TOOL,)
     examples = (
         Example(
@@ -130,20 +138,14 @@ class NvidiaSmi(PythonRule):
     def _names_tool(self, command: cst.BaseExpression) -> bool:
         parts: list[cst.CSTNode] = [command]
         if isinstance(command, cst.Name):
-            scope = self.get_metadata(ScopeProvider, command, None)
-            if scope is None or command.value not in scope:
+            statements = assigning_statements(self, command, (cst.SimpleStatementLine,))
+            if statements is None:
                 return False
-            for assignment in scope[command.value]:
-                statement = getattr(assignment, "node", None)
-                while statement is not None and not isinstance(statement,
-                                                               cst.SimpleStatementLine):
-                    statement = self.parent(statement)
-                if statement is not None:
-                    parts.append(statement)
-        return any(runs_tool(text) for part in parts for text in _strings(part))
+            parts += statements
+        return any(runs_tool(text) for part in parts for text in texts_in(part))
 
     @classmethod
-    def shell(cls, file: ShellFile) -> None:
+    def shell(cls, file: ShellSource) -> None:
         for words in file.scan.commands:
             _, name = command_name(words)
             if name is None or name.text in _MESSAGE_COMMANDS:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.pyengine import PyFile
-from covo_port.rewrites.npu010_cuda_api import imported_names, string_value
-from covo_port.rule import Example, PythonRule, Severity
-from covo_port.target import Target
+from covo_port.lib.names import imported_names
+from covo_port.lib.strings import string_value
+from covo_port.lib.values import is_constant
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, Target
 
 _COMPILERS = {"torch.compile", "torch._dynamo.optimize"}
 #: mode -> what it does that needs CUDA
@@ -33,21 +33,46 @@ ADVICE = ("on Ascend compile with TorchAir's backend, torch.compile(model, "
 
 
 class TorchCompile(PythonRule):
-    id = "NPU109"
-    summary = "torch.compile modes/backends that assume CUDA (reduce-overhead, cudagraphs...)"
-    rationale = """
+    """## What it does
+
+    Reports torch.compile modes, backends and inductor options that assume CUDA
+    (reduce-overhead, cudagraphs, max-autotune...).
+
+    ## Why it breaks on Ascend
+
     torch.compile's mode="reduce-overhead" records CUDA graphs, mode="max-autotune" also
     benchmarks Triton GPU kernels (max-autotune-no-cudagraphs only the latter),
-    backend="cudagraphs" replays CUDA graphs and the TensorRT backends compile for NVIDIA GPUs;
-    inductor options such as triton.cudagraphs or max_autotune (in options= or set on
+    backend="cudagraphs" replays CUDA graphs and the TensorRT backends compile for NVIDIA
+    GPUs; inductor options such as triton.cudagraphs or max_autotune (in options= or set on
     torch._inductor.config) do the same. On an Ascend host none of them has a CUDA device to
     work with. The graph compiler for the NPU is TorchAir (`import torchair`;
     torch.compile(model, backend=torchair.get_npu_backend(compiler_config=...)), whose
-    CompilerConfig selects NPU graph capture); which settings to keep depends on the model, so
-    nothing is rewritten: each such call and assignment is reported. A plain torch.compile(model)
-    is left alone, and so are modes and backends known only at run time.
+    CompilerConfig selects NPU graph capture); which settings to keep depends on the model,
+    so nothing is rewritten: each such call and assignment is reported. A plain
+    torch.compile(model) is left alone, and so are modes and backends known only at run
+    time.
+
+    ## Example
+
+    ```python
+    import torch._inductor.config as inductor_config
+    from torch import compile as tc
+    inductor_config.triton.cudagraphs = True
+    m = tc(model, options={'max_autotune': True, 'epilogue_fusion': True})
+    ```
+
+    is reported (2 findings) and left as it is.
+
+    ## Fix safety
+
+    Report only: the right NPU compile setup depends on the model.
     """
+
+    id = "NPU109"
+    name = "cuda-compile-modes"
+    summary = "torch.compile modes/backends that assume CUDA (reduce-overhead, cudagraphs...)"
     severity = Severity.WARNING
+    safety = Safety.REPORT
     triggers = ("compile", "_dynamo", "_inductor")
 
     @classmethod
@@ -82,7 +107,7 @@ class TorchCompile(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         #: local names of compile/optimize imported by name (`from torch import compile as tc`)
         self._callers: set[str] = set()
@@ -118,12 +143,12 @@ class TorchCompile(PythonRule):
                 for element in arg.value.elements:
                     key = string_value(element.key) if isinstance(
                         element, cst.DictElement) else None
-                    if key in _OPTIONS and not _is_false(element.value):
+                    if key in _OPTIONS and not is_constant(element.value, "False", "None"):
                         self.report(element, f'{compiler}(options={{"{key}": ...}}) '
                                     f"{_OPTIONS[key]}: {ADVICE}")
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if _is_false(node.value) or not any(
+        if is_constant(node.value, "False", "None") or not any(
                 isinstance(t.target, cst.Attribute) and t.target.attr.value in _SETTINGS
                 for t in node.targets):
             return
@@ -133,7 +158,3 @@ class TorchCompile(PythonRule):
                 if name.startswith(_INDUCTOR_CONFIG + ".") and setting in _OPTIONS:
                     self.report(node, f"{name} = ... {_OPTIONS[setting]}: {ADVICE}")
                     return
-
-
-def _is_false(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and node.value in ("False", "None")

@@ -7,9 +7,10 @@ import re
 
 import libcst as cst
 
-from covo_port.pyengine import PyFile
-from covo_port.rewrites.npu010_cuda_api import imported_names, is_dotted, string_value
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.imports import ImportAware
+from covo_port.lib.names import imported_names, is_dotted
+from covo_port.lib.strings import string_value
+from covo_port.model import Example, PythonSource, Safety, Severity
 
 _KINDS = ("Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool")
 _CUDA_TYPE = re.compile(r"torch\.cuda\.(?P<kind>" + "|".join(_KINDS) + r")Tensor")
@@ -20,24 +21,48 @@ FLOAT64 = ("a float64 tensor type: Ascend NPUs run most operators in fp16/bf16/f
            "float32 on the NPU, or keep this tensor on the CPU")
 
 
-class LegacyTensorTypes(PythonRule):
-    id = "NPU110"
-    summary = "legacy tensor types: 'torch.cuda.FloatTensor' strings, set_default_tensor_type"
-    rationale = """
+class LegacyTensorTypes(ImportAware):
+    """## What it does
+
+    Reports legacy CUDA tensor types ('torch.cuda.FloatTensor' strings,
+    set_default_tensor_type).
+
+    ## Why it breaks on Ascend
+
     The legacy typed-tensor API names the device in the type. NPU010 rewrites the attribute
     forms (torch.cuda.FloatTensor -> torch.npu.FloatTensor); what it cannot see is reported
     here. A type name in a string ("torch.cuda.HalfTensor") never matches on the NPU, where
     x.type() says "torch.npu.HalfTensor": a comparison silently turns False, and
     x.type("torch.cuda.FloatTensor") asks for CUDA. Compare dtype and device instead
-    (x.dtype == torch.float16 and x.device.type == "npu") and convert with
-    x.to(device, dtype). torch.set_default_tensor_type with a CUDA type (deprecated since torch
-    2.1) makes every factory allocate on the GPU: use torch.set_default_device("npu") and
+    (x.dtype == torch.float16 and x.device.type == "npu") and convert with x.to(device,
+    dtype). torch.set_default_tensor_type with a CUDA type (deprecated since torch 2.1)
+    makes every factory allocate on the GPU: use torch.set_default_device("npu") and
     torch.set_default_dtype(...). DoubleTensor types (torch.DoubleTensor, torch.cuda.
     DoubleTensor) are float64, which Ascend NPUs compute for few operators: each use is
     reported so that float64 work stays on the CPU or becomes float32. CPU types used as
-    constructors (torch.LongTensor(lengths)) are left alone: they build CPU tensors, as before.
+    constructors (torch.LongTensor(lengths)) are left alone: they build CPU tensors, as
+    before.
+
+    ## Example
+
+    ```python
+    import torch
+    if x.type() == 'torch.cuda.HalfTensor':
+        x = x.type("torch.cuda.FloatTensor")
+    ```
+
+    is reported (2 findings) and left as it is.
+
+    ## Fix safety
+
+    Report only: the modern form (dtype and device) depends on the code.
     """
+
+    id = "NPU110"
+    name = "legacy-tensor-types"
+    summary = "legacy tensor types: 'torch.cuda.FloatTensor' strings, set_default_tensor_type"
     severity = Severity.WARNING
+    safety = Safety.REPORT
     triggers = ("cuda", "DoubleTensor", _SET_DEFAULT.rsplit(".", 1)[1])
     examples = (
         Example(
@@ -65,29 +90,19 @@ class LegacyTensorTypes(PythonRule):
         ),
     )
 
-    def __init__(self, file: PyFile) -> None:
+    def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
-        self._in_import = 0
         self._set_default: set[int] = set()  # type arguments reported with their call
         self._aliases: set[str] = set()  # `from torch import DoubleTensor as F64`
 
-    def visit_Import(self, node: cst.Import) -> None:
-        self._in_import += 1
-
-    def leave_Import(self, original_node: cst.Import) -> None:
-        self._in_import -= 1
-
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self._in_import += 1
+        super().visit_ImportFrom(node)
         if not isinstance(node.names, cst.ImportStar):
             self._aliases.update(a.asname.name.value for a in node.names
                                  if isinstance(a.asname, cst.AsName)
                                  and isinstance(a.asname.name, cst.Name)
                                  and isinstance(a.name, cst.Name)
                                  and a.name.value == "DoubleTensor")
-
-    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
-        self._in_import -= 1
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -121,7 +136,7 @@ class LegacyTensorTypes(PythonRule):
         self._double(node, node.value)
 
     def _double(self, node: cst.Name | cst.Attribute, last: str) -> None:
-        if self._in_import or id(node) in self._set_default or (
+        if self.in_import or id(node) in self._set_default or (
                 last != "DoubleTensor" and last not in self._aliases):
             return
         parent = self.parent(node)

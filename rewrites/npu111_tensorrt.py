@@ -5,8 +5,8 @@ from __future__ import annotations
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
-from covo_port.rewrites._cuda_packages import PackageRule
-from covo_port.rule import Example, Severity
+from covo_port.lib.packages import PackageRule
+from covo_port.model import Example, Severity
 
 #: cuda-python's modules. A bare ``import cuda`` may be a project's own module, so only these
 #: count: ``from cuda import cudart``, ``from cuda.bindings import runtime``, ``import cuda.core``.
@@ -19,18 +19,41 @@ _RUNTIME = ("allocate and copy with torch tensors on the NPU (torch.npu streams 
 
 
 class TensorRT(PackageRule):
-    id = "NPU111"
-    summary = "TensorRT, pycuda, cuda-python and numba.cuda reported (-> ATC/.om, torch.npu)"
-    rationale = """
+    """## What it does
+
+    Reports TensorRT, pycuda, cuda-python and numba.cuda, with the Ascend tools to use
+    instead.
+
+    ## Why it breaks on Ascend
+
     TensorRT (tensorrt, torch_tensorrt, tensorrt_llm) builds engines that run only on NVIDIA
-    GPUs, and pycuda, cuda-python (from cuda import cudart) and numba.cuda call the CUDA driver
-    and runtime directly: none of them loads on an Ascend host. Ascend's counterparts are not
-    drop-in replacements: an inference engine is an ONNX export converted by ATC into an .om
-    model and run with ACL (or the model stays in torch on the NPU, with torchair for graph
-    mode); device memory, streams and events are torch.npu's, or ACL's (acl.rt.*) for raw
-    runtime calls. So nothing is rewritten: each import is reported (a guarded import as info),
-    as are the calls that build an engine or a runtime context.
+    GPUs, and pycuda, cuda-python (from cuda import cudart) and numba.cuda call the CUDA
+    driver and runtime directly: none of them loads on an Ascend host. Ascend's counterparts
+    are not drop-in replacements: an inference engine is an ONNX export converted by ATC
+    into an .om model and run with ACL (or the model stays in torch on the NPU, with
+    torchair for graph mode); device memory, streams and events are torch.npu's, or ACL's
+    (acl.rt.*) for raw runtime calls. So nothing is rewritten: each import is reported (a
+    guarded import as info), as are the calls that build an engine or a runtime context.
+
+    ## Example
+
+    ```python
+    from numba import cuda, njit
+    @cuda.jit
+    def add(a, b):
+        pass
+    ```
+
+    is reported (1 finding) and left as it is.
+
+    ## Fix safety
+
+    Report only: these runtimes have no NPU port.
     """
+
+    id = "NPU111"
+    name = "tensorrt"
+    summary = "TensorRT, pycuda, cuda-python and numba.cuda reported (-> ATC/.om, torch.npu)"
     severity = Severity.WARNING
     triggers = ("tensorrt", "pycuda", "cuda", "trt")
     packages = ("tensorrt", "torch_tensorrt", "tensorrt_llm", "pycuda", "cuda", "numba")

@@ -4,25 +4,49 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.rewrites.npu010_cuda_api import string_value
-from covo_port.rule import Example, PythonRule, Severity
+from covo_port.lib.strings import string_value
+from covo_port.model import Example, PythonRule, Safety, Severity
 
 _GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
 class OnnxRuntimeProviders(PythonRule):
-    id = "NPU112"
-    summary = "onnxruntime CUDA/TensorRT execution providers reported (-> CANNExecutionProvider)"
-    rationale = """
+    """## What it does
+
+    Reports onnxruntime CUDA and TensorRT execution providers, with the CANN provider to use
+    instead.
+
+    ## Why it breaks on Ascend
+
     onnxruntime picks its hardware from the providers list of an InferenceSession.
     "CUDAExecutionProvider" and "TensorrtExecutionProvider" exist only in the GPU builds of
-    onnxruntime; on an Ascend host the session silently falls back to the next provider in the
-    list (usually the CPU), so the model runs, slowly, and nothing says why. Ascend's provider
-    is "CANNExecutionProvider", in the onnxruntime-cann build, with its own options
+    onnxruntime; on an Ascend host the session silently falls back to the next provider in
+    the list (usually the CPU), so the model runs, slowly, and nothing says why. Ascend's
+    provider is "CANNExecutionProvider", in the onnxruntime-cann build, with its own options
     (device_id, npu_mem_limit, precision_mode...). Since the right provider depends on which
     onnxruntime package the host has, the strings are reported, not rewritten.
+
+    ## Example
+
+    ```python
+    import onnxruntime as ort
+    providers = ['CUDAExecutionProvider', 'CPUExecutionProvider']
+    sess = ort.InferenceSession(path, providers=[
+        ('TensorrtExecutionProvider', {'device_id': 0}), 'CUDAExecutionProvider'])
+    ```
+
+    is reported (3 findings) and left as it is.
+
+    ## Fix safety
+
+    Report only: the CANN provider needs onnxruntime-cann installed.
     """
+
+    id = "NPU112"
+    name = "onnxruntime-providers"
+    summary = "onnxruntime CUDA/TensorRT execution providers reported (-> CANNExecutionProvider)"
     severity = Severity.WARNING
+    safety = Safety.REPORT
     triggers = _GPU_PROVIDERS
     examples = (
         Example(

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from covo_port.filetypes import Config, rewrite_file
-from covo_port.outcome import FileOutcome
-from covo_port.rule import RunOptions
-from covo_port.target import get_target
+from covo_port.engines import FileOutcome, rewrite_file
+from covo_port.model import RunOptions, get_target
+from covo_port.registry import engine_config
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 UPSTREAM_DATA = SHARED / "upstream-data"
@@ -25,7 +24,7 @@ def run_rules(
     """Rewrite one file's text with the selected rules (all by default)."""
     data = source.encode() if isinstance(source, str) else source
     options = RunOptions(optimize=frozenset(optimize), select=frozenset(select))
-    config = Config.make(get_target("npu", device_map), options)
+    config = engine_config(get_target("npu", device_map), options)
     return rewrite_file(path, data, config)[1]
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from covo_port.cli import main
-from covo_port.manifest import Manifest
+from covo_port.pipeline.manifest import Manifest
 
 ENTRY = '''"""Entry point."""
 import os

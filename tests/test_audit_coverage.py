@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from covo_port.cli import main
-from covo_port.manifest import Manifest
+from covo_port.pipeline.manifest import Manifest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "covo_audit"
 ROOT = Path(__file__).resolve().parents[1]

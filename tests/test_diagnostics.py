@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from covo_port.cli import main
+from covo_port.model import Finding, Severity
 from covo_port.registry import all_rules, get_rule
 from covo_port.rewrites.npu017_unsupported_apis import (
     OWNERS,
@@ -18,7 +19,6 @@ from covo_port.rewrites.npu017_unsupported_apis import (
     raw_table,
     unsupported,
 )
-from covo_port.rule import Finding, Severity
 
 from .conftest import SHARED, run_rules
 

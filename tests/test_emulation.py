@@ -23,9 +23,8 @@ from covo_port.verify.emulation import shim_path
 
 torch = pytest.importorskip("torch")
 
-from covo_port.engine import apply_tree  # noqa: E402
-from covo_port.rule import RunOptions  # noqa: E402
-from covo_port.target import get_target  # noqa: E402
+from covo_port.model import RunOptions, get_target  # noqa: E402
+from covo_port.pipeline.run import apply_tree  # noqa: E402
 from covo_port.verify.emulation._table import AscendTable, dtype_list  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

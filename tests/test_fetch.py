@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from covo_port.cli import main
-from covo_port.fetch import DEFAULT_DEST, UPSTREAM_COMMIT, UPSTREAM_URL
+from covo_port.pipeline.fetch import DEFAULT_DEST, UPSTREAM_COMMIT, UPSTREAM_URL
 
 from .gitrepo import UPSTREAM_MIRROR, git, make_repo
 

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from covo_port import gitout
 from covo_port.cli import main
-from covo_port.engine import apply_tree
-from covo_port.manifest import Manifest
-from covo_port.rule import RunOptions
-from covo_port.target import get_target
+from covo_port.model import RunOptions, get_target
+from covo_port.pipeline import gitout
+from covo_port.pipeline.manifest import Manifest
+from covo_port.pipeline.run import apply_tree
 
 from .gitrepo import FIXTURE, git, make_repo, tree_of
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from covo_port import parallel
 from covo_port.cli import main
-from covo_port.manifest import Manifest
-from covo_port.parallel import WorkerDied, map_ordered
-from covo_port.walk import walk
+from covo_port.pipeline import parallel
+from covo_port.pipeline.manifest import Manifest
+from covo_port.pipeline.parallel import WorkerDied, map_ordered
+from covo_port.pipeline.walk import walk
 
 ROOT = Path(__file__).resolve().parents[1]
 

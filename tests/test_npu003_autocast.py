@@ -7,8 +7,8 @@ import inspect
 import libcst as cst
 import pytest
 
+from covo_port.model import Severity
 from covo_port.rewrites.npu003_autocast import _CUDA_POSITIONAL
-from covo_port.rule import Severity
 
 from .conftest import run_rules
 

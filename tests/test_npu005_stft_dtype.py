@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from covo_port.outcome import FileOutcome
-from covo_port.rule import Severity
+from covo_port.engines import FileOutcome
+from covo_port.model import Severity
 
 from .conftest import run_rules
 

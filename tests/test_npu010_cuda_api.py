@@ -8,8 +8,8 @@ import inspect
 import libcst as cst
 import pytest
 
-from covo_port.outcome import FileOutcome
-from covo_port.rewrites.npu010_cuda_api import api_table, cuda_device_params, lookup, npu_all
+from covo_port.engines import FileOutcome
+from covo_port.lib.cuda_api import api_table, cuda_device_params, lookup, npu_all
 
 from .conftest import SHARED, run_rules
 

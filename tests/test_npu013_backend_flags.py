@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.outcome import FileOutcome
+from covo_port.engines import FileOutcome
 
 from .conftest import run_rules
 

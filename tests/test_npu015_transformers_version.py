@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from covo_port.model import Severity
 from covo_port.rewrites import npu015_transformers_version as npu015
-from covo_port.rule import Severity
 
 from .conftest import run_rules
 

@@ -21,14 +21,15 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from covo_port import filetypes, pyengine
-from covo_port.cstutil import import_bindings, parent_map
-from covo_port.filetypes import Config, rewrite_file
-from covo_port.pyengine import _QualifiedNames
-from covo_port.registry import all_rules, python_rules
-from covo_port.rule import PythonRule, RunOptions
-from covo_port.target import get_target
-from covo_port.treeindex import cuda_words
+from covo_port import engines
+from covo_port.engines import python as pyengine
+from covo_port.engines import rewrite_file
+from covo_port.engines.python.file import PyFile, _QualifiedNames
+from covo_port.lib.imports import import_bindings
+from covo_port.lib.tree import parent_map
+from covo_port.lib.words import words_containing
+from covo_port.model import PythonRule, RunOptions, get_target
+from covo_port.registry import all_rules, engine_config, python_rules
 
 NAMES = '''
 import os, torch
@@ -79,17 +80,17 @@ def test_qualified_names_are_what_libcst_s_provider_gives() -> None:
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
     """The rule ids of every rewrite_python call that rewrite_file makes."""
     calls: list[tuple[str, ...]] = []
-    real = filetypes.rewrite_python
+    real = engines.rewrite_python
 
     def spy(source: bytes, path: str, rules: Sequence[type[PythonRule]], *args: Any) -> Any:
         calls.append(tuple(r.id for r in rules))
         return real(source, path, rules, *args)
 
-    monkeypatch.setattr(filetypes, "rewrite_python", spy)
+    monkeypatch.setattr(engines, "rewrite_python", spy)
     return calls
 
 
-CONFIG = Config.make(get_target("npu", ()), RunOptions())
+CONFIG = engine_config(get_target("npu", ()), RunOptions())
 
 
 def test_a_file_without_any_trigger_word_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,7 +184,7 @@ def test_every_rule_declares_its_trigger_words() -> None:
 @given(st.lists(st.sampled_from(list(b"cudaCUDA_x1 .\xe9\n"))).map(bytes))
 def test_cuda_words_are_every_word_holding_cuda(data: bytes) -> None:
     reference = re.compile(rb"[A-Za-z0-9_]*[Cc][Uu][Dd][Aa][A-Za-z0-9_]*")  # quadratic
-    assert cuda_words(data) == set(reference.findall(data))
+    assert words_containing(data, b"cuda") == set(reference.findall(data))
 
 
 def test_the_parent_map_is_libcsts_parent_provider() -> None:
@@ -225,6 +226,6 @@ def test_import_bindings_find_imports_in_every_block() -> None:
 def test_may_reach_is_false_only_where_a_name_cannot_resolve_there(
         source: bytes, reachable: bool) -> None:
     module = cst.parse_module(source)
-    file = pyengine.PyFile("m.py", module, get_target("npu"), RunOptions(), source=source)
+    file = PyFile("m.py", module, source, get_target("npu"), RunOptions())
     value = module.body[-1].body[0].value  # type: ignore[attr-defined]
     assert file.may_reach(value, "cuda") is reachable

@@ -18,14 +18,12 @@ import libcst as cst
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from covo_port.filetypes import Config, rewrite_file
-from covo_port.outcome import FileOutcome
-from covo_port.pyengine import rewrite_python
-from covo_port.registry import all_rules, optimizations, python_rules
-from covo_port.rule import Change, RunOptions
-from covo_port.target import get_target
+from covo_port.engines import FileOutcome, rewrite_file
+from covo_port.engines.python import rewrite_python
+from covo_port.model import Change, RunOptions, get_target
+from covo_port.registry import all_rules, engine_config, optimizations, python_rules
 
-CONFIG = Config.make(get_target("npu", ("cuda:1=npu:0",)),
+CONFIG = engine_config(get_target("npu", ("cuda:1=npu:0",)),
                      RunOptions(optimize=frozenset(optimizations()),
                                 select=frozenset(r.id for r in all_rules())))
 TRIGGERS = sorted({word for rule in CONFIG.rules for word in rule.triggers})
@@ -290,8 +288,7 @@ def test_rewrite_never_fails_parses_is_idempotent_and_stays_in_its_spans(source:
 def test_a_source_without_trigger_words_is_left_byte_identical(source: bytes) -> None:
     assume(not any(word.encode() in source for word in TRIGGERS))
     # every rule runs (the trigger-word skip of the engine bypassed): triggers must be right
-    outcome = rewrite_python(source, "generated.py", python_rules(CONFIG.rules), CONFIG.target,
-                             CONFIG.options, CONFIG.tree)
+    outcome = rewrite_python(source, "generated.py", python_rules(CONFIG.rules), CONFIG)
     assert outcome.error is None, outcome.error
     assert (outcome.changes, outcome.findings, outcome.output(source)) == ([], [], source)
     assert rewrite(source).output(source) == source

@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from covo_port.cli import main
-from covo_port.manifest import Manifest
+from covo_port.pipeline.manifest import Manifest
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 DEVICE_LINE = b'x = torch.device("cuda")'

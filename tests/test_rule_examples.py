@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 import pytest
 
-from covo_port.outcome import FileOutcome
+from covo_port.engines import FileOutcome
+from covo_port.model import DOC_SECTIONS, Example, Rule, Safety
 from covo_port.registry import all_rules
-from covo_port.rule import Example, Rule
 
 from .conftest import run_rules
 
@@ -47,9 +49,24 @@ def test_example(rule: type[Rule], example: Example) -> None:
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.id)
 def test_rule_declares_its_documentation(rule: type[Rule]) -> None:
     assert rule.id.startswith("NPU") and len(rule.id) == 6
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+|[a-z0-9]+", rule.name), rule.name
     assert rule.summary and "\n" not in rule.summary
-    assert len(rule.rationale.split()) >= 15
+    docs = rule.docs()
+    assert list(docs) == list(DOC_SECTIONS), "What it does / Why it breaks on Ascend / ..."
+    assert len(rule.rationale().split()) >= 15
+    assert all(len(text.split()) >= 5 for text in docs.values())
+    assert "```" in docs["Example"]
     assert rule.triggers
     # every rule shows what it does: a rewrite, or (report-only rules) a finding
     assert any(e.after is not None or e.findings for e in rule.examples)
     assert any(e.after is None for e in rule.examples), "show what the rule leaves alone"
+    if rule.safety is Safety.REPORT:  # a report-only rule never rewrites
+        assert all(e.after is None or e.after == e.before for e in rule.examples)
+        assert not rule.declines
+    else:
+        assert any(e.after not in (None, e.before) for e in rule.examples)
+
+
+def test_rule_names_are_unique() -> None:
+    names = [rule.name for rule in all_rules()]
+    assert len(names) == len(set(names))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from covo_port.shell import command_name, is_shell_script, lex
+from covo_port.engines.shell import is_shell_script
+from covo_port.engines.shell.lexer import lex
+from covo_port.lib.shell import command_name
 
 
 def words(text: str) -> list[list[str]]:

@@ -9,11 +9,10 @@ import libcst as cst
 from click.testing import CliRunner
 
 from covo_port.cli import main
-from covo_port.filetypes import Config, rewrite_file
-from covo_port.manifest import Manifest
-from covo_port.outcome import FileOutcome
-from covo_port.rule import RunOptions
-from covo_port.target import get_target
+from covo_port.engines import FileOutcome, rewrite_file
+from covo_port.model import RunOptions, get_target
+from covo_port.pipeline.manifest import Manifest
+from covo_port.registry import engine_config
 
 MODEL = '''import subprocess
 import torch
@@ -64,7 +63,7 @@ echo start && \\
 def run_rules(source: str, select: tuple[str, ...] = (), annotate: bool = False
               ) -> FileOutcome:
     options = RunOptions(select=frozenset(select), annotate=annotate)
-    return rewrite_file("example.py", source.encode(), Config.make(get_target("npu"), options))[1]
+    return rewrite_file("example.py", source.encode(), engine_config(get_target("npu"), options))[1]
 
 
 def apply(*args: str) -> tuple[int, dict]:
@@ -232,7 +231,7 @@ def test_shell_here_documents_belong_to_their_command() -> None:
               "cat <<'EOF' > ok.py  # covo-port: ignore[NPU002]\n"
               "import os; os.environ['CUDA_VISIBLE_DEVICES']\nEOF\n")
     options = RunOptions(select=frozenset({"NPU002"}), annotate=True)
-    outcome = rewrite_file("gen.sh", script.encode(), Config.make(get_target("npu"), options))[1]
+    outcome = rewrite_file("gen.sh", script.encode(), engine_config(get_target("npu"), options))[1]
     assert [(f.line, f.rule) for f in outcome.findings] == [(2, "NPU002")]
     assert [(s.line, s.kind) for s in outcome.suppressed] == [(5, "finding")]
     lines = outcome.output(script.encode()).decode().splitlines()

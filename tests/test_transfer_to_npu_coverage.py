@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from covo_port.rewrites.npu010_cuda_api import api_table, lookup, npu_all
+from covo_port.lib.cuda_api import api_table, lookup, npu_all
 
 from .conftest import run_rules
 

@@ -21,11 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 from covo_port.cli import VERIFY_NEEDS, main
-from covo_port.engine import apply_tree
-from covo_port.manifest import Manifest
+from covo_port.model import RunOptions, get_target
+from covo_port.pipeline.manifest import Manifest
+from covo_port.pipeline.run import apply_tree
 from covo_port.registry import all_rules
-from covo_port.rule import RunOptions
-from covo_port.target import get_target
 from covo_port.verify import report, stages, tiny
 
 ROOT = Path(__file__).resolve().parents[1]

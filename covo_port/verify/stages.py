@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from covo_port.engine import apply_tree
-from covo_port.manifest import Manifest
-from covo_port.rule import Finding, RunOptions, Severity
-from covo_port.target import TARGETS, get_target
+from covo_port.model import Finding, RunOptions, Severity, get_target
+from covo_port.model.target import TARGETS
+from covo_port.pipeline.manifest import Manifest
+from covo_port.pipeline.run import apply_tree
+from covo_port.pipeline.walk import EntryKind, walk
 from covo_port.verify import tiny
-from covo_port.walk import walk
 
 STAGES = (
     (1, "residual", "Residual scan"),
@@ -204,7 +204,7 @@ def stage_residual(out: Path, manifest: Manifest) -> StageResult:
     ]
     python_files = 0
     for entry in walk(out):
-        if entry.kind != "file" or not entry.rel.endswith(".py"):
+        if entry.kind is not EntryKind.FILE or not entry.rel.endswith(".py"):
             continue
         try:
             source = (out / entry.rel).read_text(encoding="utf-8")

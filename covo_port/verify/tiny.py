@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from covo_port.manifest import MANIFEST_DIR, MANIFEST_NAME
+from covo_port.pipeline.manifest import MANIFEST_DIR, MANIFEST_NAME
 
 #: Bump when the builder changes what it writes: cached builds of an older version are ignored.
 TINY_VERSION = 2

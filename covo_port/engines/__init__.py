@@ -1,0 +1,127 @@
+"""The engines, one per kind of file, behind one interface; :func:`rewrite_file` picks the
+engine that claims a file and runs the rules that may match it.
+
+An engine claims files by name and first bytes, narrows the run's rules to those that may
+match the file's bytes (none: the file is not parsed at all) and rewrites the file into a
+:class:`FileOutcome`. Files no engine claims are copied as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from covo_port.engines.config import EngineConfig
+from covo_port.engines.notebook import rewrite_notebook
+from covo_port.engines.outcome import FileOutcome
+from covo_port.engines.python import is_python, rewrite_python
+from covo_port.engines.shell import is_shell_script, rewrite_shell
+from covo_port.model import FileKind, PythonRule, Rule, Target
+
+__all__ = ["ENGINES", "EngineConfig", "FileOutcome", "is_binary", "rewrite_file"]
+
+
+class Engine(Protocol):
+    """What every engine provides."""
+
+    kind: FileKind
+
+    def claims(self, name: str, head: bytes) -> bool:
+        """Whether this engine rewrites a file of this name and first bytes."""
+        ...
+
+    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+        """The run's rules worth running on ``source`` (none: the file is not parsed)."""
+        ...
+
+    def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
+                config: EngineConfig) -> FileOutcome:
+        """The outcome of ``rules`` on the file; never raises for bad input."""
+        ...
+
+
+def _python_candidates(source: bytes, rules: Sequence[type[Rule]],
+                       target: Target) -> tuple[type[PythonRule], ...]:
+    """The Python rules worth running on ``source``: none where no rule's trigger word is in
+    it, else those whose trigger words are, and every rule of a later phase (those react to the
+    earlier rules' edits, not to the text)."""
+    python = [r for r in rules if issubclass(r, PythonRule)]
+    triggered = [r for r in python if r.might_match(source, target)]
+    if not triggered:
+        return ()
+    first = min(r.phase for r in python)
+    return tuple(r for r in python if r.phase > first or r in triggered)
+
+
+def _shell_candidates(source: bytes, rules: Sequence[type[Rule]],
+                      target: Target) -> tuple[type[Rule], ...]:
+    shells = tuple(r for r in rules if r.handles_shell())
+    return shells if any(r.might_match(source, target) for r in shells) else ()
+
+
+class PythonEngine:
+    kind = FileKind.PYTHON
+
+    def claims(self, name: str, head: bytes) -> bool:
+        return is_python(name, head)
+
+    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+        return _python_candidates(source, config.rules, config.target)
+
+    def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
+                config: EngineConfig) -> FileOutcome:
+        return rewrite_python(source, path, [r for r in rules if issubclass(r, PythonRule)],
+                              config)
+
+
+class ShellEngine:
+    kind = FileKind.SHELL
+
+    def claims(self, name: str, head: bytes) -> bool:
+        return is_shell_script(name, head)
+
+    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+        return _shell_candidates(source, config.rules, config.target)
+
+    def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
+                config: EngineConfig) -> FileOutcome:
+        return rewrite_shell(source, path, rules, config)
+
+
+class NotebookEngine:
+    kind = FileKind.NOTEBOOK
+
+    def claims(self, name: str, head: bytes) -> bool:
+        return name.endswith(".ipynb")
+
+    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+        python = _python_candidates(source, config.rules, config.target)
+        shell = _shell_candidates(source, config.rules, config.target)
+        return tuple(r for r in config.rules if r in python or r in shell)
+
+    def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
+                config: EngineConfig) -> FileOutcome:
+        return rewrite_notebook(source, path, rules, config)
+
+
+#: In the order they are asked: the first that claims a file rewrites it.
+ENGINES: tuple[Engine, ...] = (NotebookEngine(), PythonEngine(), ShellEngine())
+
+
+def is_binary(head: bytes) -> bool:
+    return b"\0" in head
+
+
+def rewrite_file(path: str, source: bytes, config: EngineConfig) -> tuple[FileKind, FileOutcome]:
+    """(kind, outcome) for one file's bytes."""
+    name = path.rsplit("/", 1)[-1]
+    head = source[:8192]
+    if is_binary(head):
+        return FileKind.BINARY, FileOutcome()
+    for engine in ENGINES:
+        if engine.claims(name, head):
+            rules = engine.candidates(source, config)
+            if not rules:
+                return engine.kind, FileOutcome()
+            return engine.kind, engine.rewrite(source, path, rules, config)
+    return FileKind.TEXT, FileOutcome()

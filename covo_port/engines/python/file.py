@@ -1,0 +1,170 @@
+"""The Python file that the rules of one run share: its tree, lazily resolved metadata, and the
+edits and findings the rules record (the :class:`~covo_port.model.PythonSource` the rules see)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import (
+    MetadataWrapper,
+    QualifiedName,
+    QualifiedNameProvider,
+    Scope,
+    ScopeProvider,
+)
+from libcst.metadata.base_provider import ProviderT
+
+from covo_port.lib.imports import import_bindings
+from covo_port.lib.tree import parent_map
+from covo_port.model import (
+    Change,
+    Finding,
+    NewNode,
+    PythonRule,
+    Replacement,
+    RunOptions,
+    Safety,
+    Severity,
+    Target,
+    TreeIndex,
+)
+
+
+@dataclass
+class Edit:
+    """A rewrite a rule recorded: ``node`` becomes ``new`` (a node, or a function of the node
+    as the rules before left it)."""
+
+    rule: type[PythonRule]
+    node: cst.CSTNode
+    new: NewNode
+    change: Change
+
+    def apply(self, updated: cst.CSTNode) -> Replacement:
+        return self.new(updated) if callable(self.new) else self.new
+
+
+class _QualifiedNames(Mapping[cst.CSTNode, Collection[QualifiedName]]):
+    """What libcst's QualifiedNameProvider gives, ``scope.get_qualified_names_for(node)`` (no
+    names for a node without a scope), worked out for the nodes that rules ask about: the
+    provider prepares it for every node of the tree, a pass that costs as much as the scope
+    analysis itself."""
+
+    def __init__(self, wrapper: MetadataWrapper) -> None:
+        self._wrapper = wrapper
+        self._names: dict[cst.CSTNode, Collection[QualifiedName]] = {}
+
+    @property
+    def _scopes(self) -> Mapping[cst.CSTNode, Scope | None]:
+        return self._wrapper.resolve(ScopeProvider)  # resolved once, kept by the wrapper
+
+    def __getitem__(self, node: cst.CSTNode) -> Collection[QualifiedName]:
+        names = self._names.get(node)
+        if names is None:
+            scope = self._scopes.get(node)
+            names = self._names[node] = set() if scope is None else (
+                scope.get_qualified_names_for(node))
+        return names
+
+    def __iter__(self) -> Iterator[cst.CSTNode]:
+        return iter(self._scopes)
+
+    def __len__(self) -> int:
+        return len(self._scopes)
+
+
+class PyFile:
+    """One Python file under rewrite: what the rules read, and what they record."""
+
+    def __init__(self, path: str, module: cst.Module, source: bytes, target: Target,
+                 options: RunOptions, tree: TreeIndex | None = None) -> None:
+        self.path = path
+        # `module` was just parsed and is only read: no node occurs twice in it, so the wrapper
+        # may use it as it is (its default deep copy costs about as much as the parse)
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self.module = self.wrapper.module
+        self.source = source
+        self.target = target
+        self.options = options
+        self.tree = tree
+        self.edits: list[Edit] = []
+        self.findings: list[Finding] = []
+        #: The node of each finding (for suppressions and annotations), in step with findings.
+        self.finding_nodes: list[cst.CSTNode] = []
+        self._names = _QualifiedNames(self.wrapper)
+
+    # -- what rules read ---------------------------------------------------------------------
+    @cached_property
+    def parents(self) -> Mapping[cst.CSTNode, cst.CSTNode]:
+        """Each node's parent (see lib.tree.parent_map), built when a rule first asks."""
+        return parent_map(self.module)
+
+    @cached_property
+    def imports(self) -> Mapping[str, set[str]]:
+        """What the module's imports bind (see lib.imports.import_bindings)."""
+        return import_bindings(self.module)
+
+    def may_reach(self, node: cst.BaseExpression, component: str) -> bool:
+        """Whether the dotted name ``node`` can resolve, through imports, to a name with
+        ``component`` in it (``torch.cuda.x`` for "cuda"): False only where it certainly cannot,
+        a test to make before resolving it (which costs a scope analysis of the file)."""
+        text = cst.helpers.get_full_name_for_node(node)
+        if text is None:
+            return True
+        parts = text.split(".")
+        if component in parts or "*" in self.imports:
+            return True
+        return any(component in full.split(".") for full in self.imports.get(parts[0], ()))
+
+    def metadata(self, provider: ProviderT, node: cst.CSTNode, default: Any) -> Any:
+        """``provider``'s value for ``node``: each provider costs a pass over the whole tree, so
+        it is resolved (once, for every rule) only when a rule first asks for it; qualified
+        names are worked out per node from the scopes."""
+        values: Mapping[cst.CSTNode, object] = (
+            self._names if provider is QualifiedNameProvider else self.wrapper.resolve(provider))
+        value = values.get(node, default)
+        return value
+
+    def code(self, node: Replacement) -> str:
+        if isinstance(node, cst.RemovalSentinel):
+            return ""
+        if isinstance(node, cst.FlattenSentinel):
+            return "".join(self.module.code_for_node(n) for n in node.nodes)
+        return self.module.code_for_node(node)
+
+    def recorded_changes(self) -> Sequence[Change]:
+        return [edit.change for edit in self.edits]
+
+    # -- what rules record -------------------------------------------------------------------
+    def _position(self, rule: PythonRule, node: cst.CSTNode) -> tuple[int, int, int, int]:
+        pos = rule.position(node)
+        return pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1
+
+    def add_edit(self, rule: PythonRule, node: cst.CSTNode, new: NewNode, message: str,
+                 safety: Safety) -> None:
+        """Record an edit; an unsafe one becomes a finding that proposes it, unless the run
+        asks for unsafe fixes."""
+        line, column, end_line, end_column = self._position(rule, node)
+        after = new(node) if callable(new) else new
+        unsafe = safety is Safety.UNSAFE
+        change = Change(rule.id, self.path, line, column, end_line, end_column, self.code(node),
+                        self.code(after), message, unsafe=unsafe)
+        if unsafe and not self.options.unsafe_fixes:
+            severity = Severity.ERROR if rule.severity is Severity.ERROR else Severity.WARNING
+            self.findings.append(Finding(
+                rule.id, self.path, line, column, severity,
+                f"{message} (unsafe fix, not applied: it can change behaviour; "
+                "`apply --unsafe-fixes` applies it)", fix=change))
+            self.finding_nodes.append(node)
+            return
+        self.edits.append(Edit(type(rule), node, new, change))
+
+    def add_finding(self, rule: PythonRule, node: cst.CSTNode, message: str,
+                    severity: Severity) -> None:
+        line, column, _, _ = self._position(rule, node)
+        self.findings.append(Finding(rule.id, self.path, line, column, severity, message))
+        self.finding_nodes.append(node)

@@ -1,0 +1,66 @@
+"""The shell engine: scripts lexed into commands and words, rules' edits spliced in by offset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from covo_port.engines.config import EngineConfig
+from covo_port.engines.outcome import FileOutcome
+from covo_port.engines.shell.directives import ShellDirectives
+from covo_port.engines.shell.file import ShellFile, TextEdit, apply_edits
+from covo_port.model import Rule
+
+SHELLS = ("sh", "bash", "dash", "zsh", "ksh")
+
+
+def is_shell_script(name: str, head: bytes) -> bool:
+    """``*.sh``/``*.bash`` files, and files whose shebang names a POSIX shell."""
+    if name.endswith((".sh", ".bash")):
+        return True
+    if not head.startswith(b"#!"):
+        return False
+    first = head.split(b"\n", 1)[0].decode("latin-1").split()
+    if not first:
+        return False
+    program = first[0][2:].rsplit("/", 1)[-1] if len(first[0]) > 2 else ""
+    if program == "env" and len(first) > 1:
+        args = [a for a in first[1:] if not a.startswith("-")]
+        program = args[0] if args else ""
+    elif not program and len(first) > 1:
+        program = first[1].rsplit("/", 1)[-1]
+    return program in SHELLS
+
+
+def rewrite_shell(source: bytes, path: str, rules: Sequence[type[Rule]],
+                  config: EngineConfig) -> FileOutcome:
+    """Run the shell ``rules`` over a script's bytes (decoded losslessly)."""
+    outcome = FileOutcome()
+    if not rules:
+        return outcome
+    text = source.decode("utf-8", errors="surrogateescape")
+    file = ShellFile(path, text, config.target, config.options)
+    ordered = sorted(rules, key=lambda r: r.sort_key())
+    for rule in ordered:
+        rule.shell(file)
+    directives = ShellDirectives(file, config.known)
+    directives.suppress()  # `# covo-port: ignore` comments
+    if config.options.annotate:
+        directives.annotate()
+    outcome.findings = [*directives.ignores.findings, *file.findings]
+    outcome.suppressed = directives.suppressed
+    applied: list[TextEdit] = []
+    previous = text
+    for rule in ordered:
+        edits = []
+        for edit in (e for e in file.edits if e.rule == rule.id):
+            if any(edit.start < a.end and a.start < edit.end for a in applied + edits):
+                continue  # overlapping edits: the earlier rule wins
+            edits.append(edit)
+        new_text = apply_edits(text, applied + edits)
+        if not edits or new_text == previous:
+            continue
+        applied += edits
+        outcome.stages.append((rule.id, new_text.encode("utf-8", errors="surrogateescape")))
+        outcome.changes.extend(e.change for e in edits)
+        previous = new_text
+    return outcome

@@ -1,0 +1,60 @@
+"""The rule model: the bottom layer (it imports no other part of covo-port).
+
+Rules import what they declare and record from here: :class:`Rule`, :class:`PythonRule`,
+:class:`Example`, :class:`Severity`, :class:`Safety`, :class:`Change`, :class:`Finding`, the
+:class:`Target` and the protocols of what a rule sees of a file.
+"""
+
+from covo_port.model.records import (
+    ENGINE_CODE,
+    Change,
+    FileKind,
+    FileStatus,
+    Finding,
+    Safety,
+    Severity,
+    Suppressed,
+    SuppressedKind,
+)
+from covo_port.model.rule import (
+    DOC_SECTIONS,
+    Example,
+    NewNode,
+    PythonRule,
+    PythonSource,
+    Replacement,
+    Rule,
+    RunOptions,
+)
+from covo_port.model.shell import ShellScan, ShellSource, VarRef, Word
+from covo_port.model.target import Target, TargetError, get_target, parse_device
+from covo_port.model.tree import TreeIndex
+
+__all__ = [
+    "DOC_SECTIONS",
+    "ENGINE_CODE",
+    "Change",
+    "Example",
+    "FileKind",
+    "FileStatus",
+    "Finding",
+    "NewNode",
+    "PythonRule",
+    "PythonSource",
+    "Replacement",
+    "Rule",
+    "RunOptions",
+    "Safety",
+    "Severity",
+    "ShellScan",
+    "ShellSource",
+    "Suppressed",
+    "SuppressedKind",
+    "Target",
+    "TargetError",
+    "TreeIndex",
+    "VarRef",
+    "Word",
+    "get_target",
+    "parse_device",
+]

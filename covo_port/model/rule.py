@@ -1,0 +1,290 @@
+"""The rule model: what every module in ``rewrites/`` declares, and what a rule may do.
+
+A rule is one class in one module of ``rewrites/``, in the anatomy of ruff's rules and Fixit's
+lint rules: an id (``NPU001``) and a readable name (``cuda-device-strings``), a one-line summary,
+a docstring in four sections (What it does / Why it breaks on Ascend / Example / Fix safety),
+the severity of its findings, the safety of its fixes, the trigger words that must appear in a
+file's raw text for the rule to possibly match, and ``examples`` that the test suite runs.
+
+Python rules are libcst visitors that run together in one batched pass over a file; they never
+mutate the tree, they record edits and findings on the file they are given (a
+:class:`PythonSource`), which the Python engine applies. Shell rules get the lexed script (a
+:class:`~covo_port.model.shell.ShellSource`) and record text edits. Nothing here knows how a
+file is parsed: the engines implement these protocols.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import libcst as cst
+from libcst.metadata import (
+    CodeRange,
+    PositionProvider,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
+from libcst.metadata.base_provider import ProviderT
+
+from covo_port.model.records import Change, Finding, Safety, Severity
+from covo_port.model.shell import ShellSource
+from covo_port.model.target import Target
+from covo_port.model.tree import TreeIndex
+
+_T = TypeVar("_T")
+
+#: The sections of a rule's docstring, in order (ruff's rule documentation).
+DOC_SECTIONS = ("What it does", "Why it breaks on Ascend", "Example", "Fix safety")
+_HEADING = re.compile(r"^## (.+)$", re.MULTILINE)
+
+Replacement = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel
+NewNode = cst.CSTNode | Callable[[cst.CSTNode], Replacement]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A case the test suite runs for a rule (Fixit's VALID/INVALID cases in one).
+
+    ``after=None`` means the source must come out byte-identical. ``findings`` is the number of
+    findings the rule must report on ``before`` (``None``: not checked). ``with_rules`` names other
+    rules that run alongside (for rules that react to other rules' edits). ``unsafe_fixes`` runs
+    the example as ``apply --unsafe-fixes`` does.
+    """
+
+    before: str
+    after: str | None = None
+    findings: int | None = 0
+    path: str = "example.py"
+    device_map: tuple[str, ...] = ()
+    with_rules: tuple[str, ...] = ()
+    unsafe_fixes: bool = False
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run asks for beyond the target: opt-in rules, rule selection, fix safety."""
+
+    optimize: frozenset[str] = frozenset()
+    #: Rule ids to run; empty means every rule that is not opt-in.
+    select: frozenset[str] = field(default_factory=frozenset)
+    #: Rule ids never to run (after ``select``).
+    ignore: frozenset[str] = field(default_factory=frozenset)
+    #: Write ``# covo-port: RULE message`` above each line with a warning or error finding.
+    annotate: bool = False
+    #: Apply the fixes that rules mark unsafe (otherwise they are reported with the edit).
+    unsafe_fixes: bool = False
+
+
+def doc_sections(doc: str | None) -> dict[str, str]:
+    """A rule docstring's ``## Heading`` sections, by heading, dedented and stripped."""
+    text = inspect.cleandoc(doc or "")
+    parts = _HEADING.split(text)
+    return {parts[i].strip(): parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
+
+
+class Rule:
+    """Common declaration of every rule."""
+
+    id: ClassVar[str]
+    #: Readable name, next to the code (``cuda-device-strings``), as ruff names its rules.
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.WARNING
+    #: Whether the rule's fixes are applied by default (see :class:`Safety`).
+    safety: ClassVar[Safety] = Safety.SAFE
+    #: When a rewriting rule declines and reports instead (one sentence, for `rules` and docs).
+    declines: ClassVar[str] = ""
+    #: Words whose absence from a file's raw text proves the rule cannot match (case-sensitive).
+    triggers: ClassVar[tuple[str, ...]]
+    examples: ClassVar[Sequence[Example]] = ()
+    #: Rules with a higher phase run after (and can see the edits of) lower phases.
+    phase: ClassVar[int] = 0
+    #: Opt-in rules run only when ``apply --optimize NAME`` names them.
+    opt_in: ClassVar[str | None] = None
+    #: Rules that must know the rest of SRC (see :meth:`tree_words`) get a :class:`TreeIndex`.
+    needs_tree: ClassVar[bool] = False
+
+    @classmethod
+    def docs(cls) -> dict[str, str]:
+        """The rule's documentation, by section (:data:`DOC_SECTIONS`)."""
+        return doc_sections(cls.__doc__)
+
+    @classmethod
+    def rationale(cls) -> str:
+        """Why the construct breaks on Ascend (the docstring's section of that name)."""
+        return cls.docs().get("Why it breaks on Ascend", "")
+
+    @classmethod
+    def tree_words(cls, data: bytes) -> set[str]:
+        """For ``needs_tree`` rules: the words of one file of SRC that the rule must find
+        across the tree (``TreeIndex.used_elsewhere``)."""
+        return set()
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """Whether the rule can find anything in ``source``; where no rule can, the file is not
+        parsed at all. One of the trigger words is necessary; a rule may narrow this with
+        other cheap tests on the raw bytes (never wider than its trigger words)."""
+        return any(word.encode() in source for word in cls.triggers)
+
+    @classmethod
+    def sort_key(cls) -> tuple[int, str]:
+        return (cls.phase, cls.id)
+
+    @classmethod
+    def shell(cls, file: ShellSource) -> None:
+        """Rewrite a shell script: override in rules that apply to shell."""
+
+    @classmethod
+    def handles_shell(cls) -> bool:
+        return cls.shell.__func__ is not Rule.shell.__func__  # type: ignore[attr-defined]
+
+    @classmethod
+    def handles_python(cls) -> bool:
+        return issubclass(cls, PythonRule)
+
+    @classmethod
+    def languages(cls) -> str:
+        names = [n for n, ok in (("python", cls.handles_python()),
+                                 ("shell", cls.handles_shell())) if ok]
+        return "+".join(names)
+
+
+class PythonSource(Protocol):
+    """What a Python rule may read and record on the module it rewrites (the Python engine's
+    file implements it)."""
+
+    path: str
+    #: The parsed module (the nodes that edits and findings refer to).
+    module: cst.Module
+    #: The file's bytes, for cheap tests before a walk of the tree.
+    source: bytes
+    target: Target
+    options: RunOptions
+    #: The rest of SRC, for rules that declare ``needs_tree`` (None: this file is the program).
+    tree: TreeIndex | None
+
+    @property
+    def parents(self) -> Mapping[cst.CSTNode, cst.CSTNode]:
+        """Each node's parent."""
+        ...
+
+    @property
+    def imports(self) -> Mapping[str, set[str]]:
+        """Every name an import of the module binds -> the dotted names it was bound to."""
+        ...
+
+    def may_reach(self, node: cst.BaseExpression, component: str) -> bool:
+        """Whether the dotted name ``node`` can resolve to a name with ``component`` in it (a
+        cheap test before resolving names, which costs a scope analysis)."""
+        ...
+
+    def metadata(self, provider: ProviderT, node: cst.CSTNode, default: Any) -> Any:
+        """libcst metadata of ``node`` (resolved for the file when a rule first asks)."""
+        ...
+
+    def code(self, node: Replacement) -> str:
+        """The source text of ``node``."""
+        ...
+
+    def add_edit(self, rule: PythonRule, node: cst.CSTNode, new: NewNode, message: str,
+                 safety: Safety) -> None:
+        """Record that ``node`` becomes ``new``."""
+        ...
+
+    def add_finding(self, rule: PythonRule, node: cst.CSTNode, message: str,
+                    severity: Severity) -> None:
+        """Record a finding at ``node``."""
+        ...
+
+    def changes(self) -> Sequence[Change]:
+        """The changes recorded so far (by rules of this and earlier phases)."""
+        ...
+
+    def findings(self) -> Sequence[Finding]:
+        """The findings recorded so far."""
+        ...
+
+
+_MISSING = object()
+
+
+@cache
+def _visitor_names(cls: type) -> tuple[str, ...]:
+    """The visit_/leave_ methods of a rule class, found once per class (libcst looks them up
+    with inspect.getmembers on every instance, i.e. once per file)."""
+    return tuple(name for name in dir(cls)
+                 if name.startswith(("visit_", "leave_")) and callable(getattr(cls, name))
+                 and not getattr(getattr(cls, name), "_is_no_op", False))
+
+
+class PythonRule(Rule, cst.BatchableCSTVisitor):
+    """A libcst visitor that records edits and findings on a :class:`PythonSource`."""
+
+    METADATA_DEPENDENCIES: ClassVar[tuple[ProviderT, ...]] = (
+        PositionProvider,
+        QualifiedNameProvider,
+        ScopeProvider,
+    )
+
+    def __init__(self, file: PythonSource) -> None:
+        super().__init__()
+        self.file = file
+
+    def get_visitors(self) -> Mapping[str, Callable[..., Any]]:  # type: ignore[override]
+        return {name: getattr(self, name) for name in _visitor_names(type(self))}
+
+    def get_metadata(self, key: type[Any], node: cst.CSTNode,  # type: ignore[override]
+                     default: _T | object = _MISSING) -> Any:
+        """libcst's ``get_metadata``, served by the file (which resolves each provider once,
+        for all rules, when one first asks)."""
+        if key not in self.get_inherited_dependencies():
+            raise KeyError(f"{type(self).__name__} does not declare {key.__name__}")
+        value = self.file.metadata(key, node, default)
+        if value is _MISSING:
+            raise KeyError(f"no {key.__name__} for {type(node).__name__}")
+        return value
+
+    # -- helpers shared by rules -------------------------------------------------------------
+    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        """Fully resolved dotted names of ``node`` (aliases and ``from`` imports followed)."""
+        return {q.name for q in self.get_metadata(QualifiedNameProvider, node, set())}
+
+    def is_name(self, node: cst.CSTNode, *names: str) -> bool:
+        """True where ``node`` resolves (through imports) to one of ``names``."""
+        return not self.qualified_names(node).isdisjoint(names)
+
+    def position(self, node: cst.CSTNode) -> CodeRange:
+        return self.get_metadata(PositionProvider, node)
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        return self.file.parents.get(node)
+
+    def replace(self, node: cst.CSTNode, new: NewNode, message: str, *,
+                safety: Safety | None = None) -> None:
+        """Record that ``node`` becomes ``new``.
+
+        ``new`` may be a callable that receives the node as other rules left it (so edits
+        nested inside ``node`` survive). ``safety`` overrides the rule's own for this edit
+        (an unsafe edit is proposed, not applied, unless the run asks for unsafe fixes).
+        """
+        self.file.add_edit(self, node, new, message, safety or self.safety)
+
+    def report(self, node: cst.CSTNode, message: str, severity: Severity | None = None) -> None:
+        """Record a finding at ``node``."""
+        self.file.add_finding(self, node, message, severity or self.severity)
+
+    def finish(self) -> None:
+        """Called once at the end of the pass over the module (metadata still available).
+
+        Rules of a higher phase run in a later pass, so their ``finish`` sees every edit of the
+        lower phases in ``self.file.changes()``. Override this, not ``leave_Module``.
+        """
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self.finish()

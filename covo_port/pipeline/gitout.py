@@ -1,0 +1,245 @@
+"""Git-native output: OUT as a git repository (pristine commit + one commit per rule) and the
+``git format-patch`` series of those rule commits.
+
+The history is written with ``git fast-import`` while OUT is still the temporary folder of the
+atomic write, so an interrupted run leaves nothing behind. Every git command runs with the
+user's and the system's git configuration switched off and ``GIT_*`` variables removed, so the
+commits (identity, dates, hashes) and the patches depend only on the input: the same SRC gives
+the same OUT history on any machine, with or without a git identity configured. Dates come from
+``SOURCE_DATE_EPOCH`` when set, else from SRC's commit, else the epoch.
+
+``OUT/.covo-port/`` (the manifest) is not part of any commit: it is listed in OUT's
+``.git/info/exclude``, so ``git status`` in OUT is clean after apply and the tree of OUT's last
+commit is exactly what ``git am`` of the patches gives on a clone of the source commit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import BinaryIO
+
+from covo_port import __version__
+from covo_port.model import ENGINE_CODE, FileKind, Finding, Severity
+from covo_port.pipeline.git import AUTHOR, EMAIL, GitError, clean_env, git_executable, run_git
+from covo_port.pipeline.manifest import MANIFEST_DIR
+from covo_port.pipeline.result import GitInfo, Result
+from covo_port.pipeline.walk import Entry, EntryKind
+
+BRANCH = "main"
+
+
+def _quote(path: str) -> bytes:
+    """A path as fast-import reads it: C-style quoted, every unusual byte escaped."""
+    out = bytearray(b'"')
+    for byte in os.fsencode(path):
+        if byte in (0x22, 0x5C):
+            out += b"\\" + bytes([byte])
+        elif 0x20 <= byte < 0x7F:
+            out.append(byte)
+        else:
+            out += b"\\%03o" % byte
+    out += b'"'
+    return bytes(out)
+
+
+def _source_info(src: Path) -> tuple[str | None, int | None]:
+    """(origin URL, committer date) of SRC's checkout, where it is one."""
+    if not (src / ".git").exists():
+        return None, None
+    try:
+        import git
+
+        repo = git.Repo(src)
+        url = next((r.url for r in repo.remotes if r.name == "origin"), None)
+        return url, repo.head.commit.committed_date
+    except (ImportError, ValueError, git.exc.GitError):
+        return None, None
+
+
+def _date(source_date: int | None) -> int:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        return int(epoch)
+    return source_date or 0
+
+
+def _tracked(path: str) -> bool:
+    """Whether git can hold ``path`` (it refuses any component named .git)."""
+    return all(part.lower() != ".git" for part in path.split("/"))
+
+
+def _pristine_message(src: Path, result: Result, url: str | None) -> str:
+    manifest = result.manifest
+    label = url or src.resolve().name
+    commit = manifest.source_commit
+    subject = f"Pristine source: {label}" + (f" at {commit[:12]}" if commit else "")
+    body = [f"Source: {label}", f"Commit: {commit or 'none (SRC is not a git checkout)'}"]
+    if manifest.source_dirty:
+        body.append("SRC had uncommitted changes: this tree includes them.")
+    body += ["", f"The tree that covo-port {__version__} rewrote for target {manifest.target};",
+             "each following commit is one rule's rewrite."]
+    return subject + "\n\n" + "\n".join(body) + "\n"
+
+
+def _rule_message(rule_id: str, summary: str, counts: dict[str, int]) -> str:
+    lines = [f"{path}: {n} change{'s' if n != 1 else ''}" for path, n in counts.items()]
+    return f"{rule_id}: {summary}\n\n" + "\n".join(lines) + "\n"
+
+
+def build_repo(tmp: Path, src: Path, entries: list[Entry], result: Result,
+               summaries: dict[str, str]) -> GitInfo | None:
+    """Make ``tmp`` (OUT being written) a git repository holding the pristine tree and one
+    commit per rule. Returns None, with a warning finding, where git is not installed."""
+    if git_executable() is None:
+        result.manifest.findings.append(Finding(
+            ENGINE_CODE, ".", 1, 1, Severity.WARNING,
+            "git is not installed: OUT is a plain folder (no per-rule commits, no patches)"))
+        return None
+    manifest = result.manifest
+    records = {r.path: r for r in manifest.files}
+    url, source_date = _source_info(src)
+    stamp = f"{AUTHOR} <{EMAIL}> {_date(source_date)} +0000".encode()
+
+    def commit(stream: BinaryIO, message: str) -> None:
+        data = message.encode(errors="surrogateescape")  # paths name files in bytes
+        stream.write(b"commit refs/heads/" + BRANCH.encode() + b"\n")
+        stream.write(b"author " + stamp + b"\ncommitter " + stamp + b"\n")
+        stream.write(b"data %d\n%s\n" % (len(data), data))
+
+    def put(stream: BinaryIO, path: str, mode: str, data: bytes) -> None:
+        stream.write(b"M " + mode.encode() + b" inline " + _quote(path) + b"\n")
+        stream.write(b"data %d\n%s\n" % (len(data), data))
+
+    modes: dict[str, str] = {}
+    untracked = []
+    with tempfile.TemporaryFile() as stream:
+        commit(stream, _pristine_message(src, result, url))
+        for entry in entries:
+            record = records.get(entry.rel)
+            if entry.kind is EntryKind.DIR or record is None or not os.path.lexists(
+                    tmp / entry.rel):
+                continue  # what OUT holds is what the pristine commit holds
+            if not _tracked(entry.rel):
+                untracked.append(entry.rel)
+                continue
+            if record.kind is FileKind.SYMLINK:
+                put(stream, entry.rel, "120000", os.fsencode(record.link or ""))
+                continue
+            modes[entry.rel] = "100755" if entry.mode & 0o100 else "100644"
+            origin = src if entry.rel in result.outputs else tmp
+            put(stream, entry.rel, modes[entry.rel], (origin / entry.rel).read_bytes())
+
+        per_file = Counter((c.rule, c.path) for c in manifest.changes)
+        rule_ids = []
+        for rule_id in manifest.rules:
+            changed = {path: data for path, stages in sorted(result.stages.items())
+                       for rid, data in stages if rid == rule_id and path in modes}
+            if not changed:
+                continue
+            rule_ids.append(rule_id)
+            counts = {path: per_file[(rule_id, path)] for path in changed}
+            commit(stream, _rule_message(rule_id, summaries.get(rule_id, ""), counts))
+            for path, data in changed.items():
+                put(stream, path, modes[path], data)
+        stream.write(b"done\n")
+        stream.seek(0)
+
+        run_git(["init", "-q"], tmp)
+        run_git(["fast-import", "--quiet", "--done", "--date-format=raw"], tmp,
+                stdin=stream.fileno())
+    run_git(["symbolic-ref", "HEAD", f"refs/heads/{BRANCH}"], tmp)
+    run_git(["reset", "-q"], tmp)
+    (tmp / ".git" / "info").mkdir(exist_ok=True)
+    (tmp / ".git" / "info" / "exclude").write_text(
+        f"# covo-port's manifest of this output: not part of the port\n/{MANIFEST_DIR}/\n")
+    for path in untracked:
+        manifest.findings.append(Finding(
+            ENGINE_CODE, path, 1, 1, Severity.WARNING,
+            "git cannot hold a path with a .git component: in OUT but in no commit"))
+    shas = run_git(["rev-list", "--reverse", "HEAD"], tmp).split()
+    return GitInfo(base=shas[0], commits=list(zip(rule_ids, shas[1:], strict=True)))
+
+
+# -- reading OUT's history back ------------------------------------------------------------------
+
+def is_port_repo(out: Path) -> bool:
+    """Whether ``out`` is a git repository that ``covo-port apply`` wrote."""
+    return base_commit(out) is not None
+
+
+def base_commit(out: Path) -> str | None:
+    """OUT's pristine commit: the root commit that covo-port authored, if any."""
+    if not (out / ".git").is_dir():
+        return None  # never the history of a repository that merely contains OUT
+    try:
+        roots = run_git(["rev-list", "--max-parents=0", "--format=%H %ae", "HEAD"], out)
+    except GitError:
+        return None
+    for line in roots.splitlines():
+        sha, _, email = line.partition(" ")
+        if email == EMAIL:
+            return sha
+    return None
+
+
+def rule_commits(out: Path) -> list[tuple[str, str]]:
+    """(rule id, commit) of every rule commit in OUT, oldest first."""
+    base = base_commit(out)
+    if base is None:
+        return []
+    log = run_git(["log", "--reverse", f"--author={EMAIL}", "--format=%H %s", f"{base}..HEAD"],
+                  out)
+    commits = []
+    for line in log.splitlines():
+        sha, _, subject = line.partition(" ")
+        rule_id, colon, _ = subject.partition(":")
+        if colon:
+            commits.append((rule_id, sha))
+    return commits
+
+
+def show_rule(out: Path, rule_id: str, stat: bool = False) -> str | None:
+    """``git show`` of the commit of ``rule_id`` in OUT; None if that rule changed nothing."""
+    for rid, sha in rule_commits(out):
+        if rid == rule_id:
+            return run_git(["show", "--no-color", "--format=medium",
+                            "--stat" if stat else "--patch", sha], out)
+    return None
+
+
+def pristine_file(out: Path, base: str, path: str) -> bytes:
+    """The bytes of ``path`` in OUT's pristine commit."""
+    exe = git_executable()
+    if exe is None:
+        raise GitError("git is not installed (or not on PATH)")
+    proc = subprocess.run([exe, "cat-file", "blob", f"{base}:{path}"], cwd=out,
+                          env=clean_env(), capture_output=True)
+    if proc.returncode != 0:
+        raise GitError(f"{path} is not in OUT's pristine commit {base[:12]}")
+    return proc.stdout
+
+
+def write_patches(out: Path, dest: Path) -> list[Path]:
+    """Replace the ``*.patch`` files in ``dest`` by ``git format-patch`` of OUT's rule commits."""
+    base = base_commit(out)
+    if base is None:
+        raise GitError(f"{out} is not a git repository written by covo-port apply")
+    dest.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".covo-port-patches-", dir=dest))
+    try:
+        run_git(["format-patch", "--quiet", "--no-signature", "-o", str(staging.resolve()),
+                 f"{base}..HEAD"], out)
+        for old in dest.glob("*.patch"):
+            old.unlink()
+        written = []
+        for new in sorted(staging.iterdir()):
+            os.replace(new, dest / new.name)
+            written.append(dest / new.name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,132 @@
+"""``OUT/.covo-port/manifest.json``: what apply did, read back by ``diff`` and ``verify``."""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from covo_port.model import (
+    Change,
+    FileKind,
+    FileStatus,
+    Finding,
+    Severity,
+    Suppressed,
+    SuppressedKind,
+)
+
+MANIFEST_DIR = ".covo-port"
+MANIFEST_NAME = "manifest.json"
+SCHEMA = 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with enums as their values (what JSON holds)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _finding(data: dict[str, Any]) -> Finding:
+    fix = data.get("fix")
+    return Finding(**{**data, "severity": Severity(data["severity"]),
+                      "fix": Change(**fix) if fix is not None else None})
+
+
+class ManifestError(Exception):
+    """A folder without a (readable) manifest: not something ``apply`` wrote."""
+
+
+@dataclass
+class FileRecord:
+    path: str
+    kind: FileKind
+    status: FileStatus
+    mode: int = 0
+    source_sha256: str | None = None
+    output_sha256: str | None = None
+    rules: list[str] = field(default_factory=list)
+    link: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Manifest:
+    version: str
+    target: str
+    source: str
+    device_map: dict[int, int] = field(default_factory=dict)
+    source_commit: str | None = None
+    source_dirty: bool = False
+    rules: list[str] = field(default_factory=list)
+    optimize: list[str] = field(default_factory=list)
+    files: list[FileRecord] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    #: findings and rewrites switched off by `# covo-port: ignore` comments in the source
+    suppressed: list[Suppressed] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = _plain(asdict(self))
+        data = {"tool": "covo-port", "schema": SCHEMA, **data}
+        data["device_map"] = {str(k): v for k, v in self.device_map.items()}
+        return data
+
+    def write(self, out: Path) -> Path:
+        folder = out / MANIFEST_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / MANIFEST_NAME
+        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False)
+        # a file name that is not UTF-8 (its bytes held as lone surrogates) stays a JSON escape
+        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        path.write_text(text + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        return cls(
+            version=data["version"],
+            target=data["target"],
+            source=data["source"],
+            device_map={int(k): v for k, v in data.get("device_map", {}).items()},
+            source_commit=data.get("source_commit"),
+            source_dirty=data.get("source_dirty", False),
+            rules=list(data.get("rules", [])),
+            optimize=list(data.get("optimize", [])),
+            files=[FileRecord(**{**f, "kind": FileKind(f["kind"]),
+                                 "status": FileStatus(f["status"])})
+                   for f in data.get("files", [])],
+            changes=[Change(**c) for c in data.get("changes", [])],
+            findings=[_finding(f) for f in data.get("findings", [])],
+            suppressed=[Suppressed(**{**s, "kind": SuppressedKind(s["kind"])})
+                        for s in data.get("suppressed", [])],
+        )
+
+    @classmethod
+    def read(cls, out: Path) -> Manifest:
+        path = out / MANIFEST_DIR / MANIFEST_NAME
+        if not out.is_dir():
+            raise ManifestError(f"{out} does not exist (run `covo-port apply` first)")
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ManifestError(
+                f"{out} has no {MANIFEST_DIR}/{MANIFEST_NAME}: not an output of `covo-port apply`"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise ManifestError(f"{path}: unreadable manifest ({exc})") from None
+        if data.get("tool") != "covo-port":
+            raise ManifestError(f"{path} was not written by covo-port")
+        try:
+            return cls.from_json(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ManifestError(f"{path}: malformed manifest ({exc})") from None

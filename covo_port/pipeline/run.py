@@ -1,0 +1,228 @@
+"""Applies the rules to a whole tree: walk SRC, rewrite what the rules claim, copy the rest.
+
+OUT is built in a temporary sibling folder and renamed into place at the end, so an interrupted
+or failed run never leaves a half-written tree, and SRC is only ever read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from contextlib import closing, suppress
+from pathlib import Path
+
+from covo_port import __version__
+from covo_port.engines import EngineConfig, rewrite_file
+from covo_port.model import (
+    ENGINE_CODE,
+    FileKind,
+    FileStatus,
+    Finding,
+    Rule,
+    RunOptions,
+    Severity,
+    Target,
+    TreeIndex,
+)
+from covo_port.pipeline.manifest import FileRecord, Manifest
+from covo_port.pipeline.parallel import WorkerDied, default_jobs, map_ordered
+from covo_port.pipeline.result import FileResult, Result
+from covo_port.pipeline.walk import Entry, EntryKind, walk
+from covo_port.pipeline.writer import write_tree
+from covo_port.registry import engine_config
+
+MAX_REWRITE_BYTES = 10 * 1024 * 1024
+
+
+class InputError(Exception):
+    """Bad input from the user (paths, options): one line for the user, exit 2."""
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _source_commit(src: Path) -> tuple[str | None, bool]:
+    if not (src / ".git").exists():
+        return None, False
+    try:
+        import git
+
+        repo = git.Repo(src)
+        return repo.head.commit.hexsha, repo.is_dirty(untracked_files=False)
+    except (ImportError, ValueError, git.exc.GitError):
+        return None, False
+
+
+def check_paths(src: Path, out: Path | None, force: bool) -> None:
+    """Refuse paths that make no sense, with one line that says why."""
+    if not src.exists():
+        raise InputError(f"source {src} does not exist")
+    if not src.is_dir():
+        raise InputError(f"source {src} is not a folder (give the root of the project to port)")
+    if out is None:
+        return
+    s, o = src.resolve(), out.resolve()
+    if o == s:
+        raise InputError(f"output {out} is the source itself; the source is never modified")
+    if s in o.parents:
+        raise InputError(f"output {out} is inside the source {src}; put it beside the source")
+    if o in s.parents:
+        raise InputError(f"output {out} contains the source {src}; choose another output")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InputError(f"output {out} exists and is not empty (use --force to replace it)")
+
+
+def build_tree_index(src: Path, paths: Iterable[str], rules: Iterable[type[Rule]]) -> TreeIndex:
+    """What the ``needs_tree`` rules must know of SRC: for each, which files hold each of the
+    words it extracts. Files over the size limit, unreadable or binary are left out (they are
+    copied unchanged and reported)."""
+    tree_rules = [r for r in rules if r.needs_tree]
+    words: dict[str, dict[str, set[str]]] = {r.id: {} for r in tree_rules}
+    for rel in paths:
+        full = src / rel
+        try:
+            if full.stat().st_size > MAX_REWRITE_BYTES:
+                continue
+            data = full.read_bytes()
+        except OSError:
+            continue
+        if b"\0" in data[:8192]:
+            continue
+        for rule in tree_rules:
+            for word in rule.tree_words(data):
+                words[rule.id].setdefault(word, set()).add(rel)
+    return TreeIndex({rule: {w: frozenset(f) for w, f in found.items()}
+                      for rule, found in words.items()})
+
+
+Progress = Callable[[str], None]
+
+
+def apply_tree(
+    src: Path,
+    out: Path | None,
+    target: Target,
+    options: RunOptions,
+    *,
+    check: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+    keep_stages: bool = False,
+    jobs: int | None = None,
+) -> Result:
+    """Rewrite ``src`` into ``out`` (or, with ``check``, compute what would change).
+
+    ``jobs`` worker processes rewrite the files (default: one per core; 1: this process only);
+    the result is the same whatever their number.
+    """
+    if jobs is not None and jobs < 1:
+        raise InputError(f"--jobs {jobs}: give 1 or more processes (default: one per core)")
+    check_paths(src, None if check else out, force)
+    config = engine_config(target, options)
+    commit, dirty = _source_commit(src)
+    manifest = Manifest(
+        version=__version__,
+        target=target.name,
+        device_map=dict(target.device_map),
+        source=str(src.resolve()),
+        source_commit=commit,
+        source_dirty=dirty,
+        rules=[r.id for r in config.rules],
+        optimize=sorted(options.optimize),
+    )
+    result = Result(manifest=manifest, check=check, out=None if check else out)
+    entries = list(walk(src, exclude=[out] if out is not None else []))
+    if any(rule.needs_tree for rule in config.rules):
+        config.tree = build_tree_index(
+            src, (e.rel for e in entries if e.kind is EntryKind.FILE), config.rules)
+    files = [e for e in entries if e.kind is not EntryKind.DIR]
+    if on_start:
+        on_start(len(files))
+
+    keep = keep_stages or not (check or out is None)  # for OUT's per-rule commits
+    done = map_ordered(process_file, (src, config, keep), files,
+                       default_jobs() if jobs is None else jobs, _source_bytes(src, files))
+    try:
+        with closing(done):
+            for entry, file in done:
+                result.add(file, keep)
+                if progress:
+                    progress(entry.rel)
+    except WorkerDied as exc:
+        first, last = exc.items[0].rel, exc.items[-1].rel
+        raise InputError(f"a worker process died (killed or out of memory?) while rewriting "
+                         f"{first} .. {last}; nothing was written") from None
+    if check or out is None:
+        return result
+    try:
+        write_tree(src, out, entries, result, {r.id: r.summary for r in config.rules})
+    except OSError as exc:  # a read-only or full destination: OUT is left as it was
+        raise InputError(f"cannot write {out}: {exc.strerror or exc}; nothing was written"
+                         ) from None
+    return result
+
+
+def _source_bytes(src: Path, files: list[Entry]) -> int:
+    """Roughly how much the rules will parse: the size of the files named like source."""
+    total = 0
+    for entry in files:
+        if entry.kind is EntryKind.FILE and entry.rel.endswith((".py", ".pyi", ".sh", ".ipynb")):
+            with suppress(OSError):
+                total += (src / entry.rel).stat().st_size
+    return total
+
+
+def _finding(path: str, message: str, severity: Severity, line: int = 1) -> Finding:
+    return Finding(ENGINE_CODE, path, line, 1, severity, message)
+
+
+def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> FileResult:
+    """Rewrite one file of ``src`` (in this process or a worker): its share of the Result.
+    ``keep``: send back the per-rule stages (for OUT's history), not only the output."""
+    full = src / entry.rel
+    if entry.kind is EntryKind.SYMLINK:
+        return FileResult(FileRecord(entry.rel, FileKind.SYMLINK, FileStatus.COPIED,
+                                     link=os.readlink(full)))
+    if entry.kind is EntryKind.SPECIAL:
+        return FileResult(FileRecord(entry.rel, FileKind.SPECIAL, FileStatus.SKIPPED)).finding(
+            _finding(entry.rel, "not a regular file (FIFO, socket or device): skipped",
+                     Severity.WARNING))
+    if entry.kind is EntryKind.UNREADABLE:
+        return FileResult(FileRecord(entry.rel, FileKind.UNREADABLE, FileStatus.FAILED,
+                                     error=entry.error)).finding(_finding(
+            entry.rel, f"cannot read this folder: {entry.error}; it is not in OUT",
+            Severity.ERROR))
+    size = full.stat().st_size
+    if size > MAX_REWRITE_BYTES:
+        return FileResult(FileRecord(entry.rel, FileKind.LARGE, FileStatus.UNCHANGED,
+                                     mode=entry.mode)).finding(_finding(
+            entry.rel, f"{size / 2**20:.1f} MB: larger than the 10 MB rewrite limit; "
+            "copied unchanged", Severity.WARNING))
+    try:
+        source = full.read_bytes()
+    except OSError as exc:
+        return FileResult(FileRecord(entry.rel, FileKind.UNREADABLE, FileStatus.FAILED)).finding(
+            _finding(entry.rel, f"cannot read: {exc.strerror}; it is not in OUT", Severity.ERROR))
+    kind, outcome = rewrite_file(entry.rel, source, config)
+    record = FileRecord(entry.rel, kind, FileStatus.UNCHANGED, mode=entry.mode,
+                        source_sha256=_sha256(source))
+    if outcome.error:
+        outcome.findings.append(
+            _finding(entry.rel, outcome.error, Severity.ERROR, outcome.error_line))
+        record.status = FileStatus.FAILED
+        record.error = outcome.error
+    output = outcome.output(source)
+    record.output_sha256 = _sha256(output)
+    file = FileResult(record, outcome)
+    if outcome.changed:
+        record.status = FileStatus.CHANGED
+        record.rules = [rule for rule, _ in outcome.stages]
+        file.output = output
+        if not keep:
+            outcome.stages = []
+    return file

@@ -1,0 +1,70 @@
+"""``covo-port diff``: what apply changed, read back from OUT and its manifest."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from covo_port.model import FileStatus
+from covo_port.pipeline.gitout import base_commit, pristine_file
+from covo_port.pipeline.manifest import Manifest, ManifestError
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    path: str
+    rules: tuple[str, ...]
+    text: str
+    added: int
+    removed: int
+
+
+def _lines(data: bytes) -> list[str]:
+    return data.decode("utf-8", errors="replace").splitlines(keepends=True)
+
+
+def file_diffs(out: Path, manifest: Manifest) -> list[FileDiff]:
+    """Unified diffs of every changed file. The source side comes from OUT's pristine commit
+    where OUT is a git repository written by apply, else from the manifest's source."""
+    src = Path(manifest.source)
+    base = base_commit(out)
+    diffs = []
+    for record in manifest.files:
+        if record.status is not FileStatus.CHANGED:
+            continue
+        if base is not None:
+            before = pristine_file(out, base, record.path)
+        else:
+            try:
+                before = (src / record.path).read_bytes()
+            except OSError:
+                raise ManifestError(f"source file {src / record.path} is gone; "
+                                    "re-run `covo-port apply`") from None
+            if hashlib.sha256(before).hexdigest() != record.source_sha256:
+                raise ManifestError(
+                    f"{src / record.path} changed since apply; re-run `covo-port apply`")
+        after = (out / record.path).read_bytes()
+        lines = list(difflib.unified_diff(
+            _lines(before), _lines(after), f"a/{record.path}", f"b/{record.path}"))
+        text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                       for line in lines)
+        added = sum(1 for x in lines if x.startswith("+") and not x.startswith("+++"))
+        removed = sum(1 for x in lines if x.startswith("-") and not x.startswith("---"))
+        diffs.append(FileDiff(record.path, tuple(record.rules), text, added, removed))
+    return diffs
+
+
+def stat_rows(manifest: Manifest, diffs: list[FileDiff]) -> tuple[list[tuple], list[tuple]]:
+    """(per-file rows, per-rule rows) for ``diff --stat``."""
+    per_file_rule = Counter((c.path, c.rule) for c in manifest.changes)
+    files = []
+    for d in diffs:
+        counts = ", ".join(f"{rule}×{per_file_rule[(d.path, rule)]}" for rule in d.rules)
+        files.append((d.path, d.added, d.removed, counts))
+    per_rule = Counter(c.rule for c in manifest.changes)
+    rule_files = Counter(rule for (_, rule) in per_file_rule)
+    rules = [(rule, per_rule[rule], rule_files[rule]) for rule in sorted(per_rule)]
+    return files, rules
