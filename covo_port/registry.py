@@ -13,10 +13,10 @@ from functools import cache
 
 from covo_port import rewrites
 from covo_port.engines import EngineConfig
-from covo_port.model import PythonRule, Rule, RunOptions, Target, TreeIndex
+from covo_port.model import PythonRule, Rule, RunOptions, Target, TreeIndex, UserError
 
 
-class RuleError(LookupError):
+class RuleError(UserError, LookupError):
     """An unknown rule id, or a rules folder that breaks the one-rule-per-module contract."""
 
 
@@ -46,8 +46,9 @@ def all_rules() -> tuple[type[Rule], ...]:
 
 
 def get_rule(rule_id: str) -> type[Rule]:
+    """The rule with code ``rule_id`` (any case) or readable name ``rule_id``."""
     for rule in all_rules():
-        if rule.id == rule_id.upper():
+        if rule.id == rule_id.upper() or rule.name == rule_id.lower():
             return rule
     raise RuleError(f"unknown rule {rule_id!r}; `covo-port rules` lists them")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from covo_port.cli import rules_markdown
+from covo_port.cli.rules import rules_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from covo_port.cli import VERIFY_NEEDS, main
+from covo_port.cli import main
+from covo_port.cli.verify import VERIFY_NEEDS
 from covo_port.model import RunOptions, get_target
 from covo_port.pipeline.manifest import Manifest
 from covo_port.pipeline.run import apply_tree

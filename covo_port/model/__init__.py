@@ -5,6 +5,7 @@ Rules import what they declare and record from here: :class:`Rule`, :class:`Pyth
 :class:`Target` and the protocols of what a rule sees of a file.
 """
 
+from covo_port.model.errors import UserError
 from covo_port.model.records import (
     ENGINE_CODE,
     Change,
@@ -53,6 +54,7 @@ __all__ = [
     "Target",
     "TargetError",
     "TreeIndex",
+    "UserError",
     "VarRef",
     "Word",
     "get_target",

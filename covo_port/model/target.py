@@ -7,6 +7,8 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
+from covo_port.model.errors import UserError
+
 _DEVICE_RE = re.compile(r"^(?P<type>[a-z]+)(?::(?P<index>\d+))?$")
 _WORD = re.compile(r"\w+")
 
@@ -21,7 +23,7 @@ def _without_comments(code: str) -> str:
         return code
 
 
-class TargetError(ValueError):
+class TargetError(UserError, ValueError):
     """A target name, device string or device map that makes no sense."""
 
 

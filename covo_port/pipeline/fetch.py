@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from covo_port.model import UserError
 from covo_port.pipeline.git import git_executable
 
 UPSTREAM_URL = "https://github.com/Tencent/Covo-Audio"
@@ -26,7 +27,7 @@ DEFAULT_DEST = Path("upstream") / "Covo-Audio"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-class FetchError(Exception):
+class FetchError(UserError):
     """Why a fetch did not happen: one line for the user (exit 2)."""
 
 

@@ -8,11 +8,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from covo_port.model import UserError
+
 AUTHOR = "covo-port"
 EMAIL = "covo-port@localhost"
 
 
-class GitError(Exception):
+class GitError(UserError):
     """A git command failed, or git is missing where it is required: one line for the user."""
 
 

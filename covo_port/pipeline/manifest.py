@@ -17,6 +17,7 @@ from covo_port.model import (
     Severity,
     Suppressed,
     SuppressedKind,
+    UserError,
 )
 
 MANIFEST_DIR = ".covo-port"
@@ -42,7 +43,7 @@ def _finding(data: dict[str, Any]) -> Finding:
                       "fix": Change(**fix) if fix is not None else None})
 
 
-class ManifestError(Exception):
+class ManifestError(UserError):
     """A folder without a (readable) manifest: not something ``apply`` wrote."""
 
 

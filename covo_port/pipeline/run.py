@@ -24,6 +24,7 @@ from covo_port.model import (
     Severity,
     Target,
     TreeIndex,
+    UserError,
 )
 from covo_port.pipeline.manifest import FileRecord, Manifest
 from covo_port.pipeline.parallel import WorkerDied, default_jobs, map_ordered
@@ -35,7 +36,7 @@ from covo_port.registry import engine_config
 MAX_REWRITE_BYTES = 10 * 1024 * 1024
 
 
-class InputError(Exception):
+class InputError(UserError):
     """Bad input from the user (paths, options): one line for the user, exit 2."""
 
 

@@ -1,0 +1,110 @@
+"""``covo-port verify``: run the ported tree and check it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from covo_port.cli.common import default_out, err_console, out_console, user_errors
+from covo_port.model import parse_device
+from covo_port.model.target import TARGETS
+from covo_port.pipeline.manifest import Manifest
+from covo_port.pipeline.run import InputError
+
+VERIFY_NEEDS = ("torch", "torchaudio", "transformers", "soundfile", "safetensors", "tokenizers",
+                "numpy")
+
+
+@click.command()
+@click.argument("out", required=False, type=click.Path(path_type=Path))
+@click.option("--device", metavar="npu:N",
+              help="The Ascend device to run on (needs torch_npu) [default: npu:0].")
+@click.option("--emulate", type=click.Choice(["npu"]),
+              help="Run on the CPU under NPU emulation instead: no NPU needed.")
+@click.option("--model-dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="The real checkpoint (config.json, *.safetensors, tokenizer, "
+                   "token2wav/model.pt) [default: a tiny random model, built and cached].")
+@click.option("--mode", type=click.Choice(["a2t", "a2ta"]), default="a2t", show_default=True,
+              help="a2t: audio to text; a2ta: also the token2wav decode to a wav.")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), metavar="N",
+              help="Tokens per round [default: 16 with the tiny model, 64 with --model-dir].")
+@click.option("--timeout", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="Time limit of the inference stage [default: 600, 3600 with --model-dir].")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), metavar="FILE",
+              help="Write the report (Markdown) to FILE.")
+@click.option("--audio-out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Keep the decoded wavs of --mode a2ta in DIR.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@user_errors
+def verify(out: Path | None, device: str | None, emulate: str | None, model_dir: Path | None,
+           mode: str, max_new_tokens: int | None, timeout: float | None,
+           report_path: Path | None, audio_out: Path | None, as_json: bool) -> None:
+    """Run the ported tree OUT [default: ported/npu] end to end and check it in five stages:
+    residual CUDA scan, import, log-Mel rewrite equivalence against the source tree,
+    two-round inference (a2t, or a2ta with the decoded wav), determinism.
+
+    On an Ascend host give --device npu:N; anywhere else --emulate npu runs the same stages on
+    the CPU with an emulated NPU that rejects what Ascend does not support. Exit status: 0 when
+    every stage passes, 1 when one fails, 2 for bad input.
+    """
+
+    # imported here: apply/diff/rules never load the verify machinery
+    from covo_port.verify.report import render_markdown
+    from covo_port.verify.report import to_json as verify_json
+    from covo_port.verify.stages import StageResult, VerifyOptions, run_verify
+
+    out = out if out is not None else default_out("npu")
+    device = device or "npu:0"
+    device_type, index = parse_device(device)
+    if device_type != "npu" or index is None:
+        raise InputError(f"--device {device!r}: expected an Ascend device, npu:N (e.g. npu:0)")
+    manifest = Manifest.read(out)
+    if TARGETS[manifest.target].device_type != device_type:
+        raise InputError(f"{out} was ported for {manifest.target}, not for {device_type}")
+    missing = [m for m in VERIFY_NEEDS if importlib.util.find_spec(m) is None]
+    if missing:
+        raise InputError(f"verify needs {', '.join(missing)}: install the verify extra "
+                         "(pip install 'covo-port[verify]')")
+    if emulate is None and importlib.util.find_spec("torch_npu") is None:
+        raise InputError(f"torch_npu is not installed, so {device} cannot be used here; "
+                         f"to check OUT on the CPU run: covo-port verify {out} --emulate npu")
+    if model_dir is not None:
+        if not (model_dir / "config.json").is_file() or not any(model_dir.glob("*.safetensors")):
+            raise InputError(f"--model-dir {model_dir}: expected config.json and *.safetensors "
+                             "shards there")
+        if mode == "a2ta" and not (model_dir / "token2wav" / "model.pt").is_file():
+            raise InputError(f"--model-dir {model_dir}: --mode a2ta needs token2wav/model.pt")
+
+    options = VerifyOptions(out=out, device=device, emulate=emulate is not None,
+                            model_dir=model_dir, mode=mode, max_new_tokens=max_new_tokens,
+                            timeout=timeout, audio_out=audio_out)
+
+    def progress(stage: StageResult) -> None:
+        style = "green" if stage.passed else "bold red"
+        err_console.print(f"stage {stage.number}/5 {stage.title}: "
+                          f"[{style}]{stage.status.upper()}[/] ({stage.seconds:.1f} s)")
+
+    verification = run_verify(options, manifest, on_stage=progress)
+    if report_path is not None:
+        report_path.write_text(render_markdown(verification), encoding="utf-8")
+    if as_json:
+        out_console.print_json(json.dumps(verify_json(verification)))
+        sys.exit(verification.exit_code)
+    table = Table(title=f"covo-port verify {out}", header_style="bold")
+    for col in ("#", "stage", "result", "time"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("figures", overflow="fold")  # paths and messages whole, never "…"
+    for stage in verification.stages:
+        style = "green" if stage.passed else "bold red"
+        table.add_row(str(stage.number), stage.title, f"[{style}]{stage.status.upper()}[/]",
+                      f"{stage.seconds:.1f} s", escape(stage.error or stage.summary))
+    out_console.print(table)
+    if report_path is not None:
+        out_console.print(f"report: {report_path}")
+    sys.exit(verification.exit_code)
