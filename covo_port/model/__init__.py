@@ -26,8 +26,9 @@ from covo_port.model.rule import (
     Replacement,
     Rule,
     RunOptions,
+    ShellSource,
 )
-from covo_port.model.shell import ShellScan, ShellSource, VarRef, Word
+from covo_port.model.shell import ShellScan, VarRef, Word
 from covo_port.model.target import Target, TargetError, get_target, parse_device
 from covo_port.model.tree import TreeIndex
 
