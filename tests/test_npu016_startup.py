@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -28,6 +29,7 @@ SCRIPT = """\
 import os
 
 import torch
+from typing import Any
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 

@@ -37,6 +37,9 @@ DEFAULT_SRC = DEFAULT_DEST
               help="Enable an opt-in rewrite (repeatable); see `covo-port rules`.")
 @click.option("--select", multiple=True, metavar="RULE",
               help="Run only these rules (repeatable).")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="Also apply the fixes that rules mark unsafe (they can change behaviour; "
+                   "without this flag they are reported with the edit they propose).")
 @click.option("--annotate", is_flag=True,
               help="Write `# covo-port: RULE message` above each line of OUT with a warning or "
                    "error finding. `# covo-port: ignore[RULE]` in SRC always suppresses.")
@@ -52,7 +55,7 @@ DEFAULT_SRC = DEFAULT_DEST
 def apply(src: Path | None, target_name: str, out: Path | None, check: bool, force: bool,
           device_map: tuple[str, ...], optimize: tuple[str, ...], select: tuple[str, ...],
           as_json: bool, patches_dir: Path | None, no_patches: bool, jobs: int | None,
-          annotate: bool) -> None:
+          annotate: bool, unsafe_fixes: bool) -> None:
     """Rewrite the tree SRC [default: upstream/Covo-Audio] for the target into OUT.
 
     SRC is never modified. OUT is a complete copy of SRC with the rewrites applied, plus
@@ -74,7 +77,8 @@ def apply(src: Path | None, target_name: str, out: Path | None, check: bool, for
         known = ", ".join(optimizations()) or "none"
         raise InputError(f"--optimize {unknown[0]}: unknown (known: {known})")
     options = RunOptions(optimize=frozenset(optimize),
-                         select=frozenset(s.upper() for s in select), annotate=annotate)
+                         select=frozenset(s.upper() for s in select), annotate=annotate,
+                         unsafe_fixes=unsafe_fixes)
     out = out if out is not None else default_out(target.name)
 
     patches_to = None if no_patches else patches_dir or Path("patches") / target.name

@@ -70,6 +70,8 @@ class Manifest:
     source_dirty: bool = False
     rules: list[str] = field(default_factory=list)
     optimize: list[str] = field(default_factory=list)
+    #: Whether the fixes that rules mark unsafe were applied (``apply --unsafe-fixes``).
+    unsafe_fixes: bool = False
     files: list[FileRecord] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -103,6 +105,7 @@ class Manifest:
             source_dirty=data.get("source_dirty", False),
             rules=list(data.get("rules", [])),
             optimize=list(data.get("optimize", [])),
+            unsafe_fixes=bool(data.get("unsafe_fixes", False)),
             files=[FileRecord(**{**f, "kind": FileKind(f["kind"]),
                                  "status": FileStatus(f["status"])})
                    for f in data.get("files", [])],

@@ -135,6 +135,7 @@ def apply_tree(
         source_dirty=dirty,
         rules=[r.id for r in config.rules],
         optimize=sorted(options.optimize),
+        unsafe_fixes=options.unsafe_fixes,
     )
     result = Result(manifest=manifest, check=check, out=None if check else out)
     entries = list(walk(src, exclude=[out] if out is not None else []))
