@@ -82,6 +82,7 @@ class DeviceStrings(PythonRule):
     summary = 'CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu'
     severity = Severity.WARNING
     declines = 'a "cuda" string whose use is not certainly a torch device (reported)'
+    cuda_only = True
     triggers = ("cuda",)
     examples = (
         Example(

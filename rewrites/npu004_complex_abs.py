@@ -133,6 +133,7 @@ class ComplexAbs(PythonRule):
     severity = Severity.ERROR
     declines = ('the tensor is not certainly complex, or the receiver cannot be written'
                 ' twice without running it twice (reported where certain)')
+    cuda_only = True
     triggers = ("abs",)
 
     @classmethod

@@ -76,6 +76,7 @@ class StftDtype(PythonRule):
     summary = "torch.stft input and window made float32 (x.float(), dtype=torch.float32)"
     severity = Severity.WARNING
     declines = "the input's dtype cannot be followed to its assignment (reported)"
+    cuda_only = True
     triggers = ("stft",)
     examples = (
         Example(

@@ -95,6 +95,7 @@ class DeviceProperties(PythonRule):
     severity = Severity.WARNING
     declines = ('the result is used beyond if-tests against constants (a name, memory '
                 'size, a test mixed with other conditions): reported')
+    cuda_only = True
     triggers = ("get_device_properties", "get_device_capability")
     examples = (
         Example(

@@ -83,6 +83,7 @@ class CudaApi(ImportAware):
     severity = Severity.WARNING
     declines = ('a name with no NPU twin, a submodule used as a value, or an alias in a'
                 ' module that does not import torch (reported)')
+    cuda_only = True
     triggers = ("cuda",)
     examples = (
         Example(

@@ -150,6 +150,7 @@ class UnsupportedApis(PythonRule):
     summary = "calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = True
     triggers = ("torch",)
 
     @classmethod

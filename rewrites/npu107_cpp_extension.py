@@ -55,6 +55,7 @@ class CppExtension(ImportAware):
     summary = "torch.utils.cpp_extension builds of CUDA code (CUDAExtension, .cu sources)"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = True
     triggers = ("cpp_extension",)
     examples = (
         Example(

@@ -73,6 +73,7 @@ class TorchCompile(PythonRule):
     summary = "torch.compile modes/backends that assume CUDA (reduce-overhead, cudagraphs...)"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = True
     triggers = ("compile", "_dynamo", "_inductor")
 
     @classmethod

@@ -99,6 +99,11 @@ class Rule:
     safety: ClassVar[Safety] = Safety.SAFE
     #: When a rewriting rule declines and reports instead (one sentence, for `rules` and docs).
     declines: ClassVar[str] = ""
+    #: Whether the rule's warning and error findings mark code that cannot run on the target
+    #: (a Triton kernel, a torch.cuda call with no NPU twin...): a probe (``x.is_cuda``,
+    #: ``torch.cuda.is_available()``, a device-type test) that guards such code is not switched
+    #: to the NPU, so that the code's own CUDA-free path runs there instead.
+    cuda_only: ClassVar[bool] = False
     #: Words whose absence from a file's raw text proves the rule cannot match (case-sensitive).
     triggers: ClassVar[tuple[str, ...]]
     examples: ClassVar[Sequence[Example]] = ()

@@ -16,6 +16,7 @@ from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.python.apply import Applier
 from covo_port.engines.python.directives import Note, PythonDirectives
 from covo_port.engines.python.file import Edit, PyFile
+from covo_port.engines.python.guard import enforce
 from covo_port.engines.python.splice import Splice
 from covo_port.engines.python.verdict import (
     MAX_PYTHON_BYTES,
@@ -85,6 +86,8 @@ def _run_rules(file: PyFile, ordered: Sequence[type[PythonRule]],
         else:
             cst.visit_batched(file.module, visitors)  # each finish() at leave_Module
         directives.suppress(file)
+        if phase == min(by_phase):
+            enforce(file, ordered)  # never half: probes that guard CUDA-only code stay
 
 
 def _rewrite(module: cst.Module, source: bytes, path: str,
