@@ -1,0 +1,105 @@
+"""Never worse than the source (issue: "Never make code worse"): each class of defect seen on
+real repositories, on fixtures of the project's own, ported and then executed: a function that
+ran on the CPU before the port must not raise on a (simulated) Ascend host after it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .ascend import port, run_before_and_after
+
+pytest.importorskip("torch")
+
+
+def _rules(findings: list, rule: str) -> list[str]:
+    return [f.message for f in findings if f.rule == rule]
+
+
+# -- 1. half-ported expressions ------------------------------------------------------------------
+HALF = '''
+import torch
+
+
+def pick_dtype(device="cuda"):
+    if "cuda" in device and torch.cuda.get_device_capability(device)[0] >= 8 and not (
+            torch.cuda.get_device_name().startswith("X")):
+        return torch.bfloat16
+    return torch.float32
+
+
+def fast_path(device="cuda"):
+    return device == "cuda" and torch.cuda.get_device_capability()[0] >= 8
+'''
+
+
+def test_a_condition_is_ported_whole_or_left_whole(tmp_path: Path) -> None:
+    run = run_before_and_after(HALF, ["pick_dtype('cpu')", "fast_path('cpu')"], tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert "torch.npu.get_device_name" not in run.ported  # the test is left whole
+    assert run.after["pick_dtype('cpu')"] == {"value": "torch.float32"}
+    assert any("left whole" in m for m in _rules(run.findings, "NPU010") + _rules(
+        run.findings, "NPU001")), [f.message for f in run.findings]
+
+
+# -- 3. probes that pick a CUDA-only path ----------------------------------------------------------
+PROBES = '''
+import torch
+import triton
+
+
+@triton.jit
+def _relu_kernel(x_ptr, n):
+    pass
+
+
+def relu(x):
+    if x.is_cuda:
+        out = torch.empty_like(x)
+        _relu_kernel[(1,)](x, x.numel())
+        return out
+    return torch.relu(x)
+
+
+def relu_early(x):
+    if not x.device.type == "cuda":
+        return torch.relu(x)
+    return _relu_kernel[(1,)](x, x.numel())
+
+
+def move(x):
+    return x.cuda() if torch.cuda.is_available() else x
+
+
+USE_TRITON = torch.cuda.is_available()
+
+
+def relu_flag(x):
+    if USE_TRITON:
+        return _relu_kernel[(1,)](x, x.numel())
+    return torch.relu(x)
+'''
+
+
+def test_a_probe_that_guards_a_triton_kernel_is_left(tmp_path: Path) -> None:
+    pytest.importorskip("triton")
+    calls = ["relu(torch.tensor([-1.0, 2.0]).to('npu' if hasattr(torch, 'npu') else 'cpu'))",
+             "relu_early(torch.tensor([-1.0, 2.0]).to('npu' if hasattr(torch, 'npu') else 'cpu'))",
+             "relu_flag(torch.tensor([-1.0, 2.0]))",
+             "move(torch.ones(1)).device.type"]
+    run = run_before_and_after(PROBES, calls, tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert "if x.is_cuda:" in run.ported and 'if not x.device.type == "cuda":' in run.ported
+    assert "USE_TRITON = torch.cuda.is_available()" in run.ported
+    # a probe that guards only NPU-safe code is switched: the tensor moves to the NPU
+    assert "x.npu() if torch.npu.is_available() else x" in run.ported
+    assert run.after["move(torch.ones(1)).device.type"] == {"value": "npu"}
+    assert run.after[calls[0]] == {"value": ["tensor", "torch.float32", [0.0, 2.0]]}
+    assert len([m for m in _rules(run.findings, "NPU001") if "CUDA-free path" in m]) == 2
+
+
+def test_a_probe_that_guards_only_npu_safe_code_is_switched() -> None:
+    source = b"import torch\ndef sync(x):\n    if x.is_cuda:\n        torch.cuda.synchronize()\n"
+    output = port(source.decode()).output(source).decode()
+    assert "if x.is_npu:\n        torch.npu.synchronize()" in output
