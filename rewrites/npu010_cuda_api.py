@@ -147,6 +147,13 @@ class CudaApi(ImportAware):
         ),
         Example(
             "import torch\n"
+            "handle = torch.cuda.current_stream().cuda_stream\n",
+            "import torch\n"
+            "handle = torch.npu.current_stream().cuda_stream\n",
+            findings=1,
+        ),
+        Example(
+            "import torch\n"
             "torch.cuda.nvtx.range_push('step')\n"
             "archs = torch.cuda.get_arch_list()\n"
             "from torch.cuda import jiterator\n",
@@ -213,6 +220,10 @@ class CudaApi(ImportAware):
         self._check(node)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value == "cuda_stream" and not self.in_import:
+            self.report(node, "`.cuda_stream` is a CUDA stream handle (for a custom CUDA kernel or "
+                        "library): it has no meaning on the NPU (a torch_npu stream's handle is "
+                        "`.npu_stream`, for Ascend C kernels); port its consumer by hand")
         self._check(node)
 
     def _check(self, node: cst.Name | cst.Attribute) -> None:

@@ -63,14 +63,17 @@ class Triton(PackageRule):
             "def add_kernel(x_ptr, n, BLOCK: tl.constexpr):\n"
             "    pid = tl.program_id(0)\n"
             "def add(x):\n"
-            "    add_kernel[(4,)](x, x.numel(), BLOCK=128)\n",
+            "    add_kernel[(4,)](x, x.numel(), BLOCK=128)\n"
+            "class Add(torch.nn.Module):\n"
+            "    forward = staticmethod(add)\n",
             findings=4,
         ),
         Example(
             "from triton import jit, autotune, Config\n"
             "@autotune(configs=[Config({'B': 64})], key=['n'])\n"
             "@jit\n"
-            "def k(n):\n    pass\n",
+            "def k(n):\n    pass\n"
+            "print(k)\n",
             findings=5,
         ),
         Example(

@@ -67,13 +67,14 @@ class TensorRT(PackageRule):
     )
     report_calls = False
     examples = (
-        Example(
-            "import tensorrt as trt\n"
-            "import pycuda.autoinit  # noqa\n"
-            "import pycuda.driver as cuda\n"
-            "from cuda import cudart\n"
-            "logger = trt.Logger(trt.Logger.WARNING)\n"
-            "runtime = trt.Runtime(logger)\n",
+        Example(  # a module that imports them at its top level is not rewritten at all
+            "def build_engine(onnx_path):\n"
+            "    import tensorrt as trt\n"
+            "    import pycuda.autoinit  # noqa\n"
+            "    import pycuda.driver as cuda\n"
+            "    from cuda import cudart\n"
+            "    logger = trt.Logger(trt.Logger.WARNING)\n"
+            "    return trt.Runtime(logger)\n",
             findings=5,
         ),
         Example(

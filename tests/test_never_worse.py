@@ -103,3 +103,28 @@ def test_a_probe_that_guards_only_npu_safe_code_is_switched() -> None:
     source = b"import torch\ndef sync(x):\n    if x.is_cuda:\n        torch.cuda.synchronize()\n"
     output = port(source.decode()).output(source).decode()
     assert "if x.is_npu:\n        torch.npu.synchronize()" in output
+
+
+# -- 4. modules that exist for a CUDA-only runtime ---------------------------------------------
+@pytest.mark.parametrize("source", [
+    "import tensorrt as trt\nimport torch\n\nclass Engine:\n"
+    "    def __init__(self, path):\n        self.device = torch.device('cuda:0')\n"
+    "        self.stream = torch.cuda.current_stream().cuda_stream\n",
+    "from vllm import LLM\n\nllm = LLM('m', device='cuda')\n",
+    "import transformer_engine.pytorch as te\nimport torch\nlayer = te.Linear(8, 8).cuda()\n",
+    "import torch\nimport triton\nimport triton.language as tl\n\n\n@triton.jit\n"
+    "def k(x_ptr, n: tl.constexpr):\n    pass\n\n\ndef run(x):\n"
+    "    k[(1,)](x, x.numel())\n    return x.cuda()\n",
+], ids=["tensorrt", "vllm", "transformer_engine", "triton-only"])
+def test_a_module_for_a_cuda_only_runtime_is_one_finding_and_no_edit(source: str) -> None:
+    outcome = port(source)
+    assert not outcome.changed
+    (finding,) = outcome.findings
+    assert finding.rule == "NPU000" and "nothing in it is rewritten" in finding.message
+
+
+def test_an_optional_runtime_import_does_not_stop_the_port() -> None:
+    source = ("import torch\ntry:\n    import tensorrt\nexcept ImportError:\n"
+              "    tensorrt = None\nx = torch.zeros(1, device='cuda')\n")
+    outcome = port(source)
+    assert outcome.changed and "device='npu'" in outcome.output(source.encode()).decode()
