@@ -148,9 +148,7 @@ class CudaApi(ImportAware):
         Example(
             "import torch\n"
             "handle = torch.cuda.current_stream().cuda_stream\n",
-            "import torch\n"
-            "handle = torch.npu.current_stream().cuda_stream\n",
-            findings=1,
+            findings=2,  # the handle, and the stream left whole: its handle has no NPU twin
         ),
         Example(
             "import torch\n"

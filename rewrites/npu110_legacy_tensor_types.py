@@ -63,7 +63,6 @@ class LegacyTensorTypes(ImportAware):
     summary = "legacy tensor types: 'torch.cuda.FloatTensor' strings, set_default_tensor_type"
     severity = Severity.WARNING
     safety = Safety.REPORT
-    cuda_only = True
     triggers = ("cuda", "DoubleTensor", _SET_DEFAULT.rsplit(".", 1)[1])
     examples = (
         Example(

@@ -59,8 +59,11 @@ class Guard:
         cuda_only = {rule.id for rule in rules if rule.cuda_only}
         #: every node that holds (or is) a node of a blocking finding -> that finding
         self.blocked: dict[int, Finding] = {}
+        #: the node of each blocking finding -> that finding
+        self.sources: dict[int, Finding] = {}
         for finding, node in zip(file.findings, file.finding_nodes, strict=True):
             if finding.rule in cuda_only and finding.severity in _BLOCKING and finding.fix is None:
+                self.sources.setdefault(id(node), finding)
                 current: cst.CSTNode | None = node
                 while current is not None and id(current) not in self.blocked:
                     self.blocked[id(current)] = finding
@@ -128,6 +131,15 @@ class Guard:
                         yield found[0]
                         yield from found[1]
 
+    def feeding(self, node: cst.CSTNode) -> Finding | None:
+        """The blocking finding whose node holds ``node`` (an edit there feeds that code)."""
+        current: cst.CSTNode | None = node
+        while current is not None:
+            if id(current) in self.sources:
+                return self.sources[id(current)]
+            current = self.parents.get(current)
+        return None
+
     def blocking(self, guarded: list[cst.CSTNode]) -> Finding | None:
         return next((self.blocked[id(g)] for g in guarded if id(g) in self.blocked), None)
 
@@ -152,6 +164,10 @@ def enforce(file: PyFile, rules: Sequence[type[PythonRule]]) -> None:
         return
     left: list[tuple[cst.CSTNode, Finding, Edit]] = []
     for edit in file.edits:
+        inner = guard.feeding(edit.node)
+        if inner is not None and all(t is not edit.node for t, _, _ in left):
+            left.append((edit.node, inner, edit))  # feeds code that cannot run on the NPU
+            continue
         found = guard.probe(edit.node)
         if found is None:
             continue
@@ -169,8 +185,8 @@ def enforce(file: PyFile, rules: Sequence[type[PythonRule]]) -> None:
         more = f" ({others} other rewrite(s) in this test left too)" if others > 0 else ""
         file.findings.append(Finding(
             edit.change.rule, file.path, edit.change.line, edit.change.column, Severity.WARNING,
-            f"{edit.change.message}: not rewritten: this test holds or guards code that cannot "
-            f"run on the NPU ({blocking.rule} at line {blocking.line}: "
+            f"{edit.change.message}: not rewritten: this code feeds, holds or guards code that "
+            f"cannot run on the NPU ({blocking.rule} at line {blocking.line}: "
             f"{_short(blocking.message)}); left whole, as it was, so the CUDA-free path runs on "
             f"the NPU{more}"))
         file.finding_nodes.append(test)
