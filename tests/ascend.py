@@ -86,17 +86,21 @@ def _execute(code: str, folder: Path, calls: list[str], device: str) -> dict[str
     path = [str(ROOT), os.environ.get("PYTHONPATH", "")]
     if device == "npu":
         path.insert(0, str(shim_path()))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p),
-           "CUDA_VISIBLE_DEVICES": ""}
+    env = {k: v for k, v in os.environ.items() if not k.endswith("VISIBLE_DEVICES")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
     proc = subprocess.run([sys.executable, str(runner), str(script), device, json.dumps(calls)],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_before_and_after(source: str, calls: list[str], folder: Path, **options: Any) -> Run:
+def run_before_and_after(source: str, calls: list[str], folder: Path,
+                         modules: dict[str, str] | None = None, **options: Any) -> Run:
     """Port ``source``, then evaluate ``calls`` in the source on the CPU and in the port on the
-    simulated Ascend host."""
+    simulated Ascend host. ``modules``: other modules (name -> source) the snippet imports, as
+    they are (stand-ins for third-party libraries; not ported)."""
+    for name, text in (modules or {}).items():
+        (folder / f"{name}.py").write_text(textwrap.dedent(text))
     code = textwrap.dedent(source)
     outcome = port(code, **options)
     assert outcome.error is None, outcome.error

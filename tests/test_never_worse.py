@@ -128,3 +128,87 @@ def test_an_optional_runtime_import_does_not_stop_the_port() -> None:
               "    tensorrt = None\nx = torch.zeros(1, device='cuda')\n")
     outcome = port(source)
     assert outcome.changed and "device='npu'" in outcome.output(source.encode()).decode()
+
+
+# -- 2. device strings given to libraries that are not torch -------------------------------------
+#: a stand-in for faster_whisper (CTranslate2 knows "cpu", "cuda" and "auto" only)
+FASTER_WHISPER = '''
+class WhisperModel:
+    def __init__(self, size, device="auto"):
+        if device not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"unsupported device {device}")
+        self.device = device
+'''
+FOREIGN = '''
+import torch
+from faster_whisper import WhisperModel
+
+
+def transcriber(asr_device="cuda"):
+    fallback = "cpu" if not torch.cuda.is_available() else asr_device
+    return WhisperModel("small", device=fallback).device
+
+
+def tensor(device="cuda"):
+    device = device if torch.cuda.is_available() else "cpu"
+    return torch.zeros(2, device=device).device.type
+'''
+
+
+def test_a_device_given_to_a_library_that_is_not_torch_is_left(tmp_path: Path) -> None:
+    run = run_before_and_after(FOREIGN, ["transcriber()", "tensor()"], tmp_path,
+                               modules={"faster_whisper": FASTER_WHISPER})
+    assert not run.raised_after_only(), run.ported
+    assert 'def transcriber(asr_device="cuda")' in run.ported
+    assert run.after["tensor()"] == {"value": "npu"}  # torch's own device is ported
+    assert any("faster-whisper" in m for m in _rules(run.findings, "NPU001"))
+
+
+# -- 5. the same thing treated the same way --------------------------------------------------------
+SAME = '''
+import os
+import torch
+import click
+
+
+@click.command()
+@click.option("--device", default="cuda")
+def main(device):
+    return device
+
+
+def child_env(rank):
+    env = os.environ.copy()
+    env["CUDA_VISIBLE_DEVICES"] = str(rank)
+    return sorted(k for k in env if k.endswith("VISIBLE_DEVICES"))
+
+
+def load(state, device="cuda"):
+    map_location = "cpu" if device in ("cpu", "mps") else None
+    return torch.load(state, map_location=map_location)
+
+
+SAVED = "saved.pt"
+'''
+
+
+def test_options_environments_and_map_location_are_ported_alike(tmp_path: Path) -> None:
+    import torch
+
+    saved = tmp_path / "saved.pt"
+    torch.save({"w": torch.ones(2)}, saved)
+    calls = ["main.main(args=[], standalone_mode=False)", "child_env(0)",
+             f"load({str(saved)!r})['w'].device.type"]
+    run = run_before_and_after(SAME, calls, tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert run.after[calls[0]] == {"value": "npu"}
+    assert run.after["child_env(0)"] == {"value": ["ASCEND_RT_VISIBLE_DEVICES"]}
+    assert run.after[calls[2]] == {"value": "cpu"}
+
+
+# -- 6. names that merely contain cuda -------------------------------------------------------------
+def test_a_package_named_cuda_is_not_a_cuda_attribute() -> None:
+    source = ("import torch\nfrom kernels.cuda import activation\nimport kernels.cuda as kc\n"
+              "import kernels.cuda\ny = kernels.cuda.activation(torch.ones(1))\n")
+    outcome = port(source)
+    assert not outcome.changed and outcome.findings == []
