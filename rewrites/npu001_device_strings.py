@@ -329,6 +329,10 @@ class DeviceStrings(ImportAware):
         if node.attr.value == "is_cuda":
             self.replace(node.attr, node.attr.with_changes(value="is_npu"),
                          ".is_cuda -> .is_npu")
+        elif node.attr.value == "cuda_stream":
+            self.report(node, "`.cuda_stream` is a CUDA stream handle (for a custom CUDA kernel or "
+                        "library): it has no meaning on the NPU (a torch_npu stream's handle is "
+                        "`.npu_stream`, for Ascend C kernels); port its consumer by hand")
         elif node.attr.value == "cuda" and not isinstance(self.parent(node), cst.Call) \
                 and not self._is_module_path(node):
             self.report(node, "`.cuda` used without a call (a bound method passed around?): "

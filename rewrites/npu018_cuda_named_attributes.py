@@ -94,7 +94,7 @@ class CudaNamedAttributes(PythonRule):
     needs_tree = True
 
     @classmethod
-    def tree_words(cls, data: bytes) -> set[str]:
+    def tree_words(cls, path: str, data: bytes) -> set[str]:
         """The CUDA-named words of a file (code, strings, comments, configs alike)."""
         return {w.decode("ascii") for w in words_containing(data, b"cuda")
                 if not w[:1].isdigit()}

@@ -212,3 +212,44 @@ def test_a_package_named_cuda_is_not_a_cuda_attribute() -> None:
               "import kernels.cuda\ny = kernels.cuda.activation(torch.ones(1))\n")
     outcome = port(source)
     assert not outcome.changed and outcome.findings == []
+
+
+# -- 11. import torch_npu where the program starts ----------------------------------------------
+def _tree(root: Path) -> None:
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "__init__.py").write_text("")
+    (root / "lib" / "model.py").write_text(
+        "import torch\n\n\ndef zeros(device='cuda'):\n    return torch.zeros(2, device=device)\n")
+    (root / "run.py").write_text(
+        "import torch\nfrom lib.model import zeros\n\nif __name__ == '__main__':\n"
+        "    print(zeros().device.type)\n")
+
+
+@pytest.mark.parametrize("style", ["entry", "guarded"])
+def test_a_ported_library_still_imports_without_torch_npu(tmp_path: Path, style: str) -> None:
+    import subprocess
+    import sys
+
+    from covo_port.model import ImportStyle, RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+    from covo_port.verify.emulation import shim_path
+
+    _tree(tmp_path / "src")
+    out = tmp_path / "out"
+    apply_tree(tmp_path / "src", out, get_target("npu"),
+               RunOptions(import_style=ImportStyle(style)), jobs=1)
+    library = (out / "lib" / "model.py").read_text()
+    assert ("torch_npu" not in library) if style == "entry" else ("except ImportError" in library)
+    assert "import torch_npu" in (out / "run.py").read_text()
+    # a CPU user of the library: no torch_npu installed, and the module imports
+    cpu = subprocess.run([sys.executable, "-c", "import lib.model"], cwd=out,
+                         capture_output=True, text=True)
+    assert cpu.returncode == 0, cpu.stderr
+    # the program on a (simulated) Ascend host: the entry registers the NPU
+    env = {"PYTHONPATH": f"{shim_path()}:{Path(__file__).resolve().parents[1]}",
+           "PATH": "/usr/bin:/bin"}
+    npu = subprocess.run([sys.executable, "-c",
+                          "from covo_port.verify import emulation; emulation.install(); "
+                          "import runpy; runpy.run_path('run.py', run_name='__main__')"],
+                         cwd=out, capture_output=True, text=True, env=env)
+    assert npu.returncode == 0 and npu.stdout.strip() == "npu", npu.stderr

@@ -10,7 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from covo_port.cli.common import default_out, err_console, out_console, user_errors
-from covo_port.model import RunOptions, get_target
+from covo_port.model import ImportStyle, RunOptions, get_target
 from covo_port.model.target import TARGETS
 from covo_port.pipeline.fetch import DEFAULT_DEST
 from covo_port.pipeline.gitout import write_patches
@@ -37,6 +37,11 @@ DEFAULT_SRC = DEFAULT_DEST
               help="Enable an opt-in rewrite (repeatable); see `covo-port rules`.")
 @click.option("--select", multiple=True, metavar="RULE",
               help="Run only these rules (repeatable).")
+@click.option("--import-style", type=click.Choice([s.value for s in ImportStyle]),
+              default=ImportStyle.ENTRY.value, show_default=True,
+              help="Where `import torch_npu` goes: the program's entry modules (library modules "
+                   "keep importing without torch_npu), guarded in every module that uses the "
+                   "NPU, or plainly in each.")
 @click.option("--unsafe-fixes", is_flag=True,
               help="Also apply the fixes that rules mark unsafe (they can change behaviour; "
                    "without this flag they are reported with the edit they propose).")
@@ -55,7 +60,7 @@ DEFAULT_SRC = DEFAULT_DEST
 def apply(src: Path | None, target_name: str, out: Path | None, check: bool, force: bool,
           device_map: tuple[str, ...], optimize: tuple[str, ...], select: tuple[str, ...],
           as_json: bool, patches_dir: Path | None, no_patches: bool, jobs: int | None,
-          annotate: bool, unsafe_fixes: bool) -> None:
+          annotate: bool, unsafe_fixes: bool, import_style: str) -> None:
     """Rewrite the tree SRC [default: upstream/Covo-Audio] for the target into OUT.
 
     SRC is never modified. OUT is a complete copy of SRC with the rewrites applied, plus
@@ -78,7 +83,7 @@ def apply(src: Path | None, target_name: str, out: Path | None, check: bool, for
         raise InputError(f"--optimize {unknown[0]}: unknown (known: {known})")
     options = RunOptions(optimize=frozenset(optimize),
                          select=frozenset(s.upper() for s in select), annotate=annotate,
-                         unsafe_fixes=unsafe_fixes)
+                         unsafe_fixes=unsafe_fixes, import_style=ImportStyle(import_style))
     out = out if out is not None else default_out(target.name)
 
     patches_to = None if no_patches else patches_dir or Path("patches") / target.name

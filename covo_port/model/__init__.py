@@ -20,6 +20,7 @@ from covo_port.model.records import (
 from covo_port.model.rule import (
     DOC_SECTIONS,
     Example,
+    ImportStyle,
     NewNode,
     PythonRule,
     PythonSource,
@@ -40,6 +41,7 @@ __all__ = [
     "FileKind",
     "FileStatus",
     "Finding",
+    "ImportStyle",
     "NewNode",
     "PythonRule",
     "PythonSource",

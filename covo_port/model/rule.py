@@ -15,6 +15,7 @@ file is parsed: the engines implement these protocols.
 
 from __future__ import annotations
 
+import enum
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -65,6 +66,20 @@ class Example:
     unsafe_fixes: bool = False
 
 
+class ImportStyle(str, enum.Enum):
+    """Where the port imports the target's runtime module (``import torch_npu``)."""
+
+    #: In the program's entry modules (scripts, ``__main__``, console scripts, notebooks), so
+    #: that library modules keep importing where torch_npu is not installed; library modules
+    #: of a tree without such an entry get the guarded form.
+    ENTRY = "entry"
+    #: In every module that the port made use the NPU, guarded (``try: import torch_npu``,
+    #: ``except ImportError: pass``): one tree that imports with or without torch_npu.
+    GUARDED = "guarded"
+    #: In every module that the port made use the NPU, unguarded (Huawei's tool does so).
+    MODULE = "module"
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """What a run asks for beyond the target: opt-in rules, rule selection, fix safety."""
@@ -78,6 +93,8 @@ class RunOptions:
     annotate: bool = False
     #: Apply the fixes that rules mark unsafe (otherwise they are reported with the edit).
     unsafe_fixes: bool = False
+    #: Where ``import torch_npu`` goes.
+    import_style: ImportStyle = ImportStyle.ENTRY
 
 
 def doc_sections(doc: str | None) -> dict[str, str]:
@@ -125,9 +142,10 @@ class Rule:
         return cls.docs().get("Why it breaks on Ascend", "")
 
     @classmethod
-    def tree_words(cls, data: bytes) -> set[str]:
-        """For ``needs_tree`` rules: the words of one file of SRC that the rule must find
-        across the tree (``TreeIndex.used_elsewhere``)."""
+    def tree_words(cls, path: str, data: bytes) -> set[str]:
+        """For ``needs_tree`` rules: the words (facts) of one file of SRC, ``path`` relative to
+        SRC, that the rule must know across the tree (``TreeIndex.used_elsewhere``,
+        ``TreeIndex.files_with``)."""
         return set()
 
     @classmethod

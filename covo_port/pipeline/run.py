@@ -94,7 +94,7 @@ def build_tree_index(src: Path, paths: Iterable[str], rules: Iterable[type[Rule]
         if b"\0" in data[:8192]:
             continue
         for rule in tree_rules:
-            for word in rule.tree_words(data):
+            for word in rule.tree_words(rel, data):
                 words[rule.id].setdefault(word, set()).add(rel)
     return TreeIndex({rule: {w: frozenset(f) for w, f in found.items()}
                       for rule, found in words.items()})

@@ -59,11 +59,11 @@ class Guard:
         cuda_only = {rule.id for rule in rules if rule.cuda_only}
         #: every node that holds (or is) a node of a blocking finding -> that finding
         self.blocked: dict[int, Finding] = {}
-        #: the node of each blocking finding -> that finding
-        self.sources: dict[int, Finding] = {}
+        #: the node of each blocking finding -> those findings
+        self.sources: dict[int, list[Finding]] = {}
         for finding, node in zip(file.findings, file.finding_nodes, strict=True):
             if finding.rule in cuda_only and finding.severity in _BLOCKING and finding.fix is None:
-                self.sources.setdefault(id(node), finding)
+                self.sources.setdefault(id(node), []).append(finding)
                 current: cst.CSTNode | None = node
                 while current is not None and id(current) not in self.blocked:
                     self.blocked[id(current)] = finding
@@ -131,12 +131,14 @@ class Guard:
                         yield found[0]
                         yield from found[1]
 
-    def feeding(self, node: cst.CSTNode) -> Finding | None:
-        """The blocking finding whose node holds ``node`` (an edit there feeds that code)."""
+    def feeding(self, node: cst.CSTNode, rule: str) -> Finding | None:
+        """The blocking finding of another rule whose node holds ``node`` (an edit there feeds
+        that code); a rule's own finding on what it rewrites is a caveat, not a block."""
         current: cst.CSTNode | None = node
         while current is not None:
-            if id(current) in self.sources:
-                return self.sources[id(current)]
+            found = next((f for f in self.sources.get(id(current), ()) if f.rule != rule), None)
+            if found is not None:
+                return found
             current = self.parents.get(current)
         return None
 
@@ -164,7 +166,7 @@ def enforce(file: PyFile, rules: Sequence[type[PythonRule]]) -> None:
         return
     left: list[tuple[cst.CSTNode, Finding, Edit]] = []
     for edit in file.edits:
-        inner = guard.feeding(edit.node)
+        inner = guard.feeding(edit.node, edit.change.rule)
         if inner is not None and all(t is not edit.node for t, _, _ in left):
             left.append((edit.node, inner, edit))  # feeds code that cannot run on the NPU
             continue
