@@ -64,8 +64,9 @@ class DeviceStrings(ImportAware):
     name = "cuda-device-strings"
     summary = 'CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu'
     severity = Severity.WARNING
-    declines = 'a "cuda" string whose use is not certainly a torch device (reported)'
+    safety = Safety.SAFE
     cuda_only = True
+    declines = 'a "cuda" string whose use is not certainly a torch device (reported)'
     triggers = ("cuda",)
     examples = (
         Example(

@@ -8,7 +8,7 @@ import libcst as cst
 
 from covo_port.lib.shell import command_name
 from covo_port.lib.strings import string_value
-from covo_port.model import Example, PythonRule, PythonSource, Severity, ShellSource
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, ShellSource
 
 CUDA_ENV = "CUDA_VISIBLE_DEVICES"
 _ENV_READERS = {
@@ -62,6 +62,8 @@ class VisibleDevices(PythonRule):
     name = "cuda-visible-devices"
     summary = "CUDA_VISIBLE_DEVICES -> ASCEND_RT_VISIBLE_DEVICES, in Python and shell"
     severity = Severity.WARNING
+    safety = Safety.SAFE
+    cuda_only = False
     declines = ('the name in a string whose use is not certain, e.g. a command line '
                 'handed to os.system (reported)')
     triggers = (CUDA_ENV,)

@@ -6,7 +6,7 @@ import libcst as cst
 
 from covo_port.lib.modulefn import helper_state, insert_helper, marker
 from covo_port.lib.tree import top_level_statement
-from covo_port.model import Example, PythonRule, PythonSource, Severity
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
 
 SDP_KERNEL = "torch.backends.cuda.sdp_kernel"
 HELPER = "_sdpa_backends"
@@ -93,6 +93,8 @@ class SdpKernel(PythonRule):
     name = "sdp-kernel"
     summary = "torch.backends.cuda.sdp_kernel(...) -> torch.nn.attention.sdpa_kernel([...])"
     severity = Severity.WARNING
+    safety = Safety.SAFE
+    cuda_only = False
     declines = 'arguments that are not literal booleans (reported)'
     triggers = ("sdp_kernel",)
     examples = (

@@ -8,7 +8,7 @@ import re
 import libcst as cst
 import libcst.matchers as m
 
-from covo_port.model import Example, ImportStyle, PythonRule, Severity, Target
+from covo_port.model import Example, ImportStyle, PythonRule, Safety, Severity, Target
 
 #: Facts of the tree (TreeIndex words): a package's __init__.py, a Python module, a module
 #: with a ``__main__`` guard, a module that imports torch, a module that mentions CUDA, and
@@ -101,6 +101,9 @@ class ImportTorchNpu(PythonRule):
     name = "import-torch-npu"
     summary = "import torch_npu in the entry modules of a ported program (or guarded)"
     severity = Severity.INFO
+    safety = Safety.SAFE
+    cuda_only = False
+    declines = ''
     triggers = ("cuda",)
     phase = 1
     needs_tree = True

@@ -79,6 +79,8 @@ class TransformersVersion(PythonRule):
     summary = "prepare_inputs_for_generation kwargs that need transformers >=5.0,<5.24"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = False
+    declines = ''
     triggers = (FLAG, CACHE)
 
     @classmethod

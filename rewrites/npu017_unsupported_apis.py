@@ -151,6 +151,7 @@ class UnsupportedApis(PythonRule):
     severity = Severity.WARNING
     safety = Safety.REPORT
     cuda_only = True
+    declines = ''
     triggers = ("torch",)
 
     @classmethod

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from covo_port.lib.words import words_containing
-from covo_port.model import Example, PythonRule, PythonSource, Severity
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
 
 _PART = re.compile(r"(?<![A-Za-z0-9])cuda(?![A-Za-z0-9])", re.IGNORECASE)
 _RECORD_FACTORIES = {"collections.namedtuple", "typing.NamedTuple"}
@@ -89,6 +89,8 @@ class CudaNamedAttributes(PythonRule):
     name = "cuda-named-attributes"
     summary = "attributes named for CUDA (self.cuda_config) renamed for the target, if confined"
     severity = Severity.INFO
+    safety = Safety.SAFE
+    cuda_only = False
     declines = 'the name is used in another file or in a string (left as it is)'
     triggers = ("cuda", "CUDA", "Cuda")
     needs_tree = True

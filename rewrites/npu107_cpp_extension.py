@@ -56,6 +56,7 @@ class CppExtension(ImportAware):
     severity = Severity.WARNING
     safety = Safety.REPORT
     cuda_only = True
+    declines = ''
     triggers = ("cpp_extension",)
     examples = (
         Example(

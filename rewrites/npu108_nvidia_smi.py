@@ -78,6 +78,7 @@ class NvidiaSmi(PythonRule):
     severity = Severity.WARNING
     safety = Safety.REPORT
     cuda_only = True
+    declines = ''
     triggers = (TOOL,)
     examples = (
         Example(

@@ -74,6 +74,7 @@ class TorchCompile(PythonRule):
     severity = Severity.WARNING
     safety = Safety.REPORT
     cuda_only = True
+    declines = ''
     triggers = ("compile", "_dynamo", "_inductor")
 
     @classmethod

@@ -48,6 +48,7 @@ class OnnxRuntimeProviders(PythonRule):
     severity = Severity.WARNING
     safety = Safety.REPORT
     cuda_only = True
+    declines = ''
     triggers = _GPU_PROVIDERS
     examples = (
         Example(

@@ -23,7 +23,7 @@ import libcst as cst
 from covo_port.lib.modulefn import HelperState, helper_state, insert_helper, inside_helper
 from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
-from covo_port.model import Example, PythonRule, PythonSource, Severity
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
 from covo_port.rewrites.npu016_startup.edits import (
     assigning,
     finish_call,
@@ -97,6 +97,8 @@ class StartupLoad(PythonRule):
     summary = ("model built from its config with its parameters on meta, then given the "
                "checkpoint's tensors (assign=True): no random init")
     severity = Severity.INFO
+    safety = Safety.SAFE
+    cuda_only = False
     declines = ('any other shape of build-then-load (reported with what would make it '
                 'fast)')
     triggers = ("load_state_dict",)
