@@ -64,8 +64,7 @@ class VisibleDevices(PythonRule):
     severity = Severity.WARNING
     safety = Safety.SAFE
     cuda_only = False
-    declines = ('the name in a string whose use is not certain, e.g. a command line '
-                'handed to os.system (reported)')
+    declines = 'a mention whose use is not certain, e.g. in an os.system line'
     triggers = (CUDA_ENV,)
     examples = (
         Example(

@@ -75,8 +75,7 @@ class Autocast(ImportAware):
     severity = Severity.WARNING
     safety = Safety.SAFE
     cuda_only = False
-    declines = ('a device type computed at run time, unpacked arguments, or autocast '
-                'passed around as a value (reported)')
+    declines = 'a device type computed at run time, or autocast passed as a value'
     triggers = ("autocast",)
     examples = (
         Example(

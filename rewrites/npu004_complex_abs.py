@@ -138,17 +138,8 @@ class ComplexAbs(PythonRule):
     severity = Severity.ERROR
     safety = Safety.SAFE
     cuda_only = True
-    declines = ('the tensor is not certainly complex, or the receiver cannot be written'
-                ' twice without running it twice (reported where certain)')
+    declines = 'the tensor is not certainly complex, or not safe to repeat'
     triggers = ("abs",)
-
-    @classmethod
-    def might_match(cls, source: bytes, target: Target) -> bool:
-        """An abs, and something that makes a complex tensor (stft, fft, view_as_complex,
-        polar, complex): without one no argument of abs is known to be complex."""
-        return super().might_match(source, target) and any(
-            word in source for word in (b"stft", b"fft", b"complex", b"polar"))
-
     examples = (
         Example(
             "import torch\n\n"
@@ -230,6 +221,13 @@ class ComplexAbs(PythonRule):
             _SHADOWED + "power = spec.real ** 2 + spec.imag ** 2\n",
         ),
     )
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """An abs, and something that makes a complex tensor (stft, fft, view_as_complex,
+        polar, complex): without one no argument of abs is known to be complex."""
+        return super().might_match(source, target) and any(
+            word in source for word in (b"stft", b"fft", b"complex", b"polar"))
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

@@ -95,8 +95,7 @@ class DeviceProperties(PythonRule):
     severity = Severity.WARNING
     safety = Safety.SAFE
     cuda_only = True
-    declines = ('the result is used beyond if-tests against constants (a name, memory '
-                'size, a test mixed with other conditions): reported')
+    declines = 'the result is used beyond if-tests against constants'
     triggers = ("get_device_properties", "get_device_capability")
     examples = (
         Example(

@@ -65,8 +65,7 @@ class TorchaudioLoad(PythonRule):
     severity = Severity.WARNING
     safety = Safety.SAFE
     cuda_only = False
-    declines = ("the helper's name is taken in the module, or torchaudio.load is used "
-                'as a value (reported)')
+    declines = "the helper's name is taken, or torchaudio.load is a value"
     triggers = ("torchaudio",)
     examples = (
         Example(

@@ -84,8 +84,7 @@ class CudaApi(ImportAware):
     severity = Severity.WARNING
     safety = Safety.SAFE
     cuda_only = True
-    declines = ('a name with no NPU twin, a submodule used as a value, or an alias in a'
-                ' module that does not import torch (reported)')
+    declines = 'no NPU twin, a submodule as a value, or torch not imported'
     triggers = ("cuda",)
     examples = (
         Example(

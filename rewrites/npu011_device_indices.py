@@ -76,15 +76,6 @@ class DeviceIndices(PythonRule):
     cuda_only = False
     declines = 'an index that is not a literal and not certainly a device (reported)'
     triggers = ("cuda", "device", ".to")
-
-    @classmethod
-    def might_match(cls, source: bytes, target: Target) -> bool:
-        """With a --device-map every device index counts; without one only literal ones
-        (`.to(0)`, `device=0`, `torch.device(0)`) and "cuda:" templates do."""
-        if target.device_map:
-            return super().might_match(source, target)
-        return b"cuda" in source or _LITERAL_INDEX.search(source) is not None
-
     examples = (
         Example(
             "import torch\n"
@@ -138,6 +129,14 @@ class DeviceIndices(PythonRule):
             "torch.cuda.set_device(0)\n",
         ),
     )
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """With a --device-map every device index counts; without one only literal ones
+        (`.to(0)`, `device=0`, `torch.device(0)`) and "cuda:" templates do."""
+        if target.device_map:
+            return super().might_match(source, target)
+        return b"cuda" in source or _LITERAL_INDEX.search(source) is not None
 
     # -- integers ------------------------------------------------------------------------------
     def _explicit(self, node: cst.Integer, how: str) -> None:

@@ -124,8 +124,7 @@ class Distributed(PythonRule):
     severity = Severity.WARNING
     safety = Safety.SAFE
     cuda_only = False
-    declines = ('NCCL_* tuning variables, which have no one-to-one HCCL equivalent '
-                '(reported)')
+    declines = 'NCCL_* tuning variables (no one-to-one HCCL equivalent)'
     triggers = ("nccl", "NCCL")
     examples = (
         Example(

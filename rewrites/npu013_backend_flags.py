@@ -97,8 +97,7 @@ class BackendFlags(ImportAware):
     severity = Severity.INFO
     safety = Safety.SAFE
     cuda_only = False
-    declines = ('a flag read (not assigned) or assigned through an alias it cannot '
-                'follow (reported)')
+    declines = 'a flag that is read, or set through an alias'
     triggers = ("cuda", "cudnn")
     examples = (
         Example(

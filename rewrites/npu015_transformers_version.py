@@ -82,11 +82,6 @@ class TransformersVersion(PythonRule):
     cuda_only = False
     declines = ''
     triggers = (FLAG, CACHE)
-
-    @classmethod
-    def might_match(cls, source: bytes, target: Target) -> bool:
-        return super().might_match(source, target) and b"prepare_inputs_for_generation" in source
-
     examples = (
         Example(
             "class Model:\n"
@@ -109,6 +104,10 @@ class TransformersVersion(PythonRule):
             "    log('is_first_iteration')\n",
         ),
     )
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        return super().might_match(source, target) and b"prepare_inputs_for_generation" in source
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

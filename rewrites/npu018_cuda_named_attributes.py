@@ -95,11 +95,6 @@ class CudaNamedAttributes(PythonRule):
     triggers = ("cuda", "CUDA", "Cuda")
     needs_tree = True
 
-    @classmethod
-    def tree_words(cls, path: str, data: bytes) -> set[str]:
-        """The CUDA-named words of a file (code, strings, comments, configs alike)."""
-        return {w.decode("ascii") for w in words_containing(data, b"cuda")
-                if not w[:1].isdigit()}
     examples = (
         Example(
             "from collections import namedtuple\n"
@@ -161,6 +156,12 @@ class CudaNamedAttributes(PythonRule):
         ),
         Example("cuda_available = False\nclass D:\n    x = cuda_available\n"),
     )
+
+    @classmethod
+    def tree_words(cls, path: str, data: bytes) -> set[str]:
+        """The CUDA-named words of a file (code, strings, comments, configs alike)."""
+        return {w.decode("ascii") for w in words_containing(data, b"cuda")
+                if not w[:1].isdigit()}
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

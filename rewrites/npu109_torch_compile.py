@@ -76,14 +76,6 @@ class TorchCompile(PythonRule):
     cuda_only = True
     declines = ''
     triggers = ("compile", "_dynamo", "_inductor")
-
-    @classmethod
-    def might_match(cls, source: bytes, target: Target) -> bool:
-        """A compiler, and one of the modes, backends or settings that assume CUDA."""
-        return super().might_match(source, target) and any(
-            word in source for word in (b"reduce-overhead", b"max-autotune", b"max_autotune",
-                                        b"cudagraph", b"tensorrt"))
-
     examples = (
         Example(
             "import torch\n"
@@ -108,6 +100,13 @@ class TorchCompile(PythonRule):
             "pattern = re.compile('max-autotune')\n",
         ),
     )
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """A compiler, and one of the modes, backends or settings that assume CUDA."""
+        return super().might_match(source, target) and any(
+            word in source for word in (b"reduce-overhead", b"max-autotune", b"max_autotune",
+                                        b"cudagraph", b"tensorrt"))
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

@@ -94,13 +94,11 @@ class StartupLoad(PythonRule):
 
     id = "NPU016"
     name = "meta-device-startup"
-    summary = ("model built from its config with its parameters on meta, then given the "
-               "checkpoint's tensors (assign=True): no random init")
+    summary = "model built with its parameters on meta, given the checkpoint's (no random init)"
     severity = Severity.INFO
     safety = Safety.SAFE
     cuda_only = False
-    declines = ('any other shape of build-then-load (reported with what would make it '
-                'fast)')
+    declines = 'any other shape of build-then-load (reported with a hint)'
     triggers = ("load_state_dict",)
     opt_in = "startup"
     examples = (
