@@ -253,3 +253,9 @@ def test_a_ported_library_still_imports_without_torch_npu(tmp_path: Path, style:
                           "import runpy; runpy.run_path('run.py', run_name='__main__')"],
                          cwd=out, capture_output=True, text=True, env=env)
     assert npu.returncode == 0 and npu.stdout.strip() == "npu", npu.stderr
+
+
+def test_a_name_that_reads_itself_is_followed_once() -> None:
+    source = ("import torch\nimport triton\nuse = torch.cuda.is_available()\n"
+              "use = use and HAVE\nif use:\n    k[(1,)](x)\n")
+    assert port(source).error is None

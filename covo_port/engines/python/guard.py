@@ -93,8 +93,10 @@ class Guard:
         elif isinstance(owner, cst.UnaryOperation | cst.Comparison | cst.ComparisonTarget):
             yield from self._guarded_by_test(owner)
 
-    def probe(self, node: cst.CSTNode) -> tuple[cst.CSTNode, list[cst.CSTNode]] | None:
-        """(the test expression, what it guards) where ``node`` is part of a test, else None."""
+    def probe(self, node: cst.CSTNode, seen: frozenset[int] = frozenset()
+              ) -> tuple[cst.CSTNode, list[cst.CSTNode]] | None:
+        """(the test expression, what it guards) where ``node`` is part of a test, else None.
+        ``seen``: the assignments followed so far (``x = x and y`` reads itself)."""
         child: cst.CSTNode = node
         parent = self.parents.get(child)
         while parent is not None:
@@ -105,8 +107,8 @@ class Guard:
             if isinstance(parent, cst.BaseStatement | cst.BaseSmallStatement):
                 break
             child, parent = parent, self.parents.get(parent)
-        if isinstance(parent, cst.Assign) and parent.value is child:
-            guarded = list(self._guarded_by_name(parent))
+        if isinstance(parent, cst.Assign) and parent.value is child and id(parent) not in seen:
+            guarded = list(self._guarded_by_name(parent, seen | {id(parent)}))
             return (child, guarded) if guarded else None
         return None
 
@@ -116,7 +118,8 @@ class Guard:
             test = up
         return test
 
-    def _guarded_by_name(self, assign: cst.Assign) -> Iterator[cst.CSTNode]:
+    def _guarded_by_name(self, assign: cst.Assign, seen: frozenset[int]
+                         ) -> Iterator[cst.CSTNode]:
         """What the tests that read ``name`` (the target of ``name = <probe>``) guard."""
         for target in assign.targets:
             if not isinstance(target.target, cst.Name):
@@ -126,7 +129,7 @@ class Guard:
                 continue
             for assignment in scope.assignments[target.target.value]:
                 for access in assignment.references:
-                    found = self.probe(access.node)
+                    found = self.probe(access.node, seen)
                     if found is not None:
                         yield found[0]
                         yield from found[1]
