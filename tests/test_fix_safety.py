@@ -70,5 +70,8 @@ def test_the_manifest_records_the_choice(src: Path, tmp_path: Path) -> None:
         result = runner.invoke(main, ["apply", str(src), "--out", str(out), "--no-patches",
                                       "--json", *flag])
         assert result.exit_code == 0, result.output
-        assert Manifest.read(out).unsafe_fixes is expected
+        manifest = Manifest.read(out)
+        assert manifest.unsafe_fixes is expected
+        assert manifest.fix_safety["NPU001"] == "safe"
+        assert manifest.fix_safety["NPU101"] == "report"
         assert json.loads(result.output)["summary"]["unsafe_fixes_applied"] == 0

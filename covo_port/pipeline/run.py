@@ -136,6 +136,7 @@ def apply_tree(
         rules=[r.id for r in config.rules],
         optimize=sorted(options.optimize),
         unsafe_fixes=options.unsafe_fixes,
+        fix_safety={r.id: r.safety.value for r in config.rules},
     )
     result = Result(manifest=manifest, check=check, out=None if check else out)
     entries = list(walk(src, exclude=[out] if out is not None else []))
