@@ -78,6 +78,9 @@ class RunOptions:
     annotate: bool = False
     #: Apply the fixes that rules mark unsafe (otherwise they are reported with the edit).
     unsafe_fixes: bool = False
+    #: Let rules write their explanatory comments (``# covo-port NPU006: ...``) into OUT;
+    #: ``apply --no-comments`` switches them off for a patch meant for the upstream.
+    comments: bool = True
 
 
 def doc_sections(doc: str | None) -> dict[str, str]:
