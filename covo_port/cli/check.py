@@ -57,7 +57,7 @@ def check(paths: tuple[Path, ...], target_name: str, fmt: str | None, as_json: b
                          ignore=rule_ids("--ignore", ignore))
     selection = file_selection(include, exclude, no_gitignore,
                                paths=check_paths(root, paths or (root,)))
-    with file_progress(err_console, "checking", announce=False) as progress:
+    with file_progress(err_console, "checking") as progress:
         result = apply_tree(root, None, get_target(target_name), options, check=True,
                             progress=progress.step, on_start=progress.start,
                             selection=selection)

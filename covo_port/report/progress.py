@@ -2,9 +2,9 @@
 
 A CI log or a pipe cannot draw a live bar (rich draws nothing there), and a run over a few
 thousand files would say nothing for minutes. There, a line every few seconds says how far the
-run is (files done / total, the rate, the time left), with one line when it starts and one when
-it ends (``check``, run by pre-commit on a few files, prints a line only once a run has taken
-a few seconds).
+run is (files done / total, the rate, the time left), and one more when it ends. A run shorter
+than that prints nothing: a pre-commit hook or a small tree stays quiet, and an error stays the
+one line on stderr.
 """
 
 from __future__ import annotations
@@ -32,26 +32,23 @@ class FileProgress(Protocol):
 
 
 class LineProgress:
-    """Progress as plain lines, at most one every ``interval`` seconds; ``announce``: a line
-    when the run starts and one when it ends, however short it is."""
+    """Progress as plain lines, one every ``interval`` seconds, and one at the end of a run
+    that printed any."""
 
     def __init__(self, console: Console, what: str = "rewriting", interval: float = INTERVAL,
-                 clock: Callable[[], float] = time.monotonic, announce: bool = True) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.console, self.what, self.interval, self.clock = console, what, interval, clock
-        self.announce = announce
         self.total = self.done = 0
         self.started = self.last = 0.0
-        self.begun = self.printed = False
+        self.printed = False
 
     def _print(self, text: str) -> None:
         self.printed = True
         self.console.print(f"covo-port: {text}", markup=False, highlight=False, soft_wrap=True)
 
     def start(self, total: int) -> None:
-        self.total, self.done, self.begun = total, 0, True
+        self.total, self.done = total, 0
         self.started = self.last = self.clock()
-        if self.announce:
-            self._print(f"{self.what} {total:,} file(s)")
 
     def step(self, path: str) -> None:
         self.done += 1
@@ -66,7 +63,7 @@ class LineProgress:
                     f"({100 * self.done / max(self.total, 1):.0f}%), {rate:.1f} files/s{left}")
 
     def finish(self) -> None:
-        if not (self.announce or self.printed):
+        if not self.printed:
             return
         elapsed = self.clock() - self.started
         rate = f" ({self.done / elapsed:.1f} files/s)" if elapsed > 0 else ""
@@ -85,18 +82,22 @@ class _Bar:
         self.bar.update(self.task, advance=1, path=path)
 
 
+def _draws_live(console: Console) -> bool:
+    """Whether a live bar can be drawn: a real terminal (FORCE_COLOR in a CI job makes rich
+    treat a log as one, where its redrawn bar is noise)."""
+    isatty = getattr(console.file, "isatty", None)
+    return console.is_terminal and not console.is_dumb_terminal and bool(isatty and isatty())
+
+
 @contextmanager
-def file_progress(console: Console, what: str = "rewriting",
-                  announce: bool = True) -> Iterator[FileProgress]:
-    """A live bar where ``console`` is a terminal, progress lines elsewhere (see
-    :class:`LineProgress` for ``announce``)."""
-    if console.is_terminal:
+def file_progress(console: Console, what: str = "rewriting") -> Iterator[FileProgress]:
+    """A live bar where ``console`` is a terminal, progress lines elsewhere."""
+    if _draws_live(console):
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), TextColumn("{task.fields[path]}"),
                       console=console, transient=True) as bar:
             yield _Bar(bar, what)
         return
-    lines = LineProgress(console, what, announce=announce)
+    lines = LineProgress(console, what, interval=INTERVAL)
     yield lines
-    if lines.begun:
-        lines.finish()
+    lines.finish()
