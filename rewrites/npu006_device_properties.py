@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import ScopeProvider
 
-from covo_port.model import Example, PythonRule, PythonSource, Severity
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
 
 PROPERTIES = "torch.cuda.get_device_properties"
 CAPABILITY = "torch.cuda.get_device_capability"
@@ -93,8 +93,9 @@ class DeviceProperties(PythonRule):
     name = "capability-branches"
     summary = "CUDA compute-capability tests (get_device_properties/capability) folded"
     severity = Severity.WARNING
-    declines = ('the result is used beyond if-tests against constants (a name, memory '
-                'size, a test mixed with other conditions): reported')
+    safety = Safety.SAFE
+    cuda_only = True
+    declines = 'the result is used beyond if-tests against constants'
     triggers = ("get_device_properties", "get_device_capability")
     examples = (
         Example(

@@ -18,7 +18,7 @@ from covo_port.cli.options import (
     rule_ids,
     rule_options,
 )
-from covo_port.model import RunOptions, get_target
+from covo_port.model import ImportStyle, RunOptions, get_target
 from covo_port.model.target import TARGETS
 from covo_port.pipeline.fetch import DEFAULT_DEST
 from covo_port.pipeline.gitout import write_patches
@@ -45,6 +45,14 @@ DEFAULT_SRC = DEFAULT_DEST
               help="Remap a device index (repeatable), e.g. cuda:1=npu:0.")
 @click.option("--optimize", multiple=True, metavar="NAME",
               help="Enable an opt-in rewrite (repeatable); see `covo-port rules`.")
+@click.option("--import-style", type=click.Choice([s.value for s in ImportStyle]),
+              default=ImportStyle.ENTRY.value, show_default=True,
+              help="Where `import torch_npu` goes: the program's entry modules (library modules "
+                   "keep importing without torch_npu), guarded in every module that uses the "
+                   "NPU, or plainly in each.")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="Also apply the fixes that rules mark unsafe (they can change behaviour; "
+                   "without this flag they are reported with the edit they propose).")
 @click.option("--annotate", is_flag=True,
               help="Write `# covo-port: RULE message` above each line of OUT with a warning or "
                    "error finding. `# covo-port: ignore[RULE]` in SRC always suppresses.")
@@ -68,7 +76,8 @@ DEFAULT_SRC = DEFAULT_DEST
 @user_errors
 def apply(src: Path | None, target_name: str, out: Path | None, check: bool, force: bool,
           device_map: tuple[str, ...], optimize: tuple[str, ...], patches_dir: Path | None,
-          no_patches: bool, jobs: int | None, annotate: bool,
+          no_patches: bool, jobs: int | None, annotate: bool, unsafe_fixes: bool,
+          import_style: str,
           fmt: str | None, as_json: bool, show_diff: bool, select: tuple[str, ...],
           ignore: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str, ...],
           no_gitignore: bool, no_comments: bool) -> None:
@@ -102,6 +111,7 @@ def apply(src: Path | None, target_name: str, out: Path | None, check: bool, for
     check = check or show_diff
     options = RunOptions(optimize=frozenset(optimize), select=rule_ids("--select", select),
                          ignore=rule_ids("--ignore", ignore), annotate=annotate,
+                         unsafe_fixes=unsafe_fixes, import_style=ImportStyle(import_style),
                          comments=not no_comments)
     out = out if out is not None else default_out(target.name)
 

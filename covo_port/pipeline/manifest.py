@@ -73,6 +73,10 @@ class Manifest:
     source_dirty: bool = False
     rules: list[str] = field(default_factory=list)
     optimize: list[str] = field(default_factory=list)
+    #: Whether the fixes that rules mark unsafe were applied (``apply --unsafe-fixes``).
+    unsafe_fixes: bool = False
+    #: Each rule of the run -> the safety of its fixes (safe, unsafe, report).
+    fix_safety: dict[str, str] = field(default_factory=dict)
     files: list[FileRecord] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -106,6 +110,8 @@ class Manifest:
             source_dirty=data.get("source_dirty", False),
             rules=list(data.get("rules", [])),
             optimize=list(data.get("optimize", [])),
+            unsafe_fixes=bool(data.get("unsafe_fixes", False)),
+            fix_safety=dict(data.get("fix_safety", {})),
             files=[FileRecord(**{**f, "kind": FileKind(f["kind"]),
                                  "status": FileStatus(f["status"])})
                    for f in data.get("files", [])],

@@ -100,7 +100,7 @@ def build_tree_index(src: Path, paths: Iterable[str], rules: Iterable[type[Rule]
         if b"\0" in data[:8192]:
             continue
         for rule in tree_rules:
-            for word in rule.tree_words(data):
+            for word in rule.tree_words(rel, data):
                 words[rule.id].setdefault(word, set()).add(rel)
     return TreeIndex({rule: {w: frozenset(f) for w, f in found.items()}
                       for rule, found in words.items()})
@@ -143,6 +143,8 @@ def apply_tree(
         source_dirty=dirty,
         rules=[r.id for r in config.rules],
         optimize=sorted(options.optimize),
+        unsafe_fixes=options.unsafe_fixes,
+        fix_safety={r.id: r.safety.value for r in config.rules},
     )
     result = Result(manifest=manifest, check=check, out=None if check else out)
     entries = list(walk(src, exclude=[out] if out is not None else []))

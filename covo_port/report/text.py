@@ -33,6 +33,8 @@ def summary(manifest: Manifest) -> dict[str, Any]:
         "findings": dict(sorted(findings.items())),
         "annotations": sum(1 for c in manifest.changes if c.annotation),
         "suppressed": len(manifest.suppressed),
+        "unsafe_fixes_proposed": sum(1 for f in manifest.findings if f.fix is not None),
+        "unsafe_fixes_applied": sum(1 for c in manifest.changes if c.unsafe),
         "categories": [row.to_json() for row in rows],
         "constructs": total.to_json(),
     }
@@ -94,6 +96,12 @@ def render(result: Result, console: Console) -> None:
                       f"({kinds[SuppressedKind.FINDING]} finding(s), "
                       f"{kinds[SuppressedKind.CHANGE]} rewrite(s)) by `# covo-port: ignore` "
                       "comments; listed in the manifest")
+
+    if s["unsafe_fixes_proposed"]:
+        console.print(f"unsafe fixes: {s['unsafe_fixes_proposed']} proposed, not applied (they "
+                      "can change behaviour; review them, then `--unsafe-fixes` applies them)")
+    if s["unsafe_fixes_applied"]:
+        console.print(f"unsafe fixes: {s['unsafe_fixes_applied']} applied (--unsafe-fixes)")
 
     if result.check:
         verdict = (f"{s['changed']} file(s) would change" if result.pending
