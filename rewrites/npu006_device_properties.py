@@ -329,10 +329,10 @@ class DeviceProperties(PythonRule):
                 if others_left:
                     return cst.RemovalSentinel.REMOVE
                 statements = [cst.SimpleStatementLine([cst.Pass()])]
-            note = cst.EmptyLine(comment=cst.Comment(NOTE))
+            notes = [cst.EmptyLine(comment=cst.Comment(NOTE))] if self.file.options.comments else []
             first = statements[0]
             own = first.leading_lines if values[0] is not None else ()  # else: the head itself
-            lines = [*carried, *updated.leading_lines, note, *own]
+            lines = [*carried, *updated.leading_lines, *notes, *own]
             return cst.FlattenSentinel([first.with_changes(leading_lines=lines), *statements[1:]])
 
         self.replace(head, fold, "compute-capability test folded for capability 0.0 (no CUDA "

@@ -70,7 +70,7 @@ def verify(out: Path | None, device: str | None, emulate: str | None, model_dir:
     missing = [m for m in VERIFY_NEEDS if importlib.util.find_spec(m) is None]
     if missing:
         raise InputError(f"verify needs {', '.join(missing)}: install the verify extra "
-                         "(pip install 'covo-port[verify]')")
+                         "(.venv/bin/pip install -e '.[verify]' -c constraints.txt)")
     if emulate is None and importlib.util.find_spec("torch_npu") is None:
         raise InputError(f"torch_npu is not installed, so {device} cannot be used here; "
                          f"to check OUT on the CPU run: covo-port verify {out} --emulate npu")

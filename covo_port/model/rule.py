@@ -95,6 +95,9 @@ class RunOptions:
     unsafe_fixes: bool = False
     #: Where ``import torch_npu`` goes.
     import_style: ImportStyle = ImportStyle.ENTRY
+    #: Let rules write their explanatory comments (``# covo-port NPU006: ...``) into OUT;
+    #: ``apply --no-comments`` switches them off for a patch meant for the upstream.
+    comments: bool = True
 
 
 def doc_sections(doc: str | None) -> dict[str, str]:

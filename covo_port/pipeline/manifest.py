@@ -58,6 +58,9 @@ class FileRecord:
     rules: list[str] = field(default_factory=list)
     link: str | None = None
     error: str | None = None
+    #: why the rules left this file alone (status ``excluded``): a pattern, a .gitignore, a
+    #: "generated" marker
+    excluded: str | None = None
 
 
 @dataclass

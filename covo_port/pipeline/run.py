@@ -29,6 +29,12 @@ from covo_port.model import (
 from covo_port.pipeline.manifest import FileRecord, Manifest
 from covo_port.pipeline.parallel import WorkerDied, default_jobs, map_ordered
 from covo_port.pipeline.result import FileResult, Result
+from covo_port.pipeline.select import (
+    FileSelection,
+    excluded_result,
+    generated_result,
+    select_files,
+)
 from covo_port.pipeline.walk import Entry, EntryKind, walk
 from covo_port.pipeline.writer import write_tree
 from covo_port.registry import engine_config
@@ -115,11 +121,13 @@ def apply_tree(
     on_start: Callable[[int], None] | None = None,
     keep_stages: bool = False,
     jobs: int | None = None,
+    selection: FileSelection | None = None,
 ) -> Result:
     """Rewrite ``src`` into ``out`` (or, with ``check``, compute what would change).
 
     ``jobs`` worker processes rewrite the files (default: one per core; 1: this process only);
-    the result is the same whatever their number.
+    the result is the same whatever their number. ``selection`` says which files are rewritten
+    (the rest is copied unchanged); None: every file.
     """
     if jobs is not None and jobs < 1:
         raise InputError(f"--jobs {jobs}: give 1 or more processes (default: one per core)")
@@ -140,10 +148,9 @@ def apply_tree(
     )
     result = Result(manifest=manifest, check=check, out=None if check else out)
     entries = list(walk(src, exclude=[out] if out is not None else []))
+    files, program = select_files(src, entries, selection)
     if any(rule.needs_tree for rule in config.rules):
-        config.tree = build_tree_index(
-            src, (e.rel for e in entries if e.kind is EntryKind.FILE), config.rules)
-    files = [e for e in entries if e.kind is not EntryKind.DIR]
+        config.tree = build_tree_index(src, program, config.rules)
     if on_start:
         on_start(len(files))
 
@@ -200,6 +207,8 @@ def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> F
                                      error=entry.error)).finding(_finding(
             entry.rel, f"cannot read this folder: {entry.error}; it is not in OUT",
             Severity.ERROR))
+    if entry.excluded and (excluded := excluded_result(src, config, entry)) is not None:
+        return excluded
     size = full.stat().st_size
     if size > MAX_REWRITE_BYTES:
         return FileResult(FileRecord(entry.rel, FileKind.LARGE, FileStatus.UNCHANGED,
@@ -212,6 +221,8 @@ def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> F
         return FileResult(FileRecord(entry.rel, FileKind.UNREADABLE, FileStatus.FAILED)).finding(
             _finding(entry.rel, f"cannot read: {exc.strerror}; it is not in OUT", Severity.ERROR))
     kind, outcome = rewrite_file(entry.rel, source, config)
+    if (generated := generated_result(entry, source, kind, outcome)) is not None:
+        return generated
     record = FileRecord(entry.rel, kind, FileStatus.UNCHANGED, mode=entry.mode,
                         source_sha256=_sha256(source))
     if outcome.error:
