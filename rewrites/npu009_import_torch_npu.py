@@ -13,12 +13,37 @@ from covo_port.model import Example, ImportStyle, PythonRule, Safety, Severity, 
 #: Facts of the tree (TreeIndex words): a package's __init__.py, a Python module, a module
 #: with a ``__main__`` guard, a module that imports torch, a module that mentions CUDA, and
 #: ``console:<module>`` for the modules that console scripts name (pyproject, setup.cfg/py).
-PACKAGE, PYTHON, MAIN, TORCH, CUDA, CONSOLE = (
-    "package", "python", "main", "torch", "cuda", "console:")
+PACKAGE, PYTHON, MAIN, TORCH, CUDA, CONSOLE, IMPORT = (
+    "package", "python", "main", "torch", "cuda", "console:", "import:")
 _IMPORTS_TORCH = re.compile(rb"^[ \t]*(?:import[ \t]+torch\b|from[ \t]+torch\b)", re.M)
 _USES_CUDA = re.compile(rb"cuda|nccl|CUDA_VISIBLE_DEVICES")
 _ENTRY_POINT = re.compile(rb"""=\s*["']?([A-Za-z_][\w.]*)\s*:\s*[A-Za-z_][\w.]*""")
 _BUILD_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
+_IMPORT_LINE = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))",
+                          re.M)
+
+
+def _imported_modules(path: str, data: bytes) -> set[str]:
+    """The modules a file imports (relative imports made absolute from its path)."""
+    found = set()
+    package = posixpath.dirname(path).split("/") if posixpath.dirname(path) else []
+    for relative, plain in _IMPORT_LINE.findall(data):
+        name = (relative or plain).decode("ascii", errors="replace")
+        dots = len(name) - len(name.lstrip("."))
+        if dots:
+            base = package[:len(package) - dots + 1] if dots <= len(package) + 1 else []
+            name = ".".join([*base, name.lstrip(".")]).strip(".")
+        if name:
+            found.add(name)
+    return found
+
+
+def _module_names(path: str) -> set[str]:
+    """The dotted names a file can be imported by (``src/pkg/m.py``: pkg.m, m, src.pkg.m)."""
+    parts = path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return {".".join(parts[i:]) for i in range(len(parts))}
 
 
 def _imports_torch(statement: cst.CSTNode) -> bool:
@@ -152,6 +177,7 @@ class ImportTorchNpu(PythonRule):
         if not path.endswith(".py"):
             return words
         words.add(PYTHON)
+        words.update(IMPORT + module for module in _imported_modules(path, data))
         if name == "__init__.py":
             words.add(PACKAGE)
         if b"__main__" in data:
@@ -179,18 +205,33 @@ class ImportTorchNpu(PythonRule):
                 or posixpath.dirname(path) not in packages
                 or any(dotted == c or dotted.endswith("." + c) for c in consoles))
 
+    def _cuda_modules(self) -> set[str]:
+        """The dotted names of the tree's modules that mention CUDA."""
+        tree = self.file.tree
+        return {name for f in tree.files_with(self.id, CUDA) for name in _module_names(f)
+                } if tree else set()
+
+    def _imports_cuda_module(self, path: str) -> bool:
+        """Whether the module ``path`` imports a module of the tree that mentions CUDA."""
+        tree = self.file.tree
+        if tree is None:
+            return False
+        cuda = self._cuda_modules()
+        return any(path in tree.files_with(self.id, word) for word in (
+            IMPORT + name for name in cuda))
+
     def _entries(self) -> list[str]:
-        """The tree's entry modules that import torch."""
+        """The tree's entry modules that get the import: they import torch and mention CUDA
+        or import a module of the tree that does (where the NPU is first needed)."""
         tree = self.file.tree
         if tree is None:
             return []
         packages, consoles = self._packages(), self._console_modules()
         torch_files = tree.files_with(self.id, TORCH)
         main, cuda = tree.files_with(self.id, MAIN), tree.files_with(self.id, CUDA)
-        # the entries that get the import: those this rule runs on (a __main__ guard, or CUDA)
         return sorted(f for f in tree.files_with(self.id, PYTHON)
-                      if f in torch_files and (f in main or f in cuda) and (
-                          f in main or self._is_entry(f, packages, consoles)))
+                      if f in torch_files and (f in main or self._is_entry(f, packages, consoles))
+                      and (f in cuda or (f in main and self._imports_cuda_module(f))))
 
     def _role(self) -> str:
         """"entry" for a module where the program starts, else "library"."""
@@ -207,29 +248,35 @@ class ImportTorchNpu(PythonRule):
             return
         uses = any(target.needs_runtime(c.after) for c in self.file.recorded_changes())
         style = self.file.options.import_style
-        tree = self.file.tree
-        tree_uses = tree is not None and bool(tree.files_with(self.id, CUDA))
-        if style is ImportStyle.MODULE:
-            if uses:
-                self._insert(guarded=False)
+        entry = self._role() == "entry"
+        # an entry that does not use the NPU itself but starts a program whose modules may
+        if entry and not uses and self._torch_imported() and self._imports_cuda_module(
+                self.file.path):
+            if style is not ImportStyle.MODULE:
+                self._insert(guarded=True)  # without torch_npu it still runs (CPU users)
+            return
+        if not uses:
+            return
+        if style is ImportStyle.MODULE or (style is ImportStyle.ENTRY and entry):
+            self._insert(guarded=False)
         elif style is ImportStyle.GUARDED:
-            if uses or (self._role() == "entry" and tree_uses and self._torch_imported()):
-                self._insert(guarded=True)
-        elif self._role() == "entry":
-            if uses or (tree_uses and self._torch_imported()):
-                self._insert(guarded=False)
-        elif uses:
-            entries = self._entries()
-            if not entries:
-                self._insert(guarded=True)
-                return
-            shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more"
-                                              if len(entries) > 3 else "")
-            self.report(self.file.module, f"this library module uses the NPU: `import "
-                        f"{runtime}` goes into the program's entry modules ({shown}), not "
-                        "here, so that it still imports without torch_npu; a program that "
-                        f"imports it from elsewhere must import {runtime} first (or port with "
-                        "--import-style guarded)")
+            self._insert(guarded=True)
+        else:
+            self._library()
+
+    def _library(self) -> None:
+        """A library module that uses the NPU: the entry modules import torch_npu."""
+        runtime = self.file.target.runtime_module
+        entries = self._entries()
+        if not entries:
+            self._insert(guarded=True)
+            return
+        shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more"
+                                          if len(entries) > 3 else "")
+        self.report(self.file.module, f"this library module uses the NPU: `import {runtime}` "
+                    f"goes into the program's entry modules ({shown}), not here, so that it "
+                    f"still imports without torch_npu; a program that imports it from elsewhere "
+                    f"must import {runtime} first (or port with --import-style guarded)")
 
     def _torch_imported(self) -> bool:
         return any(_imports_torch(s) for s in self.file.module.body) or bool(
