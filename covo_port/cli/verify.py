@@ -55,11 +55,19 @@ def verify(out: Path | None, device: str | None, emulate: str | None, model_dir:
     """
 
     # imported here: apply/diff/rules never load the verify machinery
-    from covo_port.verify.report import render_markdown
-    from covo_port.verify.report import to_json as verify_json
-    from covo_port.verify.stages import StageResult, VerifyOptions, run_verify
+    from covo_port.verify.core import StageResult
+    from covo_port.verify.profiles.covo_audio import (
+        STAGES,
+        VerifyOptions,
+        render_markdown,
+        run_verify,
+    )
+    from covo_port.verify.profiles.covo_audio import to_json as verify_json
 
-    out = out if out is not None else default_out("npu")
+    # every path resolved once, here: the stages run in OUT and in the source tree
+    out = (out if out is not None else default_out("npu")).resolve()
+    model_dir = model_dir.resolve() if model_dir is not None else None
+    audio_out = audio_out.resolve() if audio_out is not None else None
     device = device or "npu:0"
     device_type, index = parse_device(device)
     if device_type != "npu" or index is None:
@@ -87,7 +95,7 @@ def verify(out: Path | None, device: str | None, emulate: str | None, model_dir:
 
     def progress(stage: StageResult) -> None:
         style = "green" if stage.passed else "bold red"
-        err_console.print(f"stage {stage.number}/5 {stage.title}: "
+        err_console.print(f"stage {stage.number}/{len(STAGES)} {stage.title}: "
                           f"[{style}]{stage.status.upper()}[/] ({stage.seconds:.1f} s)")
 
     verification = run_verify(options, manifest, on_stage=progress)
