@@ -16,6 +16,7 @@ COMMANDS = {
     "fetch": "fetch:fetch",
     "diff": "diff:diff",
     "rules": "rules:rules",
+    "run": "run:run",
     "verify": "verify:verify",
 }
 

@@ -6,7 +6,8 @@ provides ``NAME``, ``STAGES`` (``(number, name, title)`` rows), an options class
 Verification`, and ``render_markdown`` / ``to_json`` of that verification. A new model family
 is a new profile here, not edits across the verify package.
 
-- ``covo-audio`` (:mod:`.covo_audio`): the Covo-Audio port's five stages, the default.
+- ``covo-audio`` (:mod:`.covo_audio`): the Covo-Audio port's five stages, the default;
+- ``tests`` (:mod:`.tests`): any project, through its own test command (``--tests CMD``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from types import ModuleType
 
 PROFILES = {
     "covo-audio": "covo_port.verify.profiles.covo_audio",
+    "tests": "covo_port.verify.profiles.tests",
 }
 
 
