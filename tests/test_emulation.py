@@ -282,6 +282,8 @@ REFUSALS = """
     results["torch_abs"] = refused(lambda: torch.abs(spec))
     results["builtin_abs"] = refused(lambda: abs(spec))
     results["square"] = refused(lambda: spec ** 2)  # an operator: checked as Tensor.pow
+    results["metadata"] = [refused(lambda: spec.size()), refused(lambda: spec.dim()),
+                           refused(lambda: spec.numel())]  # read metadata, run no operator
     power = spec.real ** 2 + spec.imag ** 2
     results["power"] = [str(power.device), str(power.dtype)]
     results["stft_bf16"] = refused(lambda: torch.stft(  # MARK-STFT
@@ -325,6 +327,11 @@ def test_complex_abs_is_refused_naming_api_dtype_and_line(refusals: dict[str, An
     assert refusals["builtin_abs"].startswith("torch.Tensor.abs on complex64")
     assert refusals["square"].startswith("torch.Tensor.pow on complex64 is not supported")
     assert refusals["power"] == ["npu:0", "torch.float32"]
+
+
+def test_complex_metadata_is_not_an_operator(refusals: dict[str, Any]) -> None:
+    # torch_npu's table lists fp32 only for Tensor.size: what runs no operator is not refused
+    assert refusals["metadata"] == [None, None, None]
 
 
 def test_stft_needs_float32_or_float64(refusals: dict[str, Any]) -> None:

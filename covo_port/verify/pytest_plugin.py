@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 TESTLOG = "COVO_PORT_TESTLOG"
+BOOT = "COVO_PORT_RUN_BOOT"  # covo_port.verify.child.BOOT (not imported: the plugin stays light)
 _RECORD = "covo_port.verify.emulation._record"
 MESSAGE_LIMIT = 2000
 
@@ -42,9 +43,23 @@ def _crash(report: Any) -> tuple[str | None, str | None]:
         return str(longrepr[2]), f"{longrepr[0]}:{longrepr[1]}"
     crash = getattr(longrepr, "reprcrash", None)
     if crash is not None:
-        return str(crash.message)[:MESSAGE_LIMIT], f"{crash.path}:{crash.lineno}"
+        return str(crash.message)[:MESSAGE_LIMIT], _where(longrepr, crash)
     lines = [line for line in str(longrepr).splitlines() if line.strip()]
     return (lines[-1][:MESSAGE_LIMIT] if lines else None), None
+
+
+def _where(longrepr: Any, crash: Any) -> str:
+    """Where the failure was raised: the innermost frame that is not covo-port's own machinery
+    (the emulation raises on behalf of the line that called it)."""
+    boot = os.environ.get(BOOT)
+    entries = getattr(getattr(longrepr, "reprtraceback", None), "reprentries", [])
+    for entry in reversed(entries):
+        location = getattr(entry, "reprfileloc", None)
+        if location is None:
+            continue
+        if not boot or not os.path.abspath(str(location.path)).startswith(boot + os.sep):
+            return f"{location.path}:{location.lineno}"
+    return f"{crash.path}:{crash.lineno}"
 
 
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:

@@ -52,6 +52,12 @@ _UNSUPPORTED_HINT = "replace the call, or keep that step on the CPU (covo-port N
 _COMPLEX_HINT = "compute on torch.view_as_real(x) (real and imaginary parts)"
 # APIs whose dtype list the reference port confirmed on Ascend: enforced in full.
 _ENFORCED = frozenset({"torch.stft"})
+# Tensor methods that read metadata and run no operator: whatever dtypes the table lists for
+# them (Tensor.size: fp32 only), a complex tensor's size is not refused.
+_METADATA = frozenset(f"torch.Tensor.{name}" for name in (
+    "size", "dim", "ndimension", "numel", "nelement", "stride", "storage_offset",
+    "element_size", "is_contiguous", "is_complex", "is_floating_point", "data_ptr",
+    "get_device", "is_pinned", "is_shared", "shape", "dtype", "ndim", "device"))
 # ATen kernels checked in the dispatch mode, with the API whose dtype list is theirs.
 _KERNELS = {"abs": "torch.abs", "_fft_r2c": "torch.stft"}
 _SHORT = {dtype: name for name, dtype in DTYPE_NAMES.items() if name != "double"}
@@ -127,8 +133,8 @@ class Emulator:
 
     # -- checks ----------------------------------------------------------------------------
 
-    def _refuse(self, subject: str, dtypes: list[torch.dtype], api: str,
-                listed: frozenset[torch.dtype], aten: str | None) -> UnsupportedOnNPU:
+    def refuse_dtypes(self, subject: str, dtypes: list[torch.dtype], api: str,
+                      listed: frozenset[torch.dtype], aten: str | None) -> UnsupportedOnNPU:
         kind = "complex dtypes" if all(d.is_complex for d in dtypes) else "dtype"
         reason = ", ".join(filter(None, (aten, kind)))
         reason += f"; torch_npu 2.8 supports {_listing(listed)}"
@@ -160,10 +166,11 @@ class Emulator:
         if isinstance(kwargs.get("dtype"), torch.dtype):
             dtypes.add(kwargs["dtype"])
         missing = sorted(dtypes - entry.dtypes, key=str)
-        refused = missing if entry.name in _ENFORCED else [d for d in missing if d.is_complex]
+        refused = (missing if entry.name in _ENFORCED else
+                   [] if entry.name in _METADATA else [d for d in missing if d.is_complex])
         if refused:
-            raise self._refuse(entry.name, refused, entry.name, entry.dtypes,
-                               _aten_name(entry.name))
+            raise self.refuse_dtypes(entry.name, refused, entry.name, entry.dtypes,
+                                     _aten_name(entry.name))
         return missing
 
     def count_unlisted(self, entry: ApiEntry, dtypes: list[torch.dtype]) -> None:
@@ -180,7 +187,8 @@ class Emulator:
             return
         api, listed = rule
         if tensors[0].dtype not in listed:
-            raise self._refuse(packet._qualified_op_name, [tensors[0].dtype], api, listed, None)
+            raise self.refuse_dtypes(packet._qualified_op_name, [tensors[0].dtype], api, listed,
+                                     None)
 
     def module_hook(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
         """Global forward pre-hook: refuse a module class that torch_npu does not support."""
