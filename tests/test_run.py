@@ -8,6 +8,7 @@ judging operators by torch_npu's tables, combining pytest's phases) are tested o
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -139,6 +140,9 @@ def test_run_markdown_report_and_errors(tmp_path: Path) -> None:
     both = covo_port("run", "--emulate", "npu", "--device", "npu:0", "--", "true",
                      cwd=tmp_path)
     assert both.returncode == 2 and "not both" in both.stderr
+    if importlib.util.find_spec("torch_npu") is None:
+        real = covo_port("run", "--", "true", cwd=tmp_path)
+        assert real.returncode == 2 and "covo-port run --emulate npu" in real.stderr
 
 
 def test_real_device_recording_counts_the_device_operators(tmp_path: Path) -> None:

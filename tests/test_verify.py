@@ -438,3 +438,40 @@ def test_covo_mini_without_the_complex_abs_rewrite_fails_on_complex_abs(
         assert "UnsupportedOnNPU" in error and "abs" in error and "complex" in error, error
         assert "modeling_covo_audio.py:" in error  # names the line
     assert by_name["determinism"]["error"] == "not run: stage 4 failed"
+
+
+def upstream_checkout() -> Path | None:
+    """The real Covo-Audio: ``$COVO_PORT_UPSTREAM``, or ``upstream/Covo-Audio`` after
+    ``covo-port fetch``."""
+    for candidate in (os.environ.get("COVO_PORT_UPSTREAM"), ROOT / "upstream" / "Covo-Audio"):
+        if candidate and (Path(candidate) / "covoaudio").is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.mark.slow
+@needs_extra
+@pytest.mark.skipif(upstream_checkout() is None,
+                    reason="no upstream checkout (set COVO_PORT_UPSTREAM or run covo-port fetch)")
+def test_upstream_ported_passes_the_profile_and_unported_fails_on_complex_abs(
+        tmp_path: Path, verify_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COVO_PORT_CACHE", str(verify_cache))
+    upstream = upstream_checkout()
+    assert upstream is not None
+    ported, unported = tmp_path / "ported", tmp_path / "unported"
+    assert run_cli("apply", str(upstream), "--out", str(ported), "--no-patches")[0] == 0
+    code, stdout, _ = run_cli("verify", str(ported), "--emulate", "npu", "--json")
+    stages_run = json.loads(stdout)["stages"]
+    assert code == 0, [(s["name"], s["error"]) for s in stages_run]
+
+    every_rule_but_npu004 = [arg for r in all_rules() if r.id != "NPU004"
+                             for arg in ("--select", r.id)]
+    assert run_cli("apply", str(upstream), "--out", str(unported), "--no-patches",
+                   *every_rule_but_npu004)[0] == 0
+    code, stdout, _ = run_cli("verify", str(unported), "--emulate", "npu", "--json")
+    assert code == 1
+    by_name = {s["name"]: s for s in json.loads(stdout)["stages"]}
+    for name in ("equivalence", "inference"):
+        error = by_name[name]["error"]
+        assert "UnsupportedOnNPU: torch.Tensor.abs on complex64" in error, error
+        assert "covoaudio/modeling_covo_audio.py:" in error

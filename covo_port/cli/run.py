@@ -14,6 +14,7 @@ from covo_port.model import parse_device
 from covo_port.pipeline.run import InputError
 
 EXIT_NOT_FOUND = 127  # as a shell says "command not found"
+EXIT_NOT_EXECUTABLE = 126  # and "permission denied"
 
 
 @click.command(context_settings={"ignore_unknown_options": True,
@@ -58,8 +59,10 @@ def run(emulate: str | None, device: str | None, report_path: Path | None, as_js
     spec = launch.Launch(runtime, root, device=device)
     try:
         finished = launch.run(list(command), spec)
-    except (FileNotFoundError, PermissionError) as exc:
+    except FileNotFoundError as exc:
         fail(f"{command[0]}: {exc.strerror or exc}", EXIT_NOT_FOUND)
+    except PermissionError as exc:
+        fail(f"{command[0]}: {exc.strerror or exc}", EXIT_NOT_EXECUTABLE)
     report = readiness.build(list(command), runtime, device, finished, root)
     data = json.dumps(readiness.to_json(report), indent=1) if as_json else None
     if report_path is not None:
