@@ -16,7 +16,8 @@ COMMANDS = {
     "apply": ("apply:apply", "Rewrite a tree for the NPU into OUT, with a patch series."),
     "diff": ("diff:diff", "Show what apply changed in OUT, as a unified diff."),
     "check": ("check:check", "Fail where files hold CUDA-only code (pre-commit, CI)."),
-    "verify": ("verify:verify", "Run the ported tree end to end and check it in five stages."),
+    "verify": ("verify:verify", "Check a port: a profile's stages, or --tests against SRC."),
+    "run": ("run:run", "Run any command under the NPU (emulated or real), with a report."),
     "rules": ("rules:rules", "List the rules, or show one rule's documentation."),
 }
 
