@@ -259,3 +259,13 @@ def test_a_name_that_reads_itself_is_followed_once() -> None:
     source = ("import torch\nimport triton\nuse = torch.cuda.is_available()\n"
               "use = use and HAVE\nif use:\n    k[(1,)](x)\n")
     assert port(source).error is None
+
+
+def test_names_that_feed_each_other_are_followed_once_each() -> None:
+    # each assignment reads the name twice: following every path would take 2**40 steps
+    lines = ["import torch", "import triton", "use = torch.cuda.is_available()"]
+    lines += ["use = use and use"] * 40
+    lines += ["if use:", "    k[(1,)](x)"]
+    outcome = port("\n".join(lines) + "\n")
+    assert outcome.error is None and "use = torch.cuda.is_available()" in outcome.output(
+        ("\n".join(lines) + "\n").encode()).decode()

@@ -93,24 +93,43 @@ class Guard:
         elif isinstance(owner, cst.UnaryOperation | cst.Comparison | cst.ComparisonTarget):
             yield from self._guarded_by_test(owner)
 
-    def probe(self, node: cst.CSTNode, seen: frozenset[int] = frozenset()
-              ) -> tuple[cst.CSTNode, list[cst.CSTNode]] | None:
-        """(the test expression, what it guards) where ``node`` is part of a test, else None.
-        ``seen``: the assignments followed so far (``x = x and y`` reads itself)."""
+    def _test_of(self, node: cst.CSTNode) -> tuple[cst.CSTNode | None, cst.CSTNode | None]:
+        """(the test that ``node`` is part of, or None; else the Assign whose value holds
+        ``node``, or None)."""
         child: cst.CSTNode = node
         parent = self.parents.get(child)
         while parent is not None:
             if (isinstance(parent, cst.If | cst.While | cst.IfExp) and parent.test is child) or (
                     isinstance(parent, cst.BooleanOperation) and parent.left is child):
-                guarded = list(self._guarded_by_test(child))
-                return self._outermost_test(child), guarded
+                return child, None
             if isinstance(parent, cst.BaseStatement | cst.BaseSmallStatement):
                 break
             child, parent = parent, self.parents.get(parent)
-        if isinstance(parent, cst.Assign) and parent.value is child and id(parent) not in seen:
-            guarded = list(self._guarded_by_name(parent, seen | {id(parent)}))
-            return (child, guarded) if guarded else None
-        return None
+        if isinstance(parent, cst.Assign) and parent.value is child:
+            return None, parent
+        return None, None
+
+    def probe(self, node: cst.CSTNode) -> tuple[cst.CSTNode, list[cst.CSTNode]] | None:
+        """(the test expression, what it guards) where ``node`` is part of a test, or of a
+        value assigned to names that tests read (followed through further assignments, each
+        once: ``x = x and y`` reads itself), else None."""
+        test, assign = self._test_of(node)
+        if test is not None:
+            return self._outermost_test(test), list(self._guarded_by_test(test))
+        if assign is None:
+            return None
+        guarded: list[cst.CSTNode] = []
+        seen = {id(assign)}
+        todo = [assign]
+        while todo:
+            for reader in self._readers(todo.pop()):
+                test, further = self._test_of(reader)
+                if test is not None:
+                    guarded += [self._outermost_test(test), *self._guarded_by_test(test)]
+                elif further is not None and id(further) not in seen:
+                    seen.add(id(further))
+                    todo.append(further)
+        return (assign.value, guarded) if guarded else None
 
     def _outermost_test(self, test: cst.CSTNode) -> cst.CSTNode:
         """The whole test expression that ``test`` is part of (``a and b`` for ``a``)."""
@@ -118,9 +137,8 @@ class Guard:
             test = up
         return test
 
-    def _guarded_by_name(self, assign: cst.Assign, seen: frozenset[int]
-                         ) -> Iterator[cst.CSTNode]:
-        """What the tests that read ``name`` (the target of ``name = <probe>``) guard."""
+    def _readers(self, assign: cst.Assign) -> Iterator[cst.CSTNode]:
+        """The nodes that read the names ``assign`` binds."""
         for target in assign.targets:
             if not isinstance(target.target, cst.Name):
                 continue
@@ -129,10 +147,7 @@ class Guard:
                 continue
             for assignment in scope.assignments[target.target.value]:
                 for access in assignment.references:
-                    found = self.probe(access.node, seen)
-                    if found is not None:
-                        yield found[0]
-                        yield from found[1]
+                    yield access.node
 
     def feeding(self, node: cst.CSTNode, rule: str) -> Finding | None:
         """The blocking finding of another rule whose node holds ``node`` (an edit there feeds
