@@ -263,7 +263,8 @@ def test_a_name_that_reads_itself_is_followed_once() -> None:
 
 def test_names_that_feed_each_other_are_followed_once_each() -> None:
     # each assignment reads the name twice: following every path would take 2**40 steps
-    lines = ["import torch", "import triton", "use = torch.cuda.is_available()"]
+    lines = ["import torch", "import triton", "@triton.jit", "def k(x):", "    pass",
+             "use = torch.cuda.is_available()"]
     lines += ["use = use and use"] * 40
     lines += ["if use:", "    k[(1,)](x)"]
     outcome = port("\n".join(lines) + "\n")
