@@ -19,7 +19,6 @@ from covo_port.lib.config_vocab import (
 from covo_port.model import ConfigEntry, ConfigSource, Example, Rule, Safety, Severity
 
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=")
-_NONE = (None, 0, "0", "", "none", "null", False)
 
 
 def _term(context: ConfigContext, entry: ConfigEntry) -> tuple[Term, str] | None:
@@ -27,10 +26,11 @@ def _term(context: ConfigContext, entry: ConfigEntry) -> tuple[Term, str] | None
     key, value = entry.key, entry.value
     text = value.strip().lower() if isinstance(value, str) else None
     foreign = context.foreign(entry)
-    if foreign is not None and text is not None and (CUDA_DEVICE.match(text) or text == "gpu"):
+    if foreign is not None and text is not None and (
+            CUDA_DEVICE.match(text) or (text == "gpu" and is_device_key(key))):
         return foreign, f"a setting of {foreign.name}, not a torch device: not rewritten"
     term = setting(key, value)
-    if term is not None and not (term.pattern.endswith("=*") and value in _NONE):
+    if term is not None:
         return term, f"a {term.name} setting"
     term = attention(key, value)
     if term is not None:
@@ -52,7 +52,7 @@ class ConfigCudaSettings(Rule):
     """## What it does
 
     Reports config-file settings that select CUDA but are not torch device strings: Lightning's
-    `accelerator: gpu` and `gpus`, accelerate's `MULTI_GPU`, CUDA-only attention
+    `accelerator: gpu`, accelerate's `MULTI_GPU`, CUDA-only attention
     implementations (`attn_implementation: flash_attention_2`, `xformers`, `use_flash_attn:
     true`), device values inside other libraries' settings (vLLM, DeepSpeed, TensorRT,
     onnxruntime, CTranslate2, CI workflows), CUDA environment variables and Docker Compose GPU
@@ -120,6 +120,7 @@ class ConfigCudaSettings(Rule):
         ),
         Example(
             "trainer:\n  accelerator: auto\n  gpus: 0\nuse_xformers: false\n"
+            "labels: [GPU, CPU]\n"
             "attn_implementation: sdpa\nnum_gpus_per_node: 8\n",
             path="config.yaml",
         ),

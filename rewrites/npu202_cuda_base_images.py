@@ -48,7 +48,8 @@ class CudaBaseImages(Rule):
     summary = "Dockerfiles: CUDA base images and NVIDIA/CUDA environment settings reported"
     severity = Severity.WARNING
     safety = Safety.REPORT
-    triggers = ("cuda", "CUDA", "nvidia", "NVIDIA", "pytorch/pytorch", "gpu", "NCCL_", "vllm")
+    triggers = ("cuda", "CUDA", "cu1", "nvidia", "NVIDIA", "pytorch/pytorch", "gpu", "NCCL_",
+                "vllm")
     examples = (
         Example(
             "ARG CUDA=12.1.1\n"

@@ -10,9 +10,10 @@ import pytest
 
 from covo_port.engines import rewrite_file
 from covo_port.engines.buildfiles import build_kind
+from covo_port.lib.cuda_build import rows
 from covo_port.model import ENGINE_CODE, FileKind, RunOptions, Severity, get_target
 from covo_port.pipeline.run import apply_tree
-from covo_port.registry import engine_config
+from covo_port.registry import engine_config, get_rule
 
 from .conftest import run_rules
 
@@ -166,3 +167,15 @@ def test_apply_reports_build_files_and_copies_them(tmp_path: Path) -> None:
     kinds = {r.path: r.kind for r in result.manifest.files}
     assert kinds == {"requirements.txt": FileKind.BUILD, "Dockerfile": FileKind.BUILD}
     assert sorted(f.rule for f in result.manifest.findings) == ["NPU201", "NPU202"]
+
+
+@pytest.mark.parametrize(("kind", "rule"), [("package", "NPU201"), ("conda", "NPU201"),
+                                            ("index", "NPU201"), ("image", "NPU202"),
+                                            ("package", "NPU203")])
+def test_every_row_of_the_table_has_a_trigger_word(kind: str, rule: str) -> None:
+    """A file that names a package (image...) of the table holds one of the rule's trigger
+    words (else the file would not even be read)."""
+    triggers = get_rule(rule).triggers
+    for row in rows(kind):
+        example = row.pattern.replace("[0-9]", "1").replace("*", "x")
+        assert any(word.lower() in example for word in triggers), row.pattern

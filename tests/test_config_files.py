@@ -235,3 +235,17 @@ def test_apply_ports_config_files_in_a_tree(tmp_path: Path) -> None:
     assert (out / "notes.txt").read_text() == "device: cuda\n"
     kinds = {r.path: r.kind for r in result.manifest.files}
     assert kinds["conf/base.yaml"] is FileKind.CONFIG and kinds["notes.txt"] is FileKind.TEXT
+
+
+def test_every_reported_value_of_the_table_has_a_trigger_word() -> None:
+    """A file with a value the table names holds one of NPU020's trigger words (else the file
+    would not even be read)."""
+    from covo_port.lib.config_vocab import terms
+    from covo_port.registry import get_rule
+
+    triggers = [w.lower() for w in get_rule("NPU020").triggers]
+    for kind in ("accelerator", "container", "attention-value", "attention-generic",
+                 "attention-flag", "environment", "device-value"):
+        for term in terms(kind):
+            example = term.pattern.lower().replace("*", "x")
+            assert any(word in example for word in triggers), term.pattern

@@ -135,4 +135,5 @@ BUILD_TRIGGERS = ("cuda", "cu1", "nvidia", "gpu", "xformers", "flash", "triton",
                   "causal_conv1d", "gptq", "awq", "exllama", "liger", "unsloth", "nvml",
                   "gpustat", "GPUtil", "nvitop", "spconv", "transformer-engine",
                   "transformer_engine", "sageattention", "polygraphy", "dali", "cudnn", "nccl",
-                  "magma", "pyg.org", "onnxruntime-training", "pycuda")
+                  "magma", "pyg.org", "onnxruntime-training", "pycuda", "ctranslate2",
+                  "faster-whisper", "faster_whisper")
