@@ -25,10 +25,10 @@ def _term(context: ConfigContext, entry: ConfigEntry) -> tuple[Term, str] | None
     """(the table's row, what the value is) for an entry that selects something CUDA-only."""
     key, value = entry.key, entry.value
     text = value.strip().lower() if isinstance(value, str) else None
-    foreign = context.foreign(entry)
-    if foreign is not None and text is not None and (
-            CUDA_DEVICE.match(text) or (text == "gpu" and is_device_key(key))):
-        return foreign, f"a setting of {foreign.name}, not a torch device: not rewritten"
+    if text is not None and (CUDA_DEVICE.match(text) or (text == "gpu" and is_device_key(key))):
+        foreign = context.foreign(entry)
+        if foreign is not None:
+            return foreign, f"a setting of {foreign.name}, not a torch device: not rewritten"
     term = setting(key, value)
     if term is not None:
         return term, f"a {term.name} setting"

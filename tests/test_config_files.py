@@ -158,6 +158,10 @@ def test_a_file_its_library_refuses_costs_only_that_file() -> None:
         assert "copied unchanged" in outcome.findings[0].message
     outcome = run_rules(b"device: \xff cuda\n", path="latin.yaml")
     assert not outcome.changed and outcome.findings[0].rule == ENGINE_CODE
+    vocabulary = json.dumps({"vocab": {f"token{i}": i for i in range(80_000)}, "device": "cuda"})
+    outcome = run_rules(vocabulary, path="tokenizer.json")
+    assert not outcome.changed
+    assert [(f.rule, f.severity) for f in outcome.findings] == [(ENGINE_CODE, Severity.INFO)]
 
 
 def test_suppression_comments_and_annotations() -> None:

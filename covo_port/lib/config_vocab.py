@@ -10,6 +10,7 @@ patterns.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -54,8 +55,17 @@ def terms(kind: str) -> tuple[Term, ...]:
     return tuple(rows)
 
 
+@cache
+def _any(kind: str) -> re.Pattern[str]:
+    """One regular expression for all the patterns of ``kind`` (most texts match none)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(t.pattern)})" for t in terms(kind))
+                      or "(?!)")
+
+
 def lookup(kind: str, text: str) -> Term | None:
     """The first row of ``kind`` whose pattern matches ``text``."""
+    if not _any(kind).match(text):
+        return None
     return next((term for term in terms(kind) if term.matches(text)), None)
 
 
@@ -131,29 +141,40 @@ class ConfigContext:
 
     def __init__(self, path: str, entries: Sequence[ConfigEntry]) -> None:
         self.file_term = lookup("foreign-path", path)
-        #: mapping path -> the keys it holds (of the scalars below it)
-        self._children: dict[tuple[str | int, ...], set[str]] = {}
-        for entry in entries:
-            for depth in range(len(entry.keys)):
-                key = entry.keys[depth]
-                if isinstance(key, str):
-                    self._children.setdefault(entry.keys[:depth], set()).add(normal_key(key))
+        self._entries = entries
+        #: mapping path -> the keys it holds (of the scalars below it); built on first use
+        self._children: dict[tuple[str | int, ...], set[str]] | None = None
+        #: mapping path -> the row of a library key among them (found once per mapping)
+        self._keyed: dict[tuple[str | int, ...], Term | None] = {}
 
     def foreign(self, entry: ConfigEntry) -> Term | None:
         """The row of the library whose settings hold ``entry`` (None: the program's own)."""
         if self.file_term is not None:
             return self.file_term
         for depth in range(len(entry.keys) - 1, -1, -1):
-            for key in self._children.get(entry.keys[:depth], ()):
-                term = lookup("foreign-key", key)
-                if term is not None:
-                    return term
+            term = self._keyed_term(entry.keys[:depth])
+            if term is not None:
+                return term
         strings = [k for k in entry.keys if isinstance(k, str)]
         for key in strings[:-1]:  # the sections above the value's own key
             term = _section_term(_words(key))
             if term is not None:
                 return term
         return None
+
+    def _keyed_term(self, mapping: tuple[str | int, ...]) -> Term | None:
+        if self._children is None:
+            self._children = {}
+            for entry in self._entries:
+                for depth, key in enumerate(entry.keys):
+                    if isinstance(key, str):
+                        self._children.setdefault(entry.keys[:depth], set()).add(
+                            normal_key(key))
+        if mapping not in self._keyed:
+            self._keyed[mapping] = next(
+                (t for k in self._children.get(mapping, ()) if (t := lookup("foreign-key", k))),
+                None)
+        return self._keyed[mapping]
 
 
 def _section_term(words: Iterable[str]) -> Term | None:

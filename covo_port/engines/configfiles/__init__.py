@@ -5,7 +5,8 @@ rewrite values by entry, and only those characters change.
 Every rewrite is checked by reading the output back with the same library: the file must hold
 the same keys and values as before, but for the rewritten ones, which must read as their new
 values. Where it does not, nothing is rewritten and each edit is reported instead. A file its
-library refuses costs only that file: a warning finding, the file copied unchanged. Suppression
+library refuses costs only that file: a warning finding, the file copied unchanged; a file over
+1 MB is taken for data (a tokenizer vocabulary, a lock file), with an info finding. Suppression
 comments (``# covo-port: ignore[NPU019]``) work in every format but JSON, on the value's line;
 ``--annotate`` notes are checked the same way as the rewrites.
 """
@@ -40,6 +41,8 @@ READERS: dict[str, tuple[str, Reader, tuple[str, ...]]] = {
     "ini": ("INI", inifile.read, ("#", ";")),
     "env": (".env", envfile.read, ("#",)),
 }
+#: Larger files are data (tokenizer vocabularies, lock files, datasets), not settings.
+MAX_CONFIG_BYTES = 1024 * 1024
 _SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml", ".ini": "ini",
              ".cfg": "ini", ".env": "env"}
 
@@ -72,6 +75,11 @@ def rewrite_config(source: bytes, path: str, rules: Sequence[type[Rule]],
     name = path.rsplit("/", 1)[-1]
     fmt = config_format(name) or "yaml"
     label, read, markers = READERS[fmt]
+    if len(source) > MAX_CONFIG_BYTES:
+        return FileOutcome(findings=[Finding(
+            ENGINE_CODE, path, 1, 1, Severity.INFO,
+            f"{len(source) / 2**20:.1f} MB: too large for a config file, taken for data "
+            f"(a vocabulary, a lock file): not read as {label}; copied unchanged")])
     try:
         text = source.decode("utf-8")
     except UnicodeDecodeError:
