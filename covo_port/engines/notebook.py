@@ -34,7 +34,9 @@ _CELL_MARK = "# covo_port_nb cell {}\n"
 _CELL_SPLIT = re.compile(r"^# covo_port_nb cell (\d+)\n", re.M)
 _MAGIC_MARK = "pass  # covo_port_nb magic {}"
 _MAGIC_LINE = re.compile(r"^[ \t]*pass  # covo_port_nb magic (\d+)$")
-_SHELL = re.compile(r"^(?P<indent>[ \t]*)!(?P<command>.*)$")
+#: the lines after an IPython line continued with ``\`` (they are part of it, not Python)
+_CONTINUED = "# covo_port_nb continued"
+_SHELL = re.compile(r"^(?P<indent>[ \t]*)!(?P<command>.*)$", re.S)
 _ENV = re.compile(r"^(?P<indent>[ \t]*)%env[ \t]+(?P<assignment>[A-Za-z_]\w*=.*)$")
 #: IPython-only lines: magics, shell escapes, `x = !ls`, `x = %time f()`, `obj?` help
 _IPYTHON = re.compile(r"^[ \t]*([%!?]|[\w.]+[ \t]*=[ \t]*[%!]|[\w.]+\?{1,2}[ \t]*$)")
@@ -121,8 +123,17 @@ class _Split:
             self.newline[index] = text.endswith("\n") or not text
             module.append(_CELL_MARK.format(index))
             self.starts[index] = len(module) + 1
-            for number, line in enumerate(text.splitlines(), 1):
-                module.append(self._mask(index, number, line, triggers) + "\n")
+            lines = text.splitlines()
+            number = 0
+            while number < len(lines):
+                size = 1
+                if _IPYTHON.match(lines[number]):  # `!cmd \` + continuation lines: one command
+                    while number + size < len(lines) and lines[number + size - 1].endswith("\\"):
+                        size += 1
+                line = "\n".join(lines[number:number + size])
+                module.append(self._mask(index, number + 1, line, triggers) + "\n")
+                module += [_CONTINUED + "\n"] * (size - 1)
+                number += size
         self.module = "".join(module)
 
     def _mask(self, cell: int, number: int, line: str, triggers: Sequence[str]) -> str:
@@ -152,9 +163,9 @@ class _Split:
         return cell, max(1, line - self.starts.get(cell, 1) + 1)
 
     def locate_shell(self, line: int) -> tuple[int, int]:
-        shells = [m for m in self.magics if m.shell is not None]
-        magic = shells[min(max(line, 1), len(shells)) - 1]
-        return magic.cell, magic.line
+        rows = [(m.cell, m.line + k) for m in self.magics if m.shell is not None
+                for k in range(m.shell.count("\n") + 1)]
+        return rows[min(max(line, 1), len(rows)) - 1]
 
     def join(self, module: str, script: str) -> dict[str, Any]:
         """The notebook with its code cells taken from ``module`` and shell lines from
@@ -163,12 +174,21 @@ class _Split:
         indices = [int(n) for n in parts[1::2]]
         if parts[0] or indices != self.code:
             raise ValueError("a rewrite moved the cell markers")
-        shells = iter(script.splitlines())
-        commands = {i: next(shells) for i, m in enumerate(self.magics) if m.shell is not None}
+        shells = script.splitlines()
+        commands, used = {}, 0
+        for i, magic in enumerate(self.magics):
+            if magic.shell is not None:  # a command continued with `\` is several lines
+                size = magic.shell.count("\n") + 1
+                if used + size > len(shells):
+                    raise ValueError("a rewrite moved the shell lines")
+                commands[i] = "\n".join(shells[used:used + size])
+                used += size
         notebook = copy.deepcopy(self.notebook)
         for index, body in zip(indices, parts[2::2], strict=True):
             lines = []
             for line in body.splitlines():
+                if line == _CONTINUED:
+                    continue  # put back with the line it continues
                 marked = _MAGIC_LINE.match(line)
                 lines.append(self._unmask(int(marked.group(1)), commands) if marked else line)
             text = "\n".join(lines) + ("\n" if lines and self.newline[index] else "")

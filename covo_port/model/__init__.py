@@ -2,9 +2,11 @@
 
 Rules import what they declare and record from here: :class:`Rule`, :class:`PythonRule`,
 :class:`Example`, :class:`Severity`, :class:`Safety`, :class:`Change`, :class:`Finding`, the
-:class:`Target` and the protocols of what a rule sees of a file.
+:class:`Target` and the protocols of what a rule sees of a file (Python, shell, config, build).
 """
 
+from covo_port.model.build import BaseImage, BuildSetting, BuildSource, PackageIndex, Requirement
+from covo_port.model.config import ConfigEntry, ConfigSource, Scalar
 from covo_port.model.errors import UserError
 from covo_port.model.records import (
     ENGINE_CODE,
@@ -36,19 +38,27 @@ from covo_port.model.tree import TreeIndex
 __all__ = [
     "DOC_SECTIONS",
     "ENGINE_CODE",
+    "BaseImage",
+    "BuildSetting",
+    "BuildSource",
     "Change",
+    "ConfigEntry",
+    "ConfigSource",
     "Example",
     "FileKind",
     "FileStatus",
     "Finding",
     "ImportStyle",
     "NewNode",
+    "PackageIndex",
     "PythonRule",
     "PythonSource",
     "Replacement",
+    "Requirement",
     "Rule",
     "RunOptions",
     "Safety",
+    "Scalar",
     "Severity",
     "ShellScan",
     "ShellSource",

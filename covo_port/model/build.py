@@ -1,0 +1,88 @@
+"""What a build rule sees of a build or environment file (pip requirements, pyproject.toml,
+setup.cfg, a conda environment, a Dockerfile): the packages it installs, the package indexes and
+channels it names, its base images and the environment it sets. The build engine produces it with
+each format's own parser; build rules report, they never rewrite."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from covo_port.model.records import Severity
+
+if TYPE_CHECKING:
+    from covo_port.model.rule import Rule, RunOptions
+    from covo_port.model.target import Target
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A package the file installs."""
+
+    #: The distribution name as written (``flash_attn``, ``pytorch-cuda``).
+    name: str
+    #: The requirement as written (``torch==2.1.0+cu121``), for messages.
+    text: str
+    line: int
+    column: int = 1
+    #: The version it pins (``==``/``===``, conda's ``=``), else None.
+    version: str | None = None
+    extras: tuple[str, ...] = ()
+    #: A direct reference (``name @ URL``, a wheel or VCS link).
+    url: str | None = None
+    #: conda's build string (``py3.10_cuda12.1_cudnn8_0``).
+    build: str | None = None
+    #: "pip" or "conda"
+    manager: str = "pip"
+
+
+@dataclass(frozen=True)
+class PackageIndex:
+    """A package index, find-links page or conda channel the file installs from."""
+
+    url: str
+    #: How the file names it: ``--extra-index-url``, ``channels``, ``tool.poetry.source``...
+    option: str
+    line: int
+    column: int = 1
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """A container base image (a Dockerfile's ``FROM``)."""
+
+    #: The image with the file's build arguments substituted where they have defaults.
+    image: str
+    line: int
+    column: int = 1
+
+
+@dataclass(frozen=True)
+class BuildSetting:
+    """An environment variable the file sets (a Dockerfile's ``ENV``)."""
+
+    name: str
+    value: str
+    line: int
+    column: int = 1
+
+
+class BuildSource(Protocol):
+    """What a build rule may read and record on a build file."""
+
+    path: str
+    #: "requirements", "pyproject", "setup.cfg", "conda" or "dockerfile"
+    kind: str
+    text: str
+    target: Target
+    options: RunOptions
+    requirements: Sequence[Requirement]
+    indexes: Sequence[PackageIndex]
+    images: Sequence[BaseImage]
+    settings: Sequence[BuildSetting]
+
+    def report(self, rule: type[Rule], line: int, column: int, message: str,
+               severity: Severity | None = None) -> None:
+        """Record a finding at ``line``/``column``."""
+        ...
