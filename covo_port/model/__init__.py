@@ -5,8 +5,8 @@ Rules import what they declare and record from here: :class:`Rule`, :class:`Pyth
 :class:`Target` and the protocols of what a rule sees of a file (Python, shell, config, build).
 """
 
-from covo_port.model.build import BaseImage, BuildSetting, BuildSource, PackageIndex, Requirement
-from covo_port.model.config import ConfigEntry, ConfigSource, Scalar
+from covo_port.model.build import BaseImage, BuildSetting, PackageIndex, Requirement
+from covo_port.model.config import ConfigEntry, Scalar
 from covo_port.model.errors import UserError
 from covo_port.model.records import (
     ENGINE_CODE,
@@ -29,9 +29,9 @@ from covo_port.model.rule import (
     Replacement,
     Rule,
     RunOptions,
-    ShellSource,
 )
 from covo_port.model.shell import ShellScan, VarRef, Word
+from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
 from covo_port.model.target import Target, TargetError, get_target, parse_device
 from covo_port.model.tree import TreeIndex
 

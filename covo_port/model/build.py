@@ -5,15 +5,7 @@ each format's own parser; build rules report, they never rewrite."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-from covo_port.model.records import Severity
-
-if TYPE_CHECKING:
-    from covo_port.model.rule import Rule, RunOptions
-    from covo_port.model.target import Target
 
 
 @dataclass(frozen=True)
@@ -66,23 +58,3 @@ class BuildSetting:
     value: str
     line: int
     column: int = 1
-
-
-class BuildSource(Protocol):
-    """What a build rule may read and record on a build file."""
-
-    path: str
-    #: "requirements", "pyproject", "setup.cfg", "conda" or "dockerfile"
-    kind: str
-    text: str
-    target: Target
-    options: RunOptions
-    requirements: Sequence[Requirement]
-    indexes: Sequence[PackageIndex]
-    images: Sequence[BaseImage]
-    settings: Sequence[BuildSetting]
-
-    def report(self, rule: type[Rule], line: int, column: int, message: str,
-               severity: Severity | None = None) -> None:
-        """Record a finding at ``line``/``column``."""
-        ...

@@ -4,15 +4,7 @@ it; a rule rewrites a value by naming the entry, never by editing text itself.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-from covo_port.model.records import Severity
-
-if TYPE_CHECKING:
-    from covo_port.model.rule import Rule, RunOptions
-    from covo_port.model.target import Target
 
 #: A scalar as the format's own library reads it.
 Scalar = str | int | float | bool | None
@@ -47,27 +39,3 @@ class ConfigEntry:
     @property
     def editable(self) -> bool:
         return 0 <= self.start <= self.end
-
-
-class ConfigSource(Protocol):
-    """What a config rule may read and record on the file it rewrites."""
-
-    path: str
-    #: "yaml", "json", "toml", "ini" or "env"
-    format: str
-    text: str
-    target: Target
-    options: RunOptions
-    #: Every scalar of the file, in the order of the text.
-    entries: Sequence[ConfigEntry]
-
-    def replace(self, rule: type[Rule], entry: ConfigEntry, new: str, message: str) -> None:
-        """Record that the string ``entry.value`` becomes ``new`` (only the value's characters
-        change; where they cannot be edited in place, or the file would read back differently,
-        the engine reports instead)."""
-        ...
-
-    def report(self, rule: type[Rule], entry: ConfigEntry, message: str,
-               severity: Severity | None = None) -> None:
-        """Record a finding at ``entry``."""
-        ...

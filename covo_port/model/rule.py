@@ -34,10 +34,8 @@ from libcst.metadata import (
 )
 from libcst.metadata.base_provider import ProviderT
 
-from covo_port.model.build import BuildSource
-from covo_port.model.config import ConfigSource
 from covo_port.model.records import Change, Finding, Safety, Severity
-from covo_port.model.shell import ShellScan
+from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
 from covo_port.model.target import Target
 from covo_port.model.tree import TreeIndex
 
@@ -203,29 +201,6 @@ class Rule:
                                  ("config", cls.handles_config()),
                                  ("build", cls.handles_build())) if ok]
         return "+".join(names)
-
-
-class ShellSource(Protocol):
-    """What a shell rule may read and record on the script it rewrites."""
-
-    path: str
-    text: str
-    target: Target
-    options: RunOptions
-    scan: ShellScan
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        """1-based (line, column) of ``offset``."""
-        ...
-
-    def replace(self, rule: type[Rule], start: int, end: int, new: str, message: str) -> None:
-        """Record that ``text[start:end]`` becomes ``new``."""
-        ...
-
-    def report(self, rule: type[Rule], offset: int, message: str,
-               severity: Severity | None = None) -> None:
-        """Record a finding at ``offset``."""
-        ...
 
 
 class PythonSource(Protocol):
