@@ -270,3 +270,52 @@ def test_names_that_feed_each_other_are_followed_once_each() -> None:
     outcome = port("\n".join(lines) + "\n")
     assert outcome.error is None and "use = torch.cuda.is_available()" in outcome.output(
         ("\n".join(lines) + "\n").encode()).decode()
+
+
+# -- 3, continued: what a probe guards, followed into the module's own functions and into
+# libraries with their own devices ------------------------------------------------------------
+CALLED = '''
+import torch
+import triton
+
+
+@triton.jit
+def _kernel(x_ptr):
+    pass
+
+
+def _fused(x):
+    _kernel[(1,)](x)
+    return x
+
+
+def act(x):
+    if not x.is_cuda:
+        return torch.relu(x)
+    return _fused(x)
+
+
+def load(name, load_8bit=False):
+    if torch.cuda.is_available():
+        return dict(name=name, load_in_8bit=load_8bit, device_map="auto")
+    return dict(name=name)
+'''
+
+
+def test_a_probe_guarding_a_call_of_cuda_only_code_is_left(tmp_path: Path) -> None:
+    pytest.importorskip("triton")
+    calls = ["act(torch.tensor([-1.0, 2.0]).to('npu' if hasattr(torch, 'npu') else 'cpu'))",
+             "load('m', True)"]
+    run = run_before_and_after(CALLED, calls, tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert "if not x.is_cuda:" in run.ported
+    assert "if torch.cuda.is_available():\n        return dict(name=name, load_in_8bit" in (
+        run.ported)
+    assert run.after[calls[1]] == run.before[calls[1]]
+
+
+def test_a_statement_is_ported_whole() -> None:
+    source = ("import pytest, torch\nDEVICES = [pytest.param('cuda', marks=pytest.mark.skip("
+              "'needs CUDA') if not torch.cuda.is_available() else [])]\n")
+    output = port(source).output(source.encode()).decode()
+    assert "torch.cuda.is_available()" in output  # the "cuda" case is still skipped
