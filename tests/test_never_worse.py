@@ -319,3 +319,42 @@ def test_a_statement_is_ported_whole() -> None:
               "'needs CUDA') if not torch.cuda.is_available() else [])]\n")
     output = port(source).output(source.encode()).decode()
     assert "torch.cuda.is_available()" in output  # the "cuda" case is still skipped
+
+
+def test_a_probe_in_front_of_another_module_s_kernels_is_left(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from covo_port.model import RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+    from covo_port.verify.emulation import shim_path
+
+    src = tmp_path / "src"
+    (src / "pkg" / "kernels").mkdir(parents=True)
+    for folder in ("pkg", "pkg/kernels"):
+        (src / folder / "__init__.py").write_text("")
+    (src / "pkg" / "kernels" / "entropy.py").write_text(
+        "import triton\n\n\ndef entropy_from_logits(logits):\n"
+        "    raise RuntimeError('a Triton kernel: CUDA only')\n")
+    (src / "pkg" / "trainer.py").write_text(
+        "import torch\nfrom .kernels.entropy import entropy_from_logits\n\n\n"
+        "def entropy(logits):\n    if not logits.is_cuda:\n"
+        "        return -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1)\n"
+        "    return entropy_from_logits(logits)\n")
+    (src / "tests").mkdir()
+    (src / "tests" / "test_kernels.py").write_text(
+        "import pytest\nimport torch\nfrom pkg.kernels.entropy import entropy_from_logits\n\n"
+        "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n")
+    out = tmp_path / "out"
+    apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    trainer = (out / "pkg" / "trainer.py").read_text()
+    assert "if not logits.is_cuda:" in trainer
+    assert "not torch.cuda.is_available()" in (out / "tests" / "test_kernels.py").read_text()
+    env = {"PYTHONPATH": f"{shim_path()}:{Path(__file__).resolve().parents[1]}",
+           "PATH": "/usr/bin:/bin"}
+    code = ("from covo_port.verify import emulation; emulation.install(); import torch, "
+            "torch_npu; from pkg.trainer import entropy; "
+            "print(entropy(torch.zeros(2, 3, device='npu')).device.type)")
+    npu = subprocess.run([sys.executable, "-c", code], cwd=out, capture_output=True, text=True,
+                         env=env)
+    assert npu.returncode == 0 and npu.stdout.strip() == "npu", npu.stderr
