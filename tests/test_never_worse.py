@@ -358,3 +358,26 @@ def test_a_probe_in_front_of_another_module_s_kernels_is_left(tmp_path: Path) ->
     npu = subprocess.run([sys.executable, "-c", code], cwd=out, capture_output=True, text=True,
                          env=env)
     assert npu.returncode == 0 and npu.stdout.strip() == "npu", npu.stderr
+
+
+def test_a_device_default_that_may_reach_another_module_s_library_is_unsafe(
+        tmp_path: Path) -> None:
+    from covo_port.model import RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+
+    src = tmp_path / "src"
+    (src / "tool").mkdir(parents=True)
+    (src / "tool" / "__init__.py").write_text("")
+    (src / "tool" / "__main__.py").write_text(
+        "import argparse\nimport torch\nfrom .asr import load\n\nparser = argparse."
+        "ArgumentParser()\nparser.add_argument('--device', default='cuda')\n"
+        "load(parser.parse_args().device)\nx = torch.zeros(2, device='cuda')\n")
+    (src / "tool" / "asr.py").write_text(
+        "from faster_whisper import WhisperModel\n\n\ndef load(device):\n"
+        "    return WhisperModel('small', device=device)\n")
+    out = tmp_path / "out"
+    result = apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    main = (out / "tool" / "__main__.py").read_text()
+    assert "default='cuda'" in main and "device='npu'" in main
+    (proposal,) = [f for f in result.manifest.findings if f.fix is not None]
+    assert "faster-whisper" in proposal.message and "tool/asr.py" in proposal.message
