@@ -16,7 +16,7 @@ from covo_port.lib.devices import (
     terminal_name,
 )
 from covo_port.lib.imports import ImportAware
-from covo_port.lib.names import is_imported
+from covo_port.lib.names import full_name, imported_names, is_imported
 from covo_port.lib.strings import string_value, with_value
 from covo_port.lib.treefacts import imported_modules
 from covo_port.model import Example, PythonSource, Safety, Severity
@@ -74,6 +74,11 @@ class DeviceStrings(ImportAware):
     triggers = ("cuda",)
     needs_tree = True
     examples = (
+        Example(  # bitsandbytes moves and quantises in its own .cuda()
+            "import bitsandbytes as bnb\n"
+            "w = bnb.nn.Params4bit(data, requires_grad=False)\nw.cuda(device)\n",
+            findings=1,
+        ),
         Example(
             'import torch\nmodel = model.to("cuda:0")\nx = torch.zeros(3, device="cuda")\n',
             'import torch\nmodel = model.to("npu:0")\nx = torch.zeros(3, device="npu")\n',
@@ -176,6 +181,8 @@ class DeviceStrings(ImportAware):
         self._foreign: dict[str, Consumer] = {}
         #: name -> the names read in what is assigned to it (how a value travels in the file)
         self._feeds: dict[str, set[str]] = {}
+        #: dotted names assigned an object that a library with its own devices made -> it
+        self._objects: dict[str, Consumer] = {}
         #: whether the module imports a library with its own device vocabulary at all
         self._foreign_imports = any(consumer_of(full) is not None
                                     for fulls in file.imports.values() for full in fulls)
@@ -212,10 +219,20 @@ class DeviceStrings(ImportAware):
                 if isinstance(n, cst.Name)} | {
             n.attr.value for n in m.findall(node.value, m.Attribute())
             if isinstance(n, cst.Attribute)}
+        made = self._consumer_made(node.value)
         for target in node.targets:
             name = terminal_name(target.target)
             if name is not None:
                 self._feeds.setdefault(name, set()).update(read)
+                if made is not None and (dotted := full_name(target.target)) is not None:
+                    self._objects[dotted] = made
+
+    def _consumer_made(self, node: cst.BaseExpression) -> Consumer | None:
+        """The library with its own devices whose call made ``node`` (``bnb.Int8Params(...)``)."""
+        if not isinstance(node, cst.Call):
+            return None
+        return next((c for n in sorted(imported_names(self, node.func))
+                     if (c := consumer_of(n)) is not None), None)
 
     def _reaching(self) -> dict[str, Consumer]:
         """Every name whose value may reach a library with its own devices, following
@@ -347,6 +364,13 @@ class DeviceStrings(ImportAware):
         if not isinstance(func, cst.Attribute) or func.attr.value != "cuda":
             return
         if self.is_name(func, "torch.cuda") or self._is_module_path(func):
+            return
+        made = self._objects.get(full_name(func.value) or "") or (
+            self._consumer_made(func.value) if self._foreign_imports else None)
+        if made is not None:
+            self.report(node, f".cuda() of an object of {made.library}, whose .cuda() does more "
+                        "than move it (bitsandbytes quantises there): .npu() would skip that; "
+                        f"left as it is; on an Ascend host: {made.advice}")
             return
         self.replace(func.attr, func.attr.with_changes(value="npu"), ".cuda() -> .npu()")
         positional = [a for a in node.args if a.keyword is None]

@@ -220,11 +220,13 @@ class ImportTorchNpu(PythonRule):
         runtime = target.runtime_module
         if runtime.encode() in self.file.source and self._already_imported(runtime):
             return
+        if not self._torch_imported():
+            return  # a module without torch (a config dict, a CLI) registers nothing
         uses = any(target.needs_runtime(c.after) for c in self.file.recorded_changes())
         style = self.file.options.import_style
         entry = self._role() == "entry"
         # an entry that does not use the NPU itself but starts a program whose modules may
-        if entry and not uses and self._torch_imported() and self._imports_cuda_module(
+        if entry and not uses and self._imports_cuda_module(
                 self.file.path):
             if style is not ImportStyle.MODULE:
                 self._insert(guarded=True)  # without torch_npu it still runs (CPU users)

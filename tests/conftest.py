@@ -20,10 +20,12 @@ def run_rules(
     select: tuple[str, ...] = (),
     device_map: tuple[str, ...] = (),
     optimize: tuple[str, ...] = (),
+    unsafe_fixes: bool = False,
 ) -> FileOutcome:
     """Rewrite one file's text with the selected rules (all by default)."""
     data = source.encode() if isinstance(source, str) else source
-    options = RunOptions(optimize=frozenset(optimize), select=frozenset(select))
+    options = RunOptions(optimize=frozenset(optimize), select=frozenset(select),
+                         unsafe_fixes=unsafe_fixes)
     config = engine_config(get_target("npu", device_map), options)
     return rewrite_file(path, data, config)[1]
 

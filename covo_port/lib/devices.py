@@ -102,7 +102,9 @@ class DeviceLiterals:
         call = self.parent(arg)
         if not isinstance(call, cst.Call):
             return Use(DeviceUse.UNKNOWN)
-        if self.rule.is_name(call.func, *_AUTOCASTS):
+        if self.rule.is_name(call.func, *_AUTOCASTS) or (
+                call.args and self.rule.is_name(call.func, "functools.partial")
+                and self.rule.is_name(call.args[0].value, *_AUTOCASTS)):
             return Use(DeviceUse.OWNED)  # NPU003 rewrites autocast device types
         names = imported_names(self.rule, call.func)
         consumer = next((c for n in sorted(names) if (c := consumer_of(n)) is not None), None)
