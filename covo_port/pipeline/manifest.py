@@ -37,6 +37,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def dumps(data: Any, indent: int | None = 2) -> str:
+    """JSON text that is valid UTF-8 whatever the file names: a name that is not UTF-8 (its
+    bytes held as lone surrogates) stays a JSON escape (``\\udcff``), as in the manifest."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def check_path(path: Any) -> str:
+    """``path`` if it names a file inside OUT (relative, no ``..``, no empty or ``.`` part);
+    ValueError otherwise: a crafted manifest never makes covo-port read outside OUT."""
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise ValueError(f"bad file path {path!r}")
+    parts = path.split("/")
+    if any(p in ("", ".", "..") for p in parts):  # also an absolute path: an empty first part
+        raise ValueError(f"file path {path!r} is not inside OUT")
+    return path
+
+
 def _finding(data: dict[str, Any]) -> Finding:
     fix = data.get("fix")
     return Finding(**{**data, "severity": Severity(data["severity"]),
@@ -86,14 +104,13 @@ class Manifest:
         folder = out / MANIFEST_DIR
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / MANIFEST_NAME
-        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False)
-        # a file name that is not UTF-8 (its bytes held as lone surrogates) stays a JSON escape
-        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-        path.write_text(text + "\n", encoding="utf-8")
+        path.write_text(dumps(self.to_json()) + "\n", encoding="utf-8")
         return path
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """The manifest ``data`` holds; KeyError/TypeError/ValueError where it is malformed
+        (a file path outside OUT included)."""
         return cls(
             version=data["version"],
             target=data["target"],
@@ -103,8 +120,8 @@ class Manifest:
             source_dirty=data.get("source_dirty", False),
             rules=list(data.get("rules", [])),
             optimize=list(data.get("optimize", [])),
-            files=[FileRecord(**{**f, "kind": FileKind(f["kind"]),
-                                 "status": FileStatus(f["status"])})
+            files=[FileRecord(**{**f, "path": check_path(f["path"]),
+                                 "kind": FileKind(f["kind"]), "status": FileStatus(f["status"])})
                    for f in data.get("files", [])],
             changes=[Change(**c) for c in data.get("changes", [])],
             findings=[_finding(f) for f in data.get("findings", [])],
@@ -125,9 +142,9 @@ class Manifest:
             ) from None
         except (OSError, ValueError) as exc:
             raise ManifestError(f"{path}: unreadable manifest ({exc})") from None
-        if data.get("tool") != "covo-port":
+        if not isinstance(data, dict) or data.get("tool") != "covo-port":
             raise ManifestError(f"{path} was not written by covo-port")
         try:
             return cls.from_json(data)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ManifestError(f"{path}: malformed manifest ({exc})") from None
