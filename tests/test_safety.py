@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -397,3 +400,150 @@ def test_author_is_configurable_and_diff_still_finds_the_commits(tmp_path: Path)
     assert "+ASCEND_RT_VISIBLE_DEVICES" in run("diff", out, "--rule", "NPU002")[1]
     code, output = run("apply", src, "--out", tmp_path / "o2", "--author", "nobody")
     assert code == 2 and "Name <email>" in one_line(output)
+
+
+# -- 6. --force never deletes what covo-port did not write --------------------------------------
+
+def leftovers(out: Path) -> list[Path]:
+    return sorted(out.parent.glob(f".{out.name}.covo-port-*"))
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_6_an_out_that_changes_during_the_run_is_left_as_it_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: bool) -> None:
+    from covo_port.pipeline import writer
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_bytes(GOOD)
+    out = tmp_path / "out"
+    if existing:
+        assert run("apply", src, "--out", out)[0] == 0
+    real = writer.build_repo
+
+    def meanwhile(*args: object, **kwargs: object) -> object:
+        out.mkdir(exist_ok=True)  # the user's new work, or another run's output
+        (out / "new-work.txt").write_text("mine")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writer, "build_repo", meanwhile)
+    code, output = run("apply", src, "--out", out, "--force")
+    assert code == 2 and "changed while this run was writing" in one_line(output)
+    assert (out / "new-work.txt").read_text() == "mine"
+    assert (out / "a.py").exists() == existing
+    assert not leftovers(out)
+
+
+# -- 9. a killed run: no orphaned workers, its temporaries removed by the next run ---------------
+
+LINUX_PROC = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
+
+
+def _workers(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with suppress(FileNotFoundError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.add(int(child))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not LINUX_PROC, reason="needs /proc/PID/task/TID/children (Linux)")
+def test_9_kill_9_of_the_main_process_takes_its_workers_along(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    body = "".join(f'x{i} = model_{i}.to("cuda:{i % 4}")\n' for i in range(300))
+    for n in range(60):  # enough source for a pool, and seconds of work
+        (src / f"m{n:02}.py").write_text(f"import torch\n{body}")
+    proc = subprocess.Popen([sys.executable, "-m", "covo_port", "apply", str(src), "--out",
+                             str(tmp_path / "out"), "--no-patches", "-j", "2"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            workers = _workers(proc.pid)
+            time.sleep(0.1)
+        assert len(workers) >= 2, "the workers did not start"
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers), "a worker outlived its killed parent"
+    finally:
+        proc.kill()
+        for worker in workers:
+            with suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
+
+
+SLOW_WRITE = '''
+import shutil, sys, time
+from pathlib import Path
+
+marker = Path(sys.argv[1])
+
+def slow(*args, **kwargs):
+    marker.touch()
+    time.sleep(60)
+
+shutil.copy2 = slow
+from covo_port.cli import main
+main(sys.argv[2:], prog_name="covo-port")
+'''
+
+
+def test_9_a_later_run_removes_the_temporaries_of_a_killed_one(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_bytes(GOOD)
+    (src / "notes.txt").write_text("copied, slowly\n")
+    out = tmp_path / "out"
+    script, marker = tmp_path / "slow.py", tmp_path / "started"
+    script.write_text(SLOW_WRITE)
+    proc = subprocess.Popen([sys.executable, str(script), str(marker), "apply", str(src),
+                             "--out", str(out), "--no-patches", "-j", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    assert leftovers(out), "a kill -9 leaves the temporary folder"
+    code, output = run("apply", src, "--out", out)
+    assert code == 0, output
+    assert not leftovers(out) and (out / "a.py").exists()
+    assert any("left behind by an interrupted run" in f.message
+               for f in Manifest.read(out).findings)
+
+
+def test_9_a_previous_out_swapped_out_by_a_killed_run_is_put_back(tmp_path: Path) -> None:
+    from covo_port.pipeline.writer import _HOST
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_bytes(GOOD)
+    out = tmp_path / "out"
+    assert run("apply", src, "--out", out)[0] == 0
+    before = every_byte(out)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    old = tmp_path / f".out.covo-port-old-{_HOST}.{gone.pid}-x1y2"
+    old.mkdir()
+    os.rename(out, old / "tree")  # killed between the two renames of the swap
+    mine = tmp_path / f".out.covo-port-{_HOST}.{os.getpid()}-alive"
+    mine.mkdir()  # a live process's temporary folder is never touched
+    code, output = run("apply", src, "--out", out)
+    assert code == 2 and "--force" in one_line(output)
+    assert every_byte(out) == before
+    assert leftovers(out) == [mine]

@@ -177,9 +177,10 @@ def apply_tree(
                 if progress:
                     progress(entry.rel)
     except WorkerDied as exc:
-        first, last = exc.items[0].rel, exc.items[-1].rel
+        names = [e.rel for e in exc.items]
+        where = ", ".join(names) if len(names) <= 3 else f"{names[0]} .. {names[-1]}"
         raise InputError(f"a worker process died (killed or out of memory?) while rewriting "
-                         f"{first} .. {last}; nothing was written") from None
+                         f"one of {len(names)} file(s) ({where}); nothing was written") from None
     if not writing or out is None:
         return result
     try:
