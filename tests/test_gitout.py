@@ -181,7 +181,7 @@ def test_only_the_patches_covo_port_wrote_are_ever_replaced_or_removed(
     # a later run replaces what the earlier one wrote, and only that
     _apply(source, "--out", tmp_path / "b", "--patches", dest, "--select", "NPU002")
     names = sorted(p.name for p in dest.iterdir())
-    assert [n for n in names if "NPU" in n][0][:12] == "0001-NPU002-"
+    assert [n[:12] for n in names if "NPU" in n] == ["0001-NPU002-"]
     assert ours[1] not in names and "0042-mine.patch" in names and "notes.txt" in names
     assert (dest / "0042-mine.patch").read_text() == "a patch of my own\n"
     # a patch of ours that was edited since is the user's now: never overwritten
