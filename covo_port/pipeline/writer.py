@@ -129,8 +129,8 @@ def write_tree(src: Path, out: Path, entries: list[Entry], result: Result,
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_folder(out)
-    os.chmod(tmp, stat.S_IMODE(os.stat(src).st_mode))  # mkdtemp makes it private
     try:
+        os.chmod(tmp, stat.S_IMODE(os.stat(src).st_mode))  # mkdtemp makes it private
         with terminate_as_interrupt():
             records = {r.path: r for r in result.manifest.files}
             for entry in entries:
