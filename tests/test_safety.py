@@ -475,7 +475,7 @@ def test_9_kill_9_of_the_main_process_takes_its_workers_along(tmp_path: Path) ->
         assert len(workers) >= 2, "the workers did not start"
         proc.kill()
         proc.wait()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # seconds, not minutes: a loaded machine is slow
         while any(_alive(w) for w in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(_alive(w) for w in workers), "a worker outlived its killed parent"

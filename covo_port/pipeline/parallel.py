@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -90,12 +91,14 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _start_worker(work: Callable[..., Any], context: tuple[Any, ...], parent: int,
-                  states: Any) -> None:
+def _start_worker(parent: int, states: Any, payload: bytes) -> None:
+    """Set up a worker: bound to its parent first, then the work and the run's context
+    unpickled (``payload``; that imports the rules, which takes a while)."""
     global _work, _context, _states
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
-    _work, _context, _states = work, context, states
+    _states = states
+    _work, _context = pickle.loads(payload)
 
 
 def _run_chunk(index: int, items: Sequence[Any]) -> list[Any]:
@@ -137,7 +140,7 @@ def map_ordered(
     spawn = multiprocessing.get_context("spawn")
     states = spawn.Array("b", len(chunks), lock=False)
     executor = ProcessPoolExecutor(workers, mp_context=spawn, initializer=_start_worker,
-                                   initargs=(work, context, os.getpid(), states))
+                                   initargs=(os.getpid(), states, pickle.dumps((work, context))))
     finished = False
     try:
         with terminate_as_interrupt():
