@@ -311,8 +311,8 @@ def _craft(out: Path, edit: object) -> None:
     path.write_text(json.dumps(edit(data) if callable(edit) else edit))
 
 
-@pytest.mark.parametrize("case", ["dotdot", "absolute", "link", "list", "target", "deleted",
-                                  "no_git_dotdot"])
+@pytest.mark.parametrize("case", ["dotdot", "absolute", "link", "list", "target", "device_map",
+                                  "deleted", "no_git_dotdot"])
 def test_8_a_crafted_manifest_never_makes_diff_read_outside_out(
         ported: Path, tmp_path: Path, case: str) -> None:
     secret = tmp_path / "secret.txt"
@@ -337,7 +337,9 @@ def test_8_a_crafted_manifest_never_makes_diff_read_outside_out(
     elif case == "list":
         _craft(ported, [{"tool": "covo-port"}])
     elif case == "target":
-        _craft(ported, lambda d: {**d, "target": "tpu", "device_map": [1]})
+        _craft(ported, lambda d: {**d, "target": "tpu"})
+    elif case == "device_map":
+        _craft(ported, lambda d: {**d, "device_map": [1]})
     elif case == "deleted":
         (ported / changed.path).unlink()
     else:
@@ -542,7 +544,11 @@ def test_9_a_previous_out_swapped_out_by_a_killed_run_is_put_back(tmp_path: Path
     os.rename(out, old / "tree")  # killed between the two renames of the swap
     mine = tmp_path / f".out.covo-port-{_HOST}.{os.getpid()}-alive"
     mine.mkdir()  # a live process's temporary folder is never touched
+    elsewhere = tmp_path / "users-folder"
+    (elsewhere / "tree").mkdir(parents=True)
+    decoy = tmp_path / f".out.covo-port-old-{_HOST}.{gone.pid}-decoy"
+    decoy.symlink_to(elsewhere)  # named like ours, but a link: never followed, never removed
     code, output = run("apply", src, "--out", out)
     assert code == 2 and "--force" in one_line(output)
     assert every_byte(out) == before
-    assert leftovers(out) == [mine]
+    assert leftovers(out) == [decoy, mine] and (elsewhere / "tree").is_dir()

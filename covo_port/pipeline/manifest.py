@@ -19,6 +19,7 @@ from covo_port.model import (
     SuppressedKind,
     UserError,
 )
+from covo_port.model.target import TARGETS
 
 MANIFEST_DIR = ".covo-port"
 MANIFEST_NAME = "manifest.json"
@@ -111,6 +112,8 @@ class Manifest:
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         """The manifest ``data`` holds; KeyError/TypeError/ValueError where it is malformed
         (a file path outside OUT included)."""
+        if data["target"] not in TARGETS:
+            raise ValueError(f"unknown target {data['target']!r}")
         return cls(
             version=data["version"],
             target=data["target"],

@@ -78,6 +78,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _own_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder (not a link to one) of this user, as covo-port makes them."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and (not hasattr(os, "getuid") or st.st_uid == os.getuid())
+
+
 def remove_stale(out: Path) -> list[str]:
     """Remove the temporary folders of ``out`` that runs on this host left behind when they
     were killed (their process is gone); a previous OUT found swapped out, with no OUT in its
@@ -91,10 +100,10 @@ def remove_stale(out: Path) -> list[str]:
         return removed
     for name in names:
         m = pattern.match(name)
-        if m is None or _alive(int(m.group("pid"))):
-            continue
         stale = out.parent / name
-        if m.group("kind") == "old-" and (stale / "tree").is_dir() and not os.path.lexists(out):
+        if m is None or _alive(int(m.group("pid"))) or not _own_folder(stale):
+            continue
+        if m.group("kind") == "old-" and _own_folder(stale / "tree") and not os.path.lexists(out):
             os.rename(stale / "tree", out)  # killed mid-swap: the previous OUT comes back
         shutil.rmtree(stale, ignore_errors=True)
         removed.append(name)
