@@ -312,7 +312,7 @@ def _craft(out: Path, edit: object) -> None:
 
 
 @pytest.mark.parametrize("case", ["dotdot", "absolute", "link", "list", "target", "device_map",
-                                  "deleted", "no_git_dotdot"])
+                                  "deleted", "no_git_dotdot", "manifest_link"])
 def test_8_a_crafted_manifest_never_makes_diff_read_outside_out(
         ported: Path, tmp_path: Path, case: str) -> None:
     secret = tmp_path / "secret.txt"
@@ -342,6 +342,10 @@ def test_8_a_crafted_manifest_never_makes_diff_read_outside_out(
         _craft(ported, lambda d: {**d, "device_map": [1]})
     elif case == "deleted":
         (ported / changed.path).unlink()
+    elif case == "manifest_link":
+        secret.write_text('{"tool": "covo-port", "SECRET": 1}')
+        (ported / ".covo-port" / "manifest.json").unlink()
+        (ported / ".covo-port" / "manifest.json").symlink_to(secret)
     else:
         shutil.rmtree(ported / ".git")
         _craft(ported, lambda d: {**point("../secret.txt")(d), "source": str(tmp_path)})

@@ -137,8 +137,10 @@ class Manifest:
         path = out / MANIFEST_DIR / MANIFEST_NAME
         if not out.is_dir():
             raise ManifestError(f"{out} does not exist (run `covo-port apply` first)")
+        if path.is_symlink() or path.parent.is_symlink():
+            raise ManifestError(f"{path} is a link: not a manifest that apply wrote")
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ManifestError(
                 f"{out} has no {MANIFEST_DIR}/{MANIFEST_NAME}: not an output of `covo-port apply`"
