@@ -84,6 +84,13 @@ def test_words_after_a_redirection_and_lone_assignments() -> None:
     assert words("time python a.py\n") == [["python", "a.py"]]
 
 
+def test_a_path_of_expansions_is_one_word() -> None:
+    # tree-sitter-bash splits `$A/$b/c` after `$A/$`: the scan joins it back
+    text = "X=$A/$b/c python $D/$model/run.py | cat <<EOF\n$E\nEOF\n"
+    assert words(text) == [["X=$A/$b/c", "python", "$D/$model/run.py"], ["cat"]]
+    assert refs(text) == ["A", "b", "D", "model", "E"]
+
+
 def test_length_and_indirect_expansions_name_their_variable() -> None:
     assert refs("echo ${#CUDA_VISIBLE_DEVICES} ${!X} ${arr[0]} $((N + 1)) $1\n") == [
         "CUDA_VISIBLE_DEVICES", "X", "arr"]

@@ -84,8 +84,8 @@ def public_url(url: str | None) -> str | None:
     return _USERINFO.sub(r"\g<scheme>", url) if url.lower().startswith(("http", "ftp")) else url
 
 
-def _blob_hash(path: Path, size: int, algorithm: str) -> str:
-    digest = hashlib.new(algorithm, b"blob %d\0" % size)
+def _blob_hash(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm, b"blob %d\0" % os.path.getsize(path))
     with open(path, "rb") as f:
         while block := f.read(_BLOCK):
             digest.update(block)
@@ -112,7 +112,8 @@ def differs(checkout: Checkout, files: Iterable[str] | None = None) -> bool:
         if mode == b"160000":
             gitlinks.append(path + "/")
             continue
-        tracked[path] = (mode.decode(), sha.decode(), int(size))
+        # size "-" for a gitlink, "BAD" for an object missing from a partial clone: unknown
+        tracked[path] = (mode.decode(), sha.decode(), int(size) if size.isdigit() else -1)
     for path, (mode, sha, size) in tracked.items():
         if _file_differs(checkout.root / path, mode, sha, size):
             return True
@@ -132,10 +133,10 @@ def _file_differs(full: Path, mode: str, sha: str, size: int) -> bool:
                 return True
             target = os.fsencode(os.readlink(full))
             return hashlib.new(algorithm, b"blob %d\0" % len(target) + target).hexdigest() != sha
-        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size != -1:
             return True
         if bool(st.st_mode & 0o100) != (mode == "100755"):
             return True
-        return _blob_hash(full, size, algorithm) != sha
+        return _blob_hash(full, algorithm) != sha
     except OSError:
         return True

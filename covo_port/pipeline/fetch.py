@@ -121,6 +121,10 @@ def fetch(dest: Path = DEFAULT_DEST, ref: str = UPSTREAM_COMMIT,
                       git_dir=clone / ".git", work_tree=clone)
         except GitError as exc:
             raise FetchError(f"cannot check out {commit[:12]}: {_git_reason(exc)}") from None
+        checkout = read_checkout(clone)
+        if checkout is None or differs(checkout):  # git warns, yet exits 0, on a missing blob
+            raise FetchError(f"the checkout of {commit[:12]} from {source} is incomplete (a "
+                             "file's content is missing from that repository)")
         if target.is_dir():
             target.rmdir()  # empty, checked above
         os.rename(clone, target)

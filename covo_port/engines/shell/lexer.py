@@ -29,8 +29,10 @@ _COMMANDS = {"command", "declaration_command", "unset_command", "test_command"}
 #: redirections: not words of their command, but tree-sitter puts the words that follow one
 #: (``cmd >log arg``) inside it
 _REDIRECTS = {"file_redirect", "heredoc_redirect", "herestring_redirect"}
-#: the parts of a redirection that are its own (not its command's words)
-_REDIRECT_PARTS = {"file_descriptor", "heredoc_start", "heredoc_body", "heredoc_end", "comment"}
+#: what a word can be (what else a redirection holds is its own, or a command of its own)
+_WORDLIKE = {"word", "string", "raw_string", "concatenation", "simple_expansion", "expansion",
+             "command_substitution", "number", "arithmetic_expansion", "process_substitution",
+             "ansi_c_string", "translated_string"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -55,7 +57,7 @@ def _after_redirect(redirect: Node) -> list[Node]:
     for child in redirect.named_children:
         if child.type in _REDIRECTS:
             found += _after_redirect(child)
-        elif child.type not in _REDIRECT_PARTS:
+        elif child.type in _WORDLIKE:
             if target:
                 found.append(child)
             target = True
@@ -107,6 +109,18 @@ def _ref(node: Node) -> Node | None:
     return None
 
 
+def _joined(nodes: list[Node], text: str, at: Callable[[int], int]) -> list[Word]:
+    """The words of ``nodes``: nodes that touch (no blank between them) are one shell word
+    (tree-sitter-bash splits ``$A/$b/c`` after ``$A/$``)."""
+    words: list[Word] = []
+    for node in nodes:
+        start, end = at(node.start_byte), at(node.end_byte)
+        if words and words[-1].end == start:
+            start = words.pop().start
+        words.append(Word(text[start:end], start, end))
+    return words
+
+
 def lex(text: str) -> ShellScan:
     """The commands, expansions, comments and here-documents of a script."""
     data = text.encode("utf-8", errors="surrogateescape")
@@ -118,8 +132,7 @@ def lex(text: str) -> ShellScan:
         kind = node.type
         words = _words(node) if kind in _COMMANDS else _assignments(node)
         if words:
-            scan.commands.append([Word(text[at(w.start_byte):at(w.end_byte)], at(w.start_byte),
-                                       at(w.end_byte)) for w in words])
+            scan.commands.append(_joined(words, text, at))
         if node.is_error:  # the rest is read; what is inside may hold commands too
             scan.unreadable.append((at(node.start_byte), at(node.end_byte)))
         if kind == "comment":
@@ -130,6 +143,11 @@ def lex(text: str) -> ShellScan:
                 start, end = at(name.start_byte), at(name.end_byte)
                 if _NAME.fullmatch(text, start, end):  # not $1: a positional parameter
                     scan.refs.append(VarRef(text[start:end], start, end))
+        elif kind == "$" and node.parent is not None and node.parent.type not in (
+                "simple_expansion", "expansion"):  # `$b` that tree-sitter split off its `$`
+            m = _NAME.match(text, at(node.end_byte))
+            if m:
+                scan.refs.append(VarRef(m.group(), m.start(), m.end()))
         elif kind == "heredoc_redirect":
             parts = {child.type: child for child in node.children}
             body, end = parts.get("heredoc_body"), parts.get("heredoc_end")
