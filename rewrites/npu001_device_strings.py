@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
+import libcst.matchers as m
 
-from covo_port.lib.strings import string_value
-from covo_port.model import Example, PythonRule, Severity
-
-_DEVICE = re.compile(r"^cuda(?::(\d+))?$")
-_DEVICE_FUNCS = {"torch.device", "torch.set_default_device", "torch.cuda.device",
-                 "torch.cuda.set_device", "torch.Generator", "torch.get_device_module",
-                 "torch.amp.GradScaler", "torch.amp.grad_scaler.GradScaler"}
-_DEVICE_KEYWORDS = {"map_location", "device_type", "device_map", "type"}
-_AUTOCASTS = {"torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast",
-              "torch.cuda.amp.autocast", "torch.cpu.amp.autocast"}
-DEVICE, UNKNOWN, OWNED = "device", "unknown", "owned"  # OWNED: another rule's literal
-# Between a literal and the construct that gives it its meaning: branches of `a if c else b`,
-# `a or b`, and the elements of a list/tuple/set.
-_TRANSPARENT = (cst.IfExp, cst.BooleanOperation, cst.Element, cst.List, cst.Tuple, cst.Set)
-
-
-def device_like(name: str) -> bool:
-    """``device``, ``decode_device``, ``DEVICE``, ``--target-device``, ``device_type``..."""
-    name = name.lstrip("-").replace("-", "_").lower().removesuffix("_type")
-    return name == "device" or name.endswith("_device")
+from covo_port.lib.consumers import Consumer, consumer_of
+from covo_port.lib.devices import (
+    CUDA_DEVICE,
+    DEVICE_TYPES,
+    DeviceLiterals,
+    DeviceUse,
+    Use,
+    consumer_arguments,
+    terminal_name,
+)
+from covo_port.lib.imports import ImportAware
+from covo_port.lib.names import is_imported
+from covo_port.lib.strings import string_value, with_value
+from covo_port.model import Example, PythonSource, Safety, Severity
 
 
-def _terminal_name(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return node.attr.value
-    return None
-
-
-
-
-class DeviceStrings(PythonRule):
+class DeviceStrings(ImportAware):
     """## What it does
 
     Rewrites `"cuda"`/`"cuda:N"` where the string certainly names a torch device
@@ -81,6 +64,8 @@ class DeviceStrings(PythonRule):
     name = "cuda-device-strings"
     summary = 'CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu'
     severity = Severity.WARNING
+    safety = Safety.SAFE
+    cuda_only = True
     declines = 'a "cuda" string whose use is not certainly a torch device (reported)'
     triggers = ("cuda",)
     examples = (
@@ -137,6 +122,33 @@ class DeviceStrings(PythonRule):
             "state = torch.load(f, map_location={'cuda:1': 'cuda:0'})\n",
             "state = torch.load(f, map_location={'cuda:1': 'npu:0'})\n",
         ),
+        Example(  # options and config fields of every kind, treated the same way
+            "import click, typer\nfrom dataclasses import dataclass, field\n"
+            "@click.option('--device', default='cuda', type=click.Choice(['cpu', 'cuda']))\n"
+            "def main(device):\n    pass\n"
+            "def cli(device: str = typer.Option('cuda', '--device')):\n    pass\n"
+            "@dataclass\nclass Config:\n    device: str = field(default='cuda')\n",
+            "import click, typer\nfrom dataclasses import dataclass, field\n"
+            "@click.option('--device', default='npu', type=click.Choice(['cpu', 'npu']))\n"
+            "def main(device):\n    pass\n"
+            "def cli(device: str = typer.Option('npu', '--device')):\n    pass\n"
+            "@dataclass\nclass Config:\n    device: str = field(default='npu')\n",
+        ),
+        Example(  # a checkpoint saved on CUDA loads onto the CPU on the NPU too
+            "def load(path, device='cuda'):\n"
+            "    map_location = 'cpu' if device in ('cpu', 'mps') else None\n"
+            "    return torch.load(path, map_location=map_location)\n",
+            "def load(path, device='npu'):\n"
+            "    map_location = 'cpu' if device in ('cpu', 'mps', 'npu') else None\n"
+            "    return torch.load(path, map_location=map_location)\n",
+        ),
+        Example(  # devices of libraries that are not torch; a package path named cuda
+            "from faster_whisper import WhisperModel\nfrom kernels.cuda import gelu\n"
+            "def transcribe(audio, asr_device='cuda'):\n"
+            "    model = WhisperModel('small', device=asr_device)\n"
+            "    return WhisperModel('tiny', device='cuda'), gelu\n",
+            findings=2,
+        ),
         Example(
             'print("cuda is not required")\nlog("running on cuda")\nname = "cudagraphs"\n'
             "backend = 'cuda'\n",
@@ -149,109 +161,87 @@ class DeviceStrings(PythonRule):
         ),
     )
 
-    # -- where a literal gets its meaning -------------------------------------------------
-    def _classify(self, literal: cst.SimpleString) -> str:
-        child: cst.CSTNode = literal
-        parent = self.parent(child)
-        while isinstance(parent, _TRANSPARENT):
-            if isinstance(parent, cst.IfExp) and child is parent.test:
-                return UNKNOWN
-            child, parent = parent, self.parent(parent)
-        if isinstance(parent, cst.Arg):
-            call = self.parent(parent)
-            if isinstance(call, cst.Call) and self.is_name(call.func, *_AUTOCASTS):
-                return OWNED  # NPU003 rewrites autocast device types
-            return DEVICE if self._is_device_arg(parent, child) else UNKNOWN
-        if isinstance(parent, cst.DictElement) and child is parent.key and self._in_map_location(
-                parent):
-            return OWNED  # where the checkpoint's tensors were saved: stays "cuda:N"
-        return DEVICE if self._is_device_context(parent, child) else UNKNOWN
+    def __init__(self, file: PythonSource) -> None:
+        super().__init__(file)
+        self.literals = DeviceLiterals(self)
+        #: device literals to rewrite, decided at the end (their values may reach a library
+        #: that is not torch): (literal, its use, the device index in it)
+        self._pending: list[tuple[cst.SimpleString, Use, str | None]] = []
+        #: names whose values reach a library with its own device vocabulary -> that library
+        self._foreign: dict[str, Consumer] = {}
+        #: name -> the names read in what is assigned to it (how a value travels in the file)
+        self._feeds: dict[str, set[str]] = {}
+        #: whether the module imports a library with its own device vocabulary at all
+        self._foreign_imports = any(consumer_of(full) is not None
+                                    for fulls in file.imports.values() for full in fulls)
 
-    def _in_map_location(self, element: cst.DictElement) -> bool:
-        mapping = self.parent(element)
-        arg = self.parent(mapping) if mapping is not None else None
-        return isinstance(arg, cst.Arg) and arg.keyword is not None and (
-            arg.keyword.value == "map_location")
+    # -- device literals -------------------------------------------------------------------
+    def leave_SimpleString(self, original_node: cst.SimpleString) -> None:
+        value = string_value(original_node)
+        match = CUDA_DEVICE.match(value) if value is not None else None
+        if match is None:
+            return
+        use = self.literals.classify(original_node)
+        if use.kind is DeviceUse.OWNED:
+            return
+        if use.consumer is not None:
+            self.report(original_node, _foreign_message(value, use.consumer))
+        elif use.kind is DeviceUse.UNKNOWN:
+            self.report(original_node, f"{value!r} may name a CUDA device, but its use here is "
+                        "not certain: not rewritten (use a device option or torch.device)")
+        else:
+            self._pending.append((original_node, use, match.group(1)))
 
-    def _is_device_context(self, parent: cst.CSTNode | None, child: cst.CSTNode) -> bool:
-        if isinstance(parent, cst.Param):
-            return parent.default is child and device_like(parent.name.value)
-        if isinstance(parent, cst.AssignTarget):
-            return False
-        if isinstance(parent, cst.Assign):
-            return any(
-                (name := _terminal_name(t.target)) is not None and device_like(name)
-                for t in parent.targets
-            )
-        if isinstance(parent, cst.AnnAssign):
-            name = _terminal_name(parent.target)
-            return name is not None and device_like(name)
-        if isinstance(parent, cst.ComparisonTarget):
-            comparison = self.parent(parent)
-            return isinstance(comparison, cst.Comparison) and self._is_device_operand(
-                comparison.left)
-        if isinstance(parent, cst.Comparison) and child is parent.left:
-            return any(self._is_device_operand(t.comparator) for t in parent.comparisons)
-        if isinstance(parent, cst.DictElement) and child is parent.value:
-            key = string_value(parent.key)
-            return (key is not None and device_like(key)) or self._in_map_location(parent)
-        return False
+    def visit_Call(self, node: cst.Call) -> None:
+        if self._foreign_imports:
+            received = consumer_arguments(self, node)
+            if received is not None:
+                for name in received[1]:
+                    self._foreign.setdefault(name, received[0])
+        self._cuda_call(node)
 
-    def _is_device_operand(self, node: cst.BaseExpression) -> bool:
-        name = _terminal_name(node)
-        return name is not None and (name == "type" or device_like(name))
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if not self._foreign_imports:
+            return
+        read = {n.value for n in m.findall(node.value, m.Name())
+                if isinstance(n, cst.Name)} | {
+            n.attr.value for n in m.findall(node.value, m.Attribute())
+            if isinstance(n, cst.Attribute)}
+        for target in node.targets:
+            name = terminal_name(target.target)
+            if name is not None:
+                self._feeds.setdefault(name, set()).update(read)
 
-    def _is_device_arg(self, arg: cst.Arg, child: cst.CSTNode) -> bool:
-        call = self.parent(arg)
-        if not isinstance(call, cst.Call) or (arg.value is not child and not isinstance(
-                child, (cst.List, cst.Tuple, cst.Set))):
-            return False
-        keyword = arg.keyword.value if arg.keyword else None
-        if isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_argument":
-            return keyword in ("default", "choices") and self._is_device_option(call)
-        if keyword is not None:
-            if keyword == "type":
-                return self.is_name(call.func, "torch.device")
-            return keyword in _DEVICE_KEYWORDS or device_like(keyword)
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        if not positional or positional[0] is not arg:
-            return False
-        if self.is_name(call.func, *_DEVICE_FUNCS):
-            return True
-        return isinstance(call.func, cst.Attribute) and call.func.attr.value == "to"
+    def _reaching(self) -> dict[str, Consumer]:
+        """Every name whose value may reach a library with its own devices, following
+        assignments within the file (``x = asr_device if ... else "cpu"``: asr_device too)."""
+        found = dict(self._foreign)
+        todo = list(found)
+        while todo:
+            name = todo.pop()
+            for source in self._feeds.get(name, ()):
+                if source not in found:
+                    found[source] = found[name]
+                    todo.append(source)
+        return found
 
-    def _is_device_option(self, call: cst.Call) -> bool:
-        for arg in call.args:
-            value = string_value(arg.value)
-            if value is None:
+    def finish(self) -> None:
+        reaching = self._reaching() if self._foreign else {}
+        for literal, use, index in self._pending:
+            value = string_value(literal)
+            consumer = reaching.get(use.name or "")
+            if consumer is not None:
+                self.report(literal, f"{_foreign_message(value, consumer)} (its value, "
+                            f"`{use.name}`, is passed to it in this module)")
                 continue
-            if arg.keyword is None and value.startswith("-") and device_like(value):
-                return True
-            if arg.keyword is not None and arg.keyword.value == "dest" and device_like(value):
-                return True
-        return False
+            new = self._new_device(literal, index)
+            self.replace(literal, new, f"{value!r} -> {new.evaluated_value!r}")
+            self._map_index_argument(literal)
 
-    # -- rewrites ------------------------------------------------------------------------
     def _new_device(self, literal: cst.SimpleString, index: str | None) -> cst.SimpleString:
         target = self.file.target
         text = target.device_string(int(index) if index is not None else None)
-        return literal.with_changes(value=f"{literal.prefix}{literal.quote}{text}{literal.quote}")
-
-    def leave_SimpleString(self, original_node: cst.SimpleString) -> None:
-        value = string_value(original_node)
-        match = _DEVICE.match(value) if value is not None else None
-        if match is None:
-            return
-        kind = self._classify(original_node)
-        if kind == OWNED:
-            return
-        if kind == UNKNOWN:
-            self.report(original_node, f"{value!r} may name a CUDA device, but its use here is "
-                        "not certain: not rewritten (use a device option or torch.device)")
-            return
-        new = self._new_device(original_node, match.group(1))
-        self.replace(original_node, new, f"{value!r} -> {new.evaluated_value!r}")
-        self._map_index_argument(original_node)
+        return with_value(literal, text)
 
     def _map_index_argument(self, literal: cst.SimpleString) -> None:
         """``torch.device("cuda", 1)``: the index follows the device map."""
@@ -272,11 +262,59 @@ class DeviceStrings(PythonRule):
             self.replace(node, node.with_changes(value=str(new)),
                          f"device index {old} -> {new} (--device-map)")
 
-    def visit_Call(self, node: cst.Call) -> None:
+    # -- collections of the device types that are not CUDA ---------------------------------
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        """``device in ("cpu", "mps")``: a list of the device types that take the code's
+        CUDA-free path; the NPU is one of them (where the choice decides map_location: load
+        a CUDA-saved checkpoint onto the CPU, not onto a device the host lacks)."""
+        if len(node.comparisons) != 1 or not self.literals.is_device_operand(node.left):
+            return
+        target = node.comparisons[0]
+        collection = target.comparator
+        if not isinstance(target.operator, cst.In | cst.NotIn) or not isinstance(
+                collection, cst.Tuple | cst.List | cst.Set) or not collection.elements:
+            return
+        kinds = [string_value(e.value) for e in collection.elements]
+        if None in kinds or not set(kinds) <= DEVICE_TYPES or "cuda" in kinds or (
+                self.file.target.device_type in kinds):
+            return
+        device = self.file.target.device_type
+        last = collection.elements[-1]
+        quote = last.value.quote if isinstance(last.value, cst.SimpleString) else '"'
+
+        def add(updated: cst.CSTNode) -> cst.CSTNode:
+            assert isinstance(updated, cst.Tuple | cst.List | cst.Set)
+            *head, tail = updated.elements
+            comma = tail.comma if isinstance(tail.comma, cst.Comma) else cst.Comma(
+                whitespace_after=cst.SimpleWhitespace(" "))
+            new = cst.Element(cst.SimpleString(f"{quote}{device}{quote}"),
+                              comma=cst.MaybeSentinel.DEFAULT if not isinstance(
+                                  tail.comma, cst.Comma) else tail.comma.with_changes(
+                                  whitespace_after=cst.SimpleWhitespace("")))
+            return updated.with_changes(elements=[*head, tail.with_changes(comma=comma), new])
+
+        safety = Safety.SAFE if self._decides_map_location(node) else Safety.UNSAFE
+        self.replace(collection, add, f"{device!r} added to the device types of the CUDA-free "
+                     "path", safety=safety)
+
+    def _decides_map_location(self, node: cst.Comparison) -> bool:
+        """``map_location = "cpu" if device in (...) else None`` (or as the argument)."""
+        owner = self.parent(node)
+        if not isinstance(owner, cst.IfExp) or owner.test is not node:
+            return False
+        holder = self.parent(owner)
+        if isinstance(holder, cst.Arg):
+            return holder.keyword is not None and holder.keyword.value == "map_location"
+        if isinstance(holder, cst.Assign):
+            return any(terminal_name(t.target) == "map_location" for t in holder.targets)
+        return False
+
+    # -- .cuda() and .is_cuda ----------------------------------------------------------------
+    def _cuda_call(self, node: cst.Call) -> None:
         func = node.func
         if not isinstance(func, cst.Attribute) or func.attr.value != "cuda":
             return
-        if self.is_name(func, "torch.cuda"):
+        if self.is_name(func, "torch.cuda") or self._is_module_path(func):
             return
         self.replace(func.attr, func.attr.with_changes(value="npu"), ".cuda() -> .npu()")
         positional = [a for a in node.args if a.keyword is None]
@@ -287,20 +325,31 @@ class DeviceStrings(PythonRule):
                 self._map_integer(arg.value)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        if self.in_import:
+            return  # `from kernels.cuda import x`: a package path
         if node.attr.value == "is_cuda":
             self.replace(node.attr, node.attr.with_changes(value="is_npu"),
                          ".is_cuda -> .is_npu")
+        elif node.attr.value == "cuda_stream":
+            self.report(node, "`.cuda_stream` is a CUDA stream handle (for a custom CUDA kernel or "
+                        "library): it has no meaning on the NPU (a torch_npu stream's handle is "
+                        "`.npu_stream`, for Ascend C kernels); port its consumer by hand")
         elif node.attr.value == "cuda" and not isinstance(self.parent(node), cst.Call) \
-                and not self.qualified_names(node) & {"torch.cuda"} \
                 and not self._is_module_path(node):
             self.report(node, "`.cuda` used without a call (a bound method passed around?): "
                         "not rewritten; use .npu if it moves tensors to the device")
 
     def _is_module_path(self, node: cst.Attribute) -> bool:
-        """``torch.cuda.x`` / ``torch.backends.cuda``: module attributes, not ``Tensor.cuda``."""
+        """``torch.cuda.x``, ``torch.backends.cuda``, ``kernels.cuda``: a module's attribute
+        (reached through an import), not ``Tensor.cuda``."""
         root: cst.BaseExpression = node
         while isinstance(root, cst.Attribute):
             root = root.value
         if isinstance(root, cst.Name) and root.value == "torch":
             return True
-        return any(q.startswith("torch.") for q in self.qualified_names(node))
+        return is_imported(self, node)
+
+
+def _foreign_message(value: str | None, consumer: Consumer) -> str:
+    return (f"{value!r} is a device of {consumer.library}, not of torch: \"npu\" would be an "
+            f"error there, so it is left as it is; on an Ascend host: {consumer.advice}")

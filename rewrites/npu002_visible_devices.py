@@ -8,7 +8,7 @@ import libcst as cst
 
 from covo_port.lib.shell import command_name
 from covo_port.lib.strings import string_value
-from covo_port.model import Example, PythonRule, PythonSource, Severity, ShellSource
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, ShellSource
 
 CUDA_ENV = "CUDA_VISIBLE_DEVICES"
 _ENV_READERS = {
@@ -62,8 +62,9 @@ class VisibleDevices(PythonRule):
     name = "cuda-visible-devices"
     summary = "CUDA_VISIBLE_DEVICES -> ASCEND_RT_VISIBLE_DEVICES, in Python and shell"
     severity = Severity.WARNING
-    declines = ('the name in a string whose use is not certain, e.g. a command line '
-                'handed to os.system (reported)')
+    safety = Safety.SAFE
+    cuda_only = False
+    declines = 'a mention whose use is not certain, e.g. in an os.system line'
     triggers = (CUDA_ENV,)
     examples = (
         Example(
@@ -97,6 +98,22 @@ class VisibleDevices(PythonRule):
             'environ = {}\nenviron["CUDA_VISIBLE_DEVICES"] = "0"\n',
             findings=1,
         ),
+        Example(  # the environment of a child process, however it is built
+            "import os, subprocess\n"
+            "env = os.environ.copy()\n"
+            'env["CUDA_VISIBLE_DEVICES"] = str(rank)\n'
+            "other = dict(os.environ, CUDA_VISIBLE_DEVICES='1')\n"
+            "extra = {}\n"
+            "extra.update({'CUDA_VISIBLE_DEVICES': '2'})\n"
+            "subprocess.run(cmd, env=extra)\n",
+            "import os, subprocess\n"
+            "env = os.environ.copy()\n"
+            'env["ASCEND_RT_VISIBLE_DEVICES"] = str(rank)\n'
+            "other = dict(os.environ, ASCEND_RT_VISIBLE_DEVICES='1')\n"
+            "extra = {}\n"
+            "extra.update({'ASCEND_RT_VISIBLE_DEVICES': '2'})\n"
+            "subprocess.run(cmd, env=extra)\n",
+        ),
         Example(
             "#!/bin/bash\n# pick devices with CUDA_VISIBLE_DEVICES\n"
             "CUDA_VISIBLE_DEVICES=4,5 python example.py --model_dir $model_dir \\\n"
@@ -128,36 +145,89 @@ class VisibleDevices(PythonRule):
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._handled: set[int] = set()
+        #: every string holding the name (those not handled are reported at the end)
+        self._strings: list[cst.SimpleString] = []
+        #: names of variables that are environments: copies of os.environ, or passed as env=
+        self._environments: set[str] = set()
+        #: keys written into a variable that may be an environment: (variable, key node)
+        self._pending: list[tuple[str, cst.SimpleString | cst.Name]] = []
 
-    def _rename(self, node: cst.SimpleString) -> None:
+    def _rename(self, node: cst.SimpleString | cst.Name) -> None:
         if id(node) in self._handled:
             return
         self._handled.add(id(node))
         new_env = self.file.target.visible_devices_env
-        self.replace(
-            node,
-            node.with_changes(value=node.value.replace(CUDA_ENV, new_env)),
-            f"{CUDA_ENV} -> {new_env}",
-        )
+        new = node.with_changes(value=node.value.replace(CUDA_ENV, new_env))
+        self.replace(node, new, f"{CUDA_ENV} -> {new_env}")
 
-    def _env_key(self, node: cst.BaseExpression) -> cst.SimpleString | None:
+    def _env_key(self, node: cst.BaseExpression | None) -> cst.SimpleString | None:
         if isinstance(node, cst.SimpleString) and string_value(node) == CUDA_ENV:
             return node
         return None
 
+    def _is_environ(self, node: cst.BaseExpression) -> bool:
+        return self.is_name(node, "os.environ")
+
+    def _is_environ_copy(self, node: cst.BaseExpression) -> bool:
+        """``os.environ.copy()``, ``dict(os.environ, ...)``, ``copy.copy(os.environ)``,
+        ``{**os.environ, ...}``."""
+        if isinstance(node, cst.Call):
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "copy" and (
+                    self._is_environ(node.func.value)):
+                return True
+            return bool(node.args) and self._is_environ(node.args[0].value) and (
+                self.is_name(node.func, "dict", "copy.copy", "copy.deepcopy", "builtins.dict")
+                or (isinstance(node.func, cst.Name) and node.func.value == "dict"))
+        if isinstance(node, cst.Dict):
+            return any(isinstance(e, cst.StarredDictElement) and self._is_environ(e.value)
+                       for e in node.elements)
+        return False
+
+    def _keys(self, target: str, call: cst.Call) -> None:
+        """The names a ``target.update(...)`` or ``dict(environ, ...)`` call sets."""
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == CUDA_ENV:
+                self._pending.append((target, arg.keyword))
+            elif isinstance(arg.value, cst.Dict):
+                for element in arg.value.elements:
+                    key = self._env_key(getattr(element, "key", None))
+                    if key is not None:
+                        self._pending.append((target, key))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if self._is_environ_copy(node.value):
+            self._environments.update(t.target.value for t in node.targets
+                                      if isinstance(t.target, cst.Name))
+
     def visit_Subscript(self, node: cst.Subscript) -> None:
-        if not self.is_name(node.value, "os.environ") or len(node.slice) != 1:
+        if len(node.slice) != 1 or not isinstance(index := node.slice[0].slice, cst.Index):
             return
-        index = node.slice[0].slice
-        if isinstance(index, cst.Index) and (key := self._env_key(index.value)):
+        key = self._env_key(index.value)
+        if key is None:
+            return
+        if self._is_environ(node.value):
             self._rename(key)
+        elif isinstance(node.value, cst.Name):
+            self._pending.append((node.value.value, key))
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.is_name(node.func, *_ENV_READERS) and node.args and (
                 key := self._env_key(node.args[0].value)):
             self._rename(key)
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "update":
+            receiver = node.func.value
+            if self._is_environ(receiver):
+                self._keys("os.environ", node)
+            elif isinstance(receiver, cst.Name):
+                self._keys(receiver.value, node)
+        if self._is_environ_copy(node):
+            self._keys("os.environ", node)
         for arg in node.args:
-            if arg.keyword and arg.keyword.value == "env" and isinstance(arg.value, cst.Dict):
+            if arg.keyword is None or arg.keyword.value != "env":
+                continue
+            if isinstance(arg.value, cst.Name):
+                self._environments.add(arg.value.value)
+            elif isinstance(arg.value, cst.Dict):
                 for element in arg.value.elements:
                     if isinstance(element, cst.DictElement) and (key := self._env_key(
                             element.key)):
@@ -165,19 +235,24 @@ class VisibleDevices(PythonRule):
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         for target in node.comparisons:
-            if isinstance(target.operator, (cst.In, cst.NotIn)) and self.is_name(
-                    target.comparator, "os.environ") and (key := self._env_key(node.left)):
+            if isinstance(target.operator, (cst.In, cst.NotIn)) and self._is_environ(
+                    target.comparator) and (key := self._env_key(node.left)):
                 self._rename(key)
 
     def leave_SimpleString(self, original_node: cst.SimpleString) -> None:
         value = string_value(original_node)
-        if id(original_node) in self._handled or value is None or CUDA_ENV not in value:
-            return
-        self.report(
-            original_node,
-            f"{CUDA_ENV} in a string whose use is not certain; set "
-            f"{self.file.target.visible_devices_env} instead if it selects devices",
-        )
+        if value is not None and CUDA_ENV in value:
+            self._strings.append(original_node)
+
+    def finish(self) -> None:
+        for variable, key in self._pending:
+            if variable == "os.environ" or variable in self._environments:
+                self._rename(key)
+        for string in self._strings:
+            if id(string) not in self._handled:
+                self.report(string, f"{CUDA_ENV} in a string whose use is not certain; set "
+                            f"{self.file.target.visible_devices_env} instead if it selects "
+                            "devices")
 
     @classmethod
     def shell(cls, file: ShellSource) -> None:

@@ -14,7 +14,7 @@ from covo_port.lib.calls import argument, as_keyword, prepend_arg
 from covo_port.lib.imports import ImportAware, ImportMove, move_imports
 from covo_port.lib.names import dotted, module_name, references
 from covo_port.lib.strings import string_value
-from covo_port.model import Example, PythonSource, Severity
+from covo_port.model import Example, PythonSource, Safety, Severity
 
 _AUTOCASTS = ("torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast")
 _CUDA_AUTOCASTS = ("torch.cuda.amp.autocast", "torch.cuda.amp.autocast_mode.autocast")
@@ -73,8 +73,9 @@ class Autocast(ImportAware):
     name = "autocast-device-type"
     summary = 'autocast device_type "cuda" and torch.cuda.amp.autocast -> the "npu" device type'
     severity = Severity.WARNING
-    declines = ('a device type computed at run time, unpacked arguments, or autocast '
-                'passed around as a value (reported)')
+    safety = Safety.SAFE
+    cuda_only = False
+    declines = 'a device type computed at run time, or autocast passed as a value'
     triggers = ("autocast",)
     examples = (
         Example(

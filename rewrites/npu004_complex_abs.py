@@ -15,7 +15,7 @@ import libcst as cst
 from covo_port.lib.calls import argument, keyword_arg
 from covo_port.lib.names import dotted, is_imported, module_name
 from covo_port.lib.values import all_values, is_side_effect_free, sum_needs_parentheses
-from covo_port.model import Example, PythonRule, PythonSource, Severity, Target
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, Target
 
 _ABS_FUNCS = ("torch.abs", "torch.absolute", "builtins.abs")
 _ABS_METHODS = ("abs", "absolute")
@@ -79,6 +79,11 @@ def _squares(receiver: cst.BaseExpression) -> cst.BinaryOperation:
     return cst.BinaryOperation(left=square("real"), operator=cst.Add(), right=square("imag"))
 
 
+_SHADOWED = ("import torch\nspec = torch.stft(\n    wave,  # mono\n    512,\n"
+             "    return_complex=True,\n)\ndef inner(torch):\n"
+             "    return spec.abs() ** 2, torch.abs(spec)\n")
+
+
 class ComplexAbs(PythonRule):
     """## What it does
 
@@ -131,17 +136,10 @@ class ComplexAbs(PythonRule):
     name = "complex-abs"
     summary = "abs() of a complex tensor -> real ** 2 + imag ** 2 (or its sqrt)"
     severity = Severity.ERROR
-    declines = ('the tensor is not certainly complex, or the receiver cannot be written'
-                ' twice without running it twice (reported where certain)')
+    safety = Safety.SAFE
+    cuda_only = True
+    declines = 'the tensor is not certainly complex, or not safe to repeat'
     triggers = ("abs",)
-
-    @classmethod
-    def might_match(cls, source: bytes, target: Target) -> bool:
-        """An abs, and something that makes a complex tensor (stft, fft, view_as_complex,
-        polar, complex): without one no argument of abs is known to be complex."""
-        return super().might_match(source, target) and any(
-            word in source for word in (b"stft", b"fft", b"complex", b"polar"))
-
     examples = (
         Example(
             "import torch\n\n"
@@ -218,27 +216,18 @@ class ComplexAbs(PythonRule):
             "    return magnitude(z), z.real ** 2 + z.imag ** 2\n",
             findings=1,
         ),
-        Example(
-            "import torch\n"
-            "spec = torch.stft(\n"
-            "    wave,  # mono\n"
-            "    512,\n"
-            "    return_complex=True,\n"
-            ")\n"
-            "def inner(torch):\n"
-            "    return spec.abs() ** 2, torch.abs(spec)\n"
-            "power = spec.abs() ** 2\n",
-            "import torch\n"
-            "spec = torch.stft(\n"
-            "    wave,  # mono\n"
-            "    512,\n"
-            "    return_complex=True,\n"
-            ")\n"
-            "def inner(torch):\n"
-            "    return spec.abs() ** 2, torch.abs(spec)\n"
-            "power = spec.real ** 2 + spec.imag ** 2\n",
+        Example(  # a parameter named torch is not the module: only the last line changes
+            _SHADOWED + "power = spec.abs() ** 2\n",
+            _SHADOWED + "power = spec.real ** 2 + spec.imag ** 2\n",
         ),
     )
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """An abs, and something that makes a complex tensor (stft, fft, view_as_complex,
+        polar, complex): without one no argument of abs is known to be complex."""
+        return super().might_match(source, target) and any(
+            word in source for word in (b"stft", b"fft", b"complex", b"polar"))
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

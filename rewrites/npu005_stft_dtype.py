@@ -14,7 +14,7 @@ from covo_port.lib.calls import append_arg, argument, as_keyword, keyword_arg, m
 from covo_port.lib.devices import device_like
 from covo_port.lib.names import dotted, is_imported, module_name
 from covo_port.lib.values import all_values, assigned_values
-from covo_port.model import Example, PythonRule, PythonSource, Severity
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
 
 _WINDOWS = tuple(f"torch.{kind}_window" for kind in (
     "hann", "hamming", "blackman", "bartlett", "kaiser"))
@@ -25,6 +25,14 @@ _MOVE_KEYWORDS = ("device", "non_blocking", "copy", "memory_format")
 #: Positional index of ``window`` in torch.stft(input, n_fft, hop_length, win_length, window)
 #: and in Tensor.stft(n_fft, hop_length, win_length, window).
 _WINDOW_INDEX, _METHOD_WINDOW_INDEX = 4, 3
+
+
+_SPEC = ("import torch as t\nfrom torch import stft, hamming_window\n\n"
+         "def spec(wave, n, device):\n    a = stft(\n        wave[0] * 0.5,  # left channel\n"
+         "        n,\n        window=hamming_window(\n            n,\n            periodic=True,\n"
+         "        ).to(device),\n        return_complex=True,\n    )\n"
+         "    b = t.stft(wave.to(t.float32), n, n // 4, n, t.kaiser_window(n, dtype=t.float64),"
+         " return_complex=True)\n    return a, b\n")
 
 
 class StftDtype(PythonRule):
@@ -75,6 +83,8 @@ class StftDtype(PythonRule):
     name = "stft-float32"
     summary = "torch.stft input and window made float32 (x.float(), dtype=torch.float32)"
     severity = Severity.WARNING
+    safety = Safety.SAFE
+    cuda_only = True
     declines = "the input's dtype cannot be followed to its assignment (reported)"
     triggers = ("stft",)
     examples = (
@@ -91,32 +101,10 @@ class StftDtype(PythonRule):
             "return_complex=True)\n"
             "    return stft\n",
         ),
-        Example(
-            "import torch as t\nfrom torch import stft, hamming_window\n\n"
-            "def spec(wave, n, device):\n"
-            "    a = stft(\n"
-            "        wave[0] * 0.5,  # left channel\n"
-            "        n,\n"
-            "        window=hamming_window(\n            n,\n            periodic=True,\n"
-            "        ).to(device),\n"
-            "        return_complex=True,\n"
-            "    )\n"
-            "    b = t.stft(wave.to(t.float32), n, n // 4, n, t.kaiser_window(n, dtype=t.float64),"
-            " return_complex=True)\n"
-            "    return a, b\n",
-            "import torch as t\nfrom torch import stft, hamming_window\n\n"
-            "def spec(wave, n, device):\n"
-            "    a = stft(\n"
-            "        (wave[0] * 0.5).float(),  # left channel\n"
-            "        n,\n"
-            "        window=hamming_window(\n            n,\n            periodic=True,\n"
-            "            dtype=t.float32,\n"
-            "        ).to(device),\n"
-            "        return_complex=True,\n"
-            "    )\n"
-            "    b = t.stft(wave.to(t.float32), n, n // 4, n, t.kaiser_window(n, dtype=t.float64),"
-            " return_complex=True)\n"
-            "    return a, b\n",
+        Example(  # a layout kept line by line; the float32 input and window left as they are
+            _SPEC,
+            _SPEC.replace("wave[0] * 0.5,", "(wave[0] * 0.5).float(),").replace(
+                "periodic=True,\n", "periodic=True,\n            dtype=t.float32,\n", 1),
         ),
         Example(
             "import torch\n\n"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import ScopeProvider
 
-from covo_port.model import Example, PythonRule, PythonSource, Severity
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
 
 PROPERTIES = "torch.cuda.get_device_properties"
 CAPABILITY = "torch.cuda.get_device_capability"
@@ -93,8 +93,9 @@ class DeviceProperties(PythonRule):
     name = "capability-branches"
     summary = "CUDA compute-capability tests (get_device_properties/capability) folded"
     severity = Severity.WARNING
-    declines = ('the result is used beyond if-tests against constants (a name, memory '
-                'size, a test mixed with other conditions): reported')
+    safety = Safety.SAFE
+    cuda_only = True
+    declines = 'the result is used beyond if-tests against constants'
     triggers = ("get_device_properties", "get_device_capability")
     examples = (
         Example(
@@ -328,10 +329,10 @@ class DeviceProperties(PythonRule):
                 if others_left:
                     return cst.RemovalSentinel.REMOVE
                 statements = [cst.SimpleStatementLine([cst.Pass()])]
-            note = cst.EmptyLine(comment=cst.Comment(NOTE))
+            notes = [cst.EmptyLine(comment=cst.Comment(NOTE))] if self.file.options.comments else []
             first = statements[0]
             own = first.leading_lines if values[0] is not None else ()  # else: the head itself
-            lines = [*carried, *updated.leading_lines, note, *own]
+            lines = [*carried, *updated.leading_lines, *notes, *own]
             return cst.FlattenSentinel([first.with_changes(leading_lines=lines), *statements[1:]])
 
         self.replace(head, fold, "compute-capability test folded for capability 0.0 (no CUDA "

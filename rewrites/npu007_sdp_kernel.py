@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.lib.modulefn import helper_state, insert_helper, marker
+from covo_port.lib.modulefn import helper_state, insert_helper
+from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
-from covo_port.model import Example, PythonRule, PythonSource, Severity
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
 
 SDP_KERNEL = "torch.backends.cuda.sdp_kernel"
 HELPER = "_sdpa_backends"
@@ -20,21 +21,7 @@ FLAGS = (
 #: The order in which sdp_kernel lists the enabled backends.
 LIST_ORDER = ("enable_flash", "enable_mem_efficient", "enable_math", "enable_cudnn")
 
-HELPER_SOURCE = f'''
-def {HELPER}(enable_flash=True, enable_math=True, enable_mem_efficient=True,
-                   enable_cudnn=True):
-    """The flags of the deprecated SDPA context manager as the backend list of
-    torch.nn.attention.sdpa_kernel, in the order it used ({marker("NPU007")})."""
-    from torch.nn.attention import SDPBackend
-
-    flags = (
-        (enable_flash, SDPBackend.FLASH_ATTENTION),
-        (enable_mem_efficient, SDPBackend.EFFICIENT_ATTENTION),
-        (enable_math, SDPBackend.MATH),
-        (enable_cudnn, SDPBackend.CUDNN_ATTENTION),
-    )
-    return [backend for enabled, backend in flags if enabled]
-'''.lstrip()
+HELPER_SOURCE = function_source("sdpa_backends", HELPER)
 
 
 def _literal_bool(node: cst.BaseExpression) -> bool | None:
@@ -93,6 +80,8 @@ class SdpKernel(PythonRule):
     name = "sdp-kernel"
     summary = "torch.backends.cuda.sdp_kernel(...) -> torch.nn.attention.sdpa_kernel([...])"
     severity = Severity.WARNING
+    safety = Safety.SAFE
+    cuda_only = False
     declines = 'arguments that are not literal booleans (reported)'
     triggers = ("sdp_kernel",)
     examples = (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.lib.modulefn import helper_state, insert_helper, inside_helper, marker
+from covo_port.lib.modulefn import helper_state, insert_helper, inside_helper
+from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
-from covo_port.model import Example, PythonRule, PythonSource, Severity
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
 
 LOAD = "torchaudio.load"
 HELPER = "_torchaudio_load"
@@ -14,26 +15,7 @@ HELPER = "_torchaudio_load"
 PARAMS = ("uri", "frame_offset", "num_frames", "normalize", "channels_first", "format",
           "buffer_size", "backend")
 
-HELPER_SOURCE = f'''
-def {HELPER}(uri, frame_offset=0, num_frames=-1, normalize=True, channels_first=True,
-                     format=None, buffer_size=4096, backend=None):
-    """torchaudio.load, read with soundfile where torchaudio cannot decode: torchaudio 2.9
-    needs torchcodec ({marker("NPU008")}). Same result: float32 samples in [-1, 1],
-    [channels, frames] (or [frames, channels]), and the sample rate."""
-    try:
-        import torchaudio
-
-        return torchaudio.load(uri, frame_offset, num_frames, normalize, channels_first,
-                               format, buffer_size, backend)
-    except (ImportError, RuntimeError):
-        import soundfile
-        import torch
-
-        samples, sample_rate = soundfile.read(uri, frames=num_frames, start=frame_offset,
-                                              dtype="float32", always_2d=True)
-        wav = torch.from_numpy(samples)
-        return (wav.T.contiguous() if channels_first else wav), sample_rate
-'''.lstrip()
+HELPER_SOURCE = function_source("torchaudio_load", HELPER)
 
 #: Where a name that resolves to torchaudio.load is not a use of it.
 _NOT_A_USE = (cst.Attribute, cst.ImportAlias, cst.AsName)
@@ -62,37 +44,13 @@ class TorchaudioLoad(PythonRule):
     ## Example
 
     ```python
-    from torchaudio import load as load_audio
-    clip, rate = load_audio('a.wav', frame_offset=100, num_frames=400)
-    raw, _ = load_audio('b.wav', normalize=False)
+    wav, sr = torchaudio.load(path)  # mono or stereo
     ```
 
-    becomes
+    becomes (with `_torchaudio_load`, the fallback, inserted once above its first use)
 
     ```python
-    from torchaudio import load as load_audio
-
-
-    def _torchaudio_load(uri, frame_offset=0, num_frames=-1, normalize=True, channels_first=True,
-                         format=None, buffer_size=4096, backend=None):
-        '''torchaudio.load, read with soundfile where torchaudio cannot decode: torchaudio 2.9
-        needs torchcodec (covo-port NPU008). Same result: float32 samples in [-1, 1],
-        [channels, frames] (or [frames, channels]), and the sample rate.'''
-        try:
-            import torchaudio
-
-            return torchaudio.load(uri, frame_offset, num_frames, normalize, channels_first,
-                                   format, buffer_size, backend)
-        except (ImportError, RuntimeError):
-            import soundfile
-            import torch
-
-            samples, sample_rate = soundfile.read(uri, frames=num_frames, start=frame_offset,
-                                                  dtype="float32", always_2d=True)
-            wav = torch.from_numpy(samples)
-            return (wav.T.contiguous() if channels_first else wav), sample_rate
-    clip, rate = _torchaudio_load('a.wav', frame_offset=100, num_frames=400)
-    raw, _ = _torchaudio_load('b.wav', normalize=False)
+    wav, sr = _torchaudio_load(path)  # mono or stereo
     ```
 
     ## Fix safety
@@ -105,8 +63,9 @@ class TorchaudioLoad(PythonRule):
     name = "torchaudio-load-fallback"
     summary = "torchaudio.load(...) -> the same load with a soundfile fallback"
     severity = Severity.WARNING
-    declines = ("the helper's name is taken in the module, or torchaudio.load is used "
-                'as a value (reported)')
+    safety = Safety.SAFE
+    cuda_only = False
+    declines = "the helper's name is taken, or torchaudio.load is a value"
     triggers = ("torchaudio",)
     examples = (
         Example(

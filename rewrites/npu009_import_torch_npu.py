@@ -1,14 +1,52 @@
-"""NPU009: ``import torch_npu`` in every module that the port made use the NPU."""
+"""NPU009: ``import torch_npu`` where the ported program first needs the NPU."""
 
 from __future__ import annotations
+
+import posixpath
+import re
 
 import libcst as cst
 import libcst.matchers as m
 
-from covo_port.model import Example, PythonRule, Severity
+from covo_port.model import Example, ImportStyle, PythonRule, Safety, Severity, Target
+
+#: Facts of the tree (TreeIndex words): a package's __init__.py, a Python module, a module
+#: with a ``__main__`` guard, a module that imports torch, a module that mentions CUDA, and
+#: ``console:<module>`` for the modules that console scripts name (pyproject, setup.cfg/py).
+PACKAGE, PYTHON, MAIN, TORCH, CUDA, CONSOLE, IMPORT = (
+    "package", "python", "main", "torch", "cuda", "console:", "import:")
+_IMPORTS_TORCH = re.compile(rb"^[ \t]*(?:import[ \t]+torch\b|from[ \t]+torch\b)", re.M)
+_USES_CUDA = re.compile(rb"cuda|nccl|CUDA_VISIBLE_DEVICES")
+_ENTRY_POINT = re.compile(rb"""=\s*["']?([A-Za-z_][\w.]*)\s*:\s*[A-Za-z_][\w.]*""")
+_BUILD_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
+_IMPORT_LINE = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))",
+                          re.M)
 
 
-def _imports_torch(statement: cst.BaseStatement) -> bool:
+def _imported_modules(path: str, data: bytes) -> set[str]:
+    """The modules a file imports (relative imports made absolute from its path)."""
+    found = set()
+    package = posixpath.dirname(path).split("/") if posixpath.dirname(path) else []
+    for relative, plain in _IMPORT_LINE.findall(data):
+        name = (relative or plain).decode("ascii", errors="replace")
+        dots = len(name) - len(name.lstrip("."))
+        if dots:
+            base = package[:len(package) - dots + 1] if dots <= len(package) + 1 else []
+            name = ".".join([*base, name.lstrip(".")]).strip(".")
+        if name:
+            found.add(name)
+    return found
+
+
+def _module_names(path: str) -> set[str]:
+    """The dotted names a file can be imported by (``src/pkg/m.py``: pkg.m, m, src.pkg.m)."""
+    parts = path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return {".".join(parts[i:]) for i in range(len(parts))}
+
+
+def _imports_torch(statement: cst.CSTNode) -> bool:
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
     for small in statement.body:
@@ -33,48 +71,67 @@ def _is_docstring_or_future(statement: cst.BaseStatement) -> bool:
         small.module.value == "__future__")
 
 
+def _has_main_guard(module: cst.Module) -> bool:
+    return any(m.matches(s, m.If(test=m.Comparison(left=m.Name("__name__"))))
+               for s in module.body)
+
+
 class ImportTorchNpu(PythonRule):
     """## What it does
 
-    Adds `import torch_npu` right after the module's own `import torch`, once, in every
-    module that the port made name the NPU.
+    Adds `import torch_npu` where the ported program first needs the NPU: in its entry
+    modules (scripts, modules with a `__main__` guard, `__main__.py`, console scripts,
+    notebooks), right after their own `import torch` (inside the function where torch is
+    imported lazily). Library modules that use the NPU are left importable without torch_npu
+    and say so; in a tree with no entry module they get the guarded form. `--import-style
+    guarded` puts the guarded form (`try: import torch_npu` / `except ImportError: pass`) in
+    every module that uses the NPU; `--import-style module` a plain import in each.
 
     ## Why it breaks on Ascend
 
     The "npu" device type, torch.npu, Tensor.npu() and NPU autocast exist only after `import
-    torch_npu` has registered Ascend's backend with torch. A module that the port made name
-    the NPU (a device string, .npu(), autocast "npu", torch.npu.*) gets `import torch_npu`
-    right after its own `import torch`, once, as the reference port and Huawei's migration
-    tool do. Modules the port did not touch, or that already import torch_npu, are left
-    alone.
+    torch_npu` has registered Ascend's backend with torch, once per process. Importing it in
+    every library module (as Huawei's migration tool does) makes the library fail to import
+    for its CPU and CUDA users, where torch_npu is not installed: the entry module of the
+    program is where the NPU is first needed.
 
     ## Example
 
     ```python
-    import torch
-    import torch_npu
-    x = y.cuda()
+    \"\"\"Entry point.\"\"\"
+    import torch  # the framework
+
+    if __name__ == "__main__":
+        model.to("cuda:0")
     ```
 
     becomes
 
     ```python
-    import torch
+    \"\"\"Entry point.\"\"\"
+    import torch  # the framework
     import torch_npu
-    x = y.npu()
+
+    if __name__ == "__main__":
+        model.to("npu:0")
     ```
 
     ## Fix safety
 
-    Safe: importing torch_npu registers the NPU backend; nothing else changes.
+    Safe: importing torch_npu registers the NPU backend and changes nothing else; the guarded
+    form imports without it.
     """
 
     id = "NPU009"
     name = "import-torch-npu"
-    summary = "import torch_npu where the ported module uses the NPU"
+    summary = "import torch_npu in the entry modules of a ported program (or guarded)"
     severity = Severity.INFO
+    safety = Safety.SAFE
+    cuda_only = False
+    declines = ''
     triggers = ("cuda",)
     phase = 1
+    needs_tree = True
     examples = (
         Example(
             '"""Entry point."""\nimport os\nimport torch  # the framework\n\nx = "cuda:0"\n'
@@ -89,6 +146,11 @@ class ImportTorchNpu(PythonRule):
             "    return x.npu()\n",
             with_rules=("NPU001",),
         ),
+        Example(  # torch imported lazily: torch_npu too
+            "def main(x):\n    import torch\n    return x.cuda()\n",
+            "def main(x):\n    import torch\n    import torch_npu\n    return x.npu()\n",
+            with_rules=("NPU001",),
+        ),
         Example(
             "import torch\nimport torch_npu\nx = y.cuda()\n",
             "import torch\nimport torch_npu\nx = y.npu()\n",
@@ -97,33 +159,169 @@ class ImportTorchNpu(PythonRule):
         Example("import torch\nprint(torch.__version__)  # cuda\n", with_rules=("NPU001",)),
     )
 
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """A module that mentions CUDA, or an entry module (a ``__main__`` guard) that
+        imports torch: it may need the import for the rest of the tree."""
+        return super().might_match(source, target) or (
+            b"__main__" in source and _IMPORTS_TORCH.search(source) is not None)
+
+    @classmethod
+    def tree_words(cls, path: str, data: bytes) -> set[str]:
+        name = posixpath.basename(path)
+        if name in _BUILD_FILES:
+            return {CONSOLE + target.decode() for target in _ENTRY_POINT.findall(data)}
+        words = set()
+        if path.endswith((".py", ".ipynb")) and _USES_CUDA.search(data):
+            words.add(CUDA)
+        if not path.endswith(".py"):
+            return words
+        words.add(PYTHON)
+        words.update(IMPORT + module for module in _imported_modules(path, data))
+        if name == "__init__.py":
+            words.add(PACKAGE)
+        if b"__main__" in data:
+            words.add(MAIN)
+        if _IMPORTS_TORCH.search(data):
+            words.add(TORCH)
+        return words
+
+    # -- where the program starts -----------------------------------------------------------
+    def _packages(self) -> set[str]:
+        tree = self.file.tree
+        return {posixpath.dirname(f) for f in tree.files_with(self.id, PACKAGE)} if tree else set()
+
+    def _console_modules(self) -> set[str]:
+        tree = self.file.tree
+        if tree is None:
+            return set()
+        return {word.removeprefix(CONSOLE) for word in tree.words.get(self.id, {})
+                if word.startswith(CONSOLE)}
+
+    def _is_entry(self, path: str, packages: set[str], consoles: set[str]) -> bool:
+        name = posixpath.basename(path)
+        dotted = path.removesuffix(".py").replace("/", ".")
+        return (path.endswith(".ipynb") or name == "__main__.py"
+                or posixpath.dirname(path) not in packages
+                or any(dotted == c or dotted.endswith("." + c) for c in consoles))
+
+    def _cuda_modules(self) -> set[str]:
+        """The dotted names of the tree's modules that mention CUDA."""
+        tree = self.file.tree
+        return {name for f in tree.files_with(self.id, CUDA) for name in _module_names(f)
+                } if tree else set()
+
+    def _imports_cuda_module(self, path: str) -> bool:
+        """Whether the module ``path`` imports a module of the tree that mentions CUDA."""
+        tree = self.file.tree
+        if tree is None:
+            return False
+        cuda = self._cuda_modules()
+        return any(path in tree.files_with(self.id, word) for word in (
+            IMPORT + name for name in cuda))
+
+    def _entries(self) -> list[str]:
+        """The tree's entry modules that get the import: they import torch and mention CUDA
+        or import a module of the tree that does (where the NPU is first needed)."""
+        tree = self.file.tree
+        if tree is None:
+            return []
+        packages, consoles = self._packages(), self._console_modules()
+        torch_files = tree.files_with(self.id, TORCH)
+        main, cuda = tree.files_with(self.id, MAIN), tree.files_with(self.id, CUDA)
+        return sorted(f for f in tree.files_with(self.id, PYTHON)
+                      if f in torch_files and (f in main or self._is_entry(f, packages, consoles))
+                      and (f in cuda or (f in main and self._imports_cuda_module(f))))
+
+    def _role(self) -> str:
+        """"entry" for a module where the program starts, else "library"."""
+        if self.file.tree is None or _has_main_guard(self.file.module):
+            return "entry"
+        return "entry" if self._is_entry(self.file.path, self._packages(),
+                                         self._console_modules()) else "library"
+
+    # -- the import -------------------------------------------------------------------------
     def finish(self) -> None:
         target = self.file.target
-        if not any(target.needs_runtime(change.after) for change in self.file.recorded_changes()):
+        runtime = target.runtime_module
+        if runtime.encode() in self.file.source and self._already_imported(runtime):
             return
+        uses = any(target.needs_runtime(c.after) for c in self.file.recorded_changes())
+        style = self.file.options.import_style
+        entry = self._role() == "entry"
+        # an entry that does not use the NPU itself but starts a program whose modules may
+        if entry and not uses and self._torch_imported() and self._imports_cuda_module(
+                self.file.path):
+            if style is not ImportStyle.MODULE:
+                self._insert(guarded=True)  # without torch_npu it still runs (CPU users)
+            return
+        if not uses:
+            return
+        if style is ImportStyle.MODULE or (style is ImportStyle.ENTRY and entry):
+            self._insert(guarded=False)
+        elif style is ImportStyle.GUARDED:
+            self._insert(guarded=True)
+        else:
+            self._library()
+
+    def _library(self) -> None:
+        """A library module that uses the NPU: the entry modules import torch_npu."""
+        runtime = self.file.target.runtime_module
+        entries = self._entries()
+        if not entries:
+            self._insert(guarded=True)
+            return
+        shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more"
+                                          if len(entries) > 3 else "")
+        self.report(self.file.module, f"this library module uses the NPU: `import {runtime}` "
+                    f"goes into the program's entry modules ({shown}), not here, so that it "
+                    f"still imports without torch_npu; a program that imports it from elsewhere "
+                    f"must import {runtime} first (or port with --import-style guarded)")
+
+    def _torch_imported(self) -> bool:
+        return any(_imports_torch(s) for s in self.file.module.body) or bool(
+            self._lazy_torch_imports())
+
+    def _lazy_torch_imports(self) -> list[cst.CSTNode]:
+        """``import torch`` statements inside functions."""
+        return [s for s in m.findall(self.file.module, m.SimpleStatementLine())
+                if _imports_torch(s) and not any(s is t for t in self.file.module.body)]
+
+    def _statement(self, guarded: bool) -> cst.BaseStatement:
+        runtime = self.file.target.runtime_module
+        if guarded:
+            return cst.parse_statement(f"try:\n    import {runtime}\nexcept ImportError:\n"
+                                       "    pass\n")
+        return cst.parse_statement(f"import {runtime}\n")
+
+    def _insert(self, guarded: bool) -> None:
         module = self.file.module
         runtime = self.file.target.runtime_module
-        if runtime.encode() in self.file.source and self._already_imported(module, runtime):
-            return
-        new_line = cst.parse_statement(f"import {runtime}\n")
+        new_line = self._statement(guarded)
+        form = "guarded " if guarded else ""
         anchor = next((s for s in module.body if _imports_torch(s)), None)
         if anchor is None:
+            lazy = self._lazy_torch_imports()
+            if lazy:
+                for statement in lazy:
+                    self.replace(statement, lambda u: cst.FlattenSentinel([u, new_line]),
+                                 f"{form}import {runtime} where torch is imported")
+                return
             prefix = 0
             while prefix < len(module.body) and _is_docstring_or_future(module.body[prefix]):
                 prefix += 1
             if prefix == 0:
                 self.replace(module.body[0],
                              lambda updated: cst.FlattenSentinel([new_line, updated]),
-                             f"import {runtime} at the top of the module")
+                             f"{form}import {runtime} at the top of the module")
                 return
             anchor = module.body[prefix - 1]
         self.replace(anchor, lambda updated: cst.FlattenSentinel([updated, new_line]),
-                     f"import {runtime} after the module's torch import")
+                     f"{form}import {runtime} after the module's torch import")
 
-    @staticmethod
-    def _already_imported(module: cst.Module, runtime: str) -> bool:
+    def _already_imported(self, runtime: str) -> bool:
         """Any import of the runtime module, anywhere (try/except, if-guarded...)."""
-        for node in m.findall(module, m.Import() | m.ImportFrom()):
+        for node in m.findall(self.file.module, m.Import() | m.ImportFrom()):
             if isinstance(node, cst.Import):
                 names = [cst.helpers.get_full_name_for_node(a.name) for a in node.names]
             elif node.module is not None and not node.relative:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
@@ -14,7 +15,7 @@ from covo_port.lib.cuda_api import NPU_MODULE, Action, ApiEntry, lookup
 from covo_port.lib.imports import ImportAware, ImportMove, alias_key, move_imports
 from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted, references
 from covo_port.lib.strings import new_string
-from covo_port.model import Example, PythonSource, Severity
+from covo_port.model import Example, PythonSource, Safety, Severity
 
 
 class _Form(enum.Enum):
@@ -81,8 +82,9 @@ class CudaApi(ImportAware):
     name = "torch-cuda-api"
     summary = "torch.cuda.* API -> torch.npu.* (table of every public name), the rest reported"
     severity = Severity.WARNING
-    declines = ('a name with no NPU twin, a submodule used as a value, or an alias in a'
-                ' module that does not import torch (reported)')
+    safety = Safety.SAFE
+    cuda_only = True
+    declines = 'no NPU twin, a submodule as a value, or torch not imported'
     triggers = ("cuda",)
     examples = (
         Example(
@@ -143,6 +145,12 @@ class CudaApi(ImportAware):
         Example(
             "import torch.cuda as tc\ntc.synchronize()\n",
             findings=1,
+        ),
+        Example(  # the stream left whole: its handle has no NPU twin (NPU001 reports it)
+            "import torch\n"
+            "handle = torch.cuda.current_stream().cuda_stream\n",
+            findings=1,
+            with_rules=("NPU001",),
         ),
         Example(
             "import torch\n"
@@ -322,19 +330,30 @@ class CudaApi(ImportAware):
                 form == _Form.ALIAS and not self._can_qualify(node, form, entry.target)):
             return
         new_func = self._new_func(node, form, entry.target)
-        call = self.parent(node)
-        if context == "call" and isinstance(call, cst.Call):
-            self.replace(
-                call,
-                lambda updated: insert_arg(updated, 0, cst.Arg(new_string("npu"))).with_changes(
-                    func=new_func if form != _Form.NAME else updated.func),
-                f'{shown}(...) -> {entry.target}("npu", ...)',
-            )
+        if context == "call" and self._call_with(
+                node, new_func, form, lambda args: 0, cst.Arg(new_string("npu")),
+                f'{shown}(...) -> {entry.target}("npu", ...)'):
             return
         if form != _Form.NAME:
             self.replace(node, new_func, f"{shown} -> {entry.target}")
         self.report(node, f"{shown} used without a call: {entry.target} takes the device as its "
                     f'first argument; pass "npu" where it is constructed')
+
+    def _call_with(self, node: cst.BaseExpression, new_func: cst.BaseExpression, form: _Form,
+                   where: Callable[[Sequence[cst.Arg]], int], arg: cst.Arg,
+                   message: str) -> bool:
+        """Rewrite the call of ``node``: its new name, and ``arg`` inserted at ``where``."""
+        call = self.parent(node)
+        if not isinstance(call, cst.Call):
+            return False
+
+        def rewrite(updated: cst.CSTNode) -> cst.CSTNode:
+            assert isinstance(updated, cst.Call)
+            return insert_arg(updated, where(updated.args), arg).with_changes(
+                func=new_func if form is not _Form.NAME else updated.func)
+
+        self.replace(call, rewrite, message)
+        return True
 
     def _custom_fn(self, entry: ApiEntry, node: cst.BaseExpression, form: _Form,
                    shown: str) -> None:
@@ -348,14 +367,8 @@ class CudaApi(ImportAware):
         if form == _Form.ALIAS and not self._can_qualify(node, form, entry.target):
             return
         new_func = self._new_func(node, form, entry.target)
-        call = self.parent(node)
-        if context == "call" and isinstance(call, cst.Call):
-            self.replace(
-                call,
-                lambda updated: insert_arg(updated, positional_count(updated.args),
-                                           device_arg).with_changes(
-                    func=new_func if form != _Form.NAME else updated.func),
-                message)
+        if context == "call" and self._call_with(node, new_func, form, positional_count,
+                                                 device_arg, message):
             return
         self.replace(node, cst.Call(func=new_func, args=[device_arg.with_changes(
             comma=cst.MaybeSentinel.DEFAULT)]), message)

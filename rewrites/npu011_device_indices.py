@@ -9,7 +9,7 @@ import libcst as cst
 from covo_port.lib.cuda_api import cuda_device_params
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Example, PythonRule, Severity, Target
+from covo_port.model import Example, PythonRule, Safety, Severity, Target
 
 # "cuda:" followed by one placeholder: the whole literal is a device template.
 _PERCENT = re.compile(r"^cuda:%[sdi]$")
@@ -72,17 +72,10 @@ class DeviceIndices(PythonRule):
     name = "device-indices"
     summary = 'device indices (.to(0), device=0, DDP device_ids) and f"cuda:{i}" device templates'
     severity = Severity.INFO
+    safety = Safety.SAFE
+    cuda_only = False
     declines = 'an index that is not a literal and not certainly a device (reported)'
     triggers = ("cuda", "device", ".to")
-
-    @classmethod
-    def might_match(cls, source: bytes, target: Target) -> bool:
-        """With a --device-map every device index counts; without one only literal ones
-        (`.to(0)`, `device=0`, `torch.device(0)`) and "cuda:" templates do."""
-        if target.device_map:
-            return super().might_match(source, target)
-        return b"cuda" in source or _LITERAL_INDEX.search(source) is not None
-
     examples = (
         Example(
             "import torch\n"
@@ -136,6 +129,14 @@ class DeviceIndices(PythonRule):
             "torch.cuda.set_device(0)\n",
         ),
     )
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """With a --device-map every device index counts; without one only literal ones
+        (`.to(0)`, `device=0`, `torch.device(0)`) and "cuda:" templates do."""
+        if target.device_map:
+            return super().might_match(source, target)
+        return b"cuda" in source or _LITERAL_INDEX.search(source) is not None
 
     # -- integers ------------------------------------------------------------------------------
     def _explicit(self, node: cst.Integer, how: str) -> None:

@@ -9,7 +9,7 @@ import libcst as cst
 from covo_port.lib.imports import ImportMove, move_imports
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Example, PythonRule, Severity, ShellSource
+from covo_port.model import Example, PythonRule, Safety, Severity, ShellSource
 
 _BACKEND = re.compile(r"^(?:nccl|(?:[a-z]+:[a-z]+,)*cuda:nccl(?:,[a-z]+:[a-z]+)*)$")
 _ENV = re.compile(r"\b(?:TORCH_)?NCCL_[A-Z0-9_]+\b")
@@ -122,8 +122,9 @@ class Distributed(PythonRule):
     name = "nccl-backend"
     summary = '"nccl" backend -> "hccl", is_nccl_available -> is_hccl_available, NCCL_* reported'
     severity = Severity.WARNING
-    declines = ('NCCL_* tuning variables, which have no one-to-one HCCL equivalent '
-                '(reported)')
+    safety = Safety.SAFE
+    cuda_only = False
+    declines = 'NCCL_* tuning variables (no one-to-one HCCL equivalent)'
     triggers = ("nccl", "NCCL")
     examples = (
         Example(

@@ -10,7 +10,7 @@ from libcst.helpers import get_full_name_for_node
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted
 from covo_port.lib.values import is_constant
-from covo_port.model import Example, PythonSource, Severity
+from covo_port.model import Example, PythonSource, Safety, Severity
 
 _CUDNN = "torch.backends.cudnn"
 #: words of a dotted name that may reach a backend flag (see BackendFlags._may_be_backend)
@@ -95,8 +95,9 @@ class BackendFlags(ImportAware):
     name = "backend-flags"
     summary = "cudnn / cuda.matmul flags: removed where inert, TF32 -> HF32, determinism kept"
     severity = Severity.INFO
-    declines = ('a flag read (not assigned) or assigned through an alias it cannot '
-                'follow (reported)')
+    safety = Safety.SAFE
+    cuda_only = False
+    declines = 'a flag that is read, or set through an alias'
     triggers = ("cuda", "cudnn")
     examples = (
         Example(

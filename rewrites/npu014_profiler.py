@@ -7,7 +7,7 @@ from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.imports import ImportAware, ImportMove, move_imports
 from covo_port.lib.names import dotted, imported_names, is_dotted
-from covo_port.model import Example, PythonSource, Severity
+from covo_port.model import Example, PythonSource, Safety, Severity
 
 _MODULES = ("torch.profiler", "torch.profiler.profiler")
 # What torch_npu.profiler has under the same name (its __all__), and transfer_to_npu rebinds.
@@ -88,6 +88,8 @@ class Profiler(ImportAware):
     name = "profiler"
     summary = "torch.profiler -> torch_npu.profiler, ProfilerActivity.CUDA -> .NPU (when safe)"
     severity = Severity.WARNING
+    safety = Safety.SAFE
+    cuda_only = False
     declines = 'a profiler feature with no NPU counterpart in the same code (reported)'
     triggers = ("profiler",)
     examples = (

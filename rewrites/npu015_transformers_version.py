@@ -79,12 +79,9 @@ class TransformersVersion(PythonRule):
     summary = "prepare_inputs_for_generation kwargs that need transformers >=5.0,<5.24"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = False
+    declines = ''
     triggers = (FLAG, CACHE)
-
-    @classmethod
-    def might_match(cls, source: bytes, target: Target) -> bool:
-        return super().might_match(source, target) and b"prepare_inputs_for_generation" in source
-
     examples = (
         Example(
             "class Model:\n"
@@ -107,6 +104,10 @@ class TransformersVersion(PythonRule):
             "    log('is_first_iteration')\n",
         ),
     )
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        return super().might_match(source, target) and b"prepare_inputs_for_generation" in source
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

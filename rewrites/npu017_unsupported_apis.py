@@ -150,18 +150,9 @@ class UnsupportedApis(PythonRule):
     summary = "calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = ("torch",)
-
-    @classmethod
-    def might_match(cls, source: bytes, target: Target) -> bool:
-        """Every word of an entry's name, or a member's call with a constructor of its class
-        (what the visitor needs before it reports); most torch files have neither."""
-        if not super().might_match(source, target):
-            return False
-        words = {w.decode() for w in _WORD.findall(source)}
-        return any(parts <= words for parts in entry_words()) or any(
-            not constructors()[cls].isdisjoint(words)
-            for call in member_call().finditer(source) for cls in members()[call.group(1).decode()])
     examples = (
         Example(
             "import torch\n"
@@ -195,6 +186,17 @@ class UnsupportedApis(PythonRule):
             "z = F.fftshift(x)\n",
         ),
     )
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """Every word of an entry's name, or a member's call with a constructor of its class
+        (what the visitor needs before it reports); most torch files have neither."""
+        if not super().might_match(source, target):
+            return False
+        words = {w.decode() for w in _WORD.findall(source)}
+        return any(parts <= words for parts in entry_words()) or any(
+            not constructors()[cls].isdisjoint(words)
+            for call in member_call().finditer(source) for cls in members()[call.group(1).decode()])
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from covo_port.lib.words import words_containing
-from covo_port.model import Example, PythonRule, PythonSource, Severity
+from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
 
 _PART = re.compile(r"(?<![A-Za-z0-9])cuda(?![A-Za-z0-9])", re.IGNORECASE)
 _RECORD_FACTORIES = {"collections.namedtuple", "typing.NamedTuple"}
@@ -89,15 +89,12 @@ class CudaNamedAttributes(PythonRule):
     name = "cuda-named-attributes"
     summary = "attributes named for CUDA (self.cuda_config) renamed for the target, if confined"
     severity = Severity.INFO
+    safety = Safety.SAFE
+    cuda_only = False
     declines = 'the name is used in another file or in a string (left as it is)'
     triggers = ("cuda", "CUDA", "Cuda")
     needs_tree = True
 
-    @classmethod
-    def tree_words(cls, data: bytes) -> set[str]:
-        """The CUDA-named words of a file (code, strings, comments, configs alike)."""
-        return {w.decode("ascii") for w in words_containing(data, b"cuda")
-                if not w[:1].isdigit()}
     examples = (
         Example(
             "from collections import namedtuple\n"
@@ -159,6 +156,12 @@ class CudaNamedAttributes(PythonRule):
         ),
         Example("cuda_available = False\nclass D:\n    x = cuda_available\n"),
     )
+
+    @classmethod
+    def tree_words(cls, path: str, data: bytes) -> set[str]:
+        """The CUDA-named words of a file (code, strings, comments, configs alike)."""
+        return {w.decode("ascii") for w in words_containing(data, b"cuda")
+                if not w[:1].isdigit()}
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, PythonSource, Severity
+from covo_port.model import Example, PythonSource, Safety, Severity
 
 ADVICE = ("port the kernel to torch / torch_npu operators, or build it for the NPU with "
           "Triton-Ascend (Huawei's Triton backend for Ascend, `pip install triton-ascend`; it "
@@ -50,6 +50,9 @@ class Triton(PackageRule):
     name = "triton-kernels"
     summary = "Triton kernels (import triton, @triton.jit, kernel[grid](...)) reported"
     severity = Severity.WARNING
+    safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = ("triton",)
     packages = ("triton",)
     library = "Triton kernels compile for NVIDIA/AMD GPUs, not for the NPU"
@@ -63,14 +66,17 @@ class Triton(PackageRule):
             "def add_kernel(x_ptr, n, BLOCK: tl.constexpr):\n"
             "    pid = tl.program_id(0)\n"
             "def add(x):\n"
-            "    add_kernel[(4,)](x, x.numel(), BLOCK=128)\n",
+            "    add_kernel[(4,)](x, x.numel(), BLOCK=128)\n"
+            "class Add(torch.nn.Module):\n"
+            "    forward = staticmethod(add)\n",
             findings=4,
         ),
         Example(
             "from triton import jit, autotune, Config\n"
             "@autotune(configs=[Config({'B': 64})], key=['n'])\n"
             "@jit\n"
-            "def k(n):\n    pass\n",
+            "def k(n):\n    pass\n"
+            "print(k)\n",
             findings=5,
         ),
         Example(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Severity
+from covo_port.model import Example, Safety, Severity
 
 _ATTENTION = ("torch_npu.npu_fusion_attention (the NPU's fused attention: q, k, v, head_num, "
               "input_layout such as \"BSND\", scale, atten_mask; its softmax statistics are "
@@ -47,6 +47,9 @@ class FlashAttn(PackageRule):
     name = "flash-attn"
     summary = "flash_attn imports and calls reported (-> torch_npu.npu_fusion_attention)"
     severity = Severity.WARNING
+    safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = ("flash_attn",)
     packages = ("flash_attn", "flash_attn_interface", "flash_attn_2_cuda", "flash_attn_cuda")
     library = "flash-attn's kernels are CUDA-only (no Ascend build)"

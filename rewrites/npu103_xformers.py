@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Severity
+from covo_port.model import Example, Safety, Severity
 
 
 class Xformers(PackageRule):
@@ -45,6 +45,9 @@ class Xformers(PackageRule):
     name = "xformers"
     summary = "xformers imports and calls reported (-> sdpa / torch_npu.npu_fusion_attention)"
     severity = Severity.WARNING
+    safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = ("xformers",)
     packages = ("xformers",)
     library = "xformers' fused kernels are CUDA/Triton-only"

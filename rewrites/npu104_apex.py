@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Severity
+from covo_port.model import Example, Safety, Severity
 
 _FUSED = "torch_npu.optim.NpuFused{} (a fused optimizer of torch_npu, same arguments)"
 
@@ -48,6 +48,9 @@ class Apex(PackageRule):
     name = "apex"
     summary = "apex / amp_C reported (-> torch.amp, torch_npu.optim.NpuFused*, torch DDP)"
     severity = Severity.WARNING
+    safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = ("apex", "amp_C")
     packages = ("apex", "amp_C", "fused_layer_norm_cuda", "fused_adam_cuda", "syncbn")
     library = "NVIDIA apex is built from CUDA extensions"

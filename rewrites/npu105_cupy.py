@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Severity
+from covo_port.model import Example, Safety, Severity
 
 #: CuPy objects that compile CUDA C source: each one is a kernel to port by hand.
 KERNELS = {"cupy.RawKernel", "cupy.RawModule", "cupy.ElementwiseKernel", "cupy.ReductionKernel",
@@ -48,6 +48,9 @@ class Cupy(PackageRule):
     name = "cupy"
     summary = "cupy imports and CUDA kernels (RawKernel, ElementwiseKernel...) reported"
     severity = Severity.WARNING
+    safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = ("cupy",)
     packages = ("cupy", "cupyx", "cupy_backends")
     library = "CuPy runs on NVIDIA/AMD GPUs only"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Severity
+from covo_port.model import Example, Safety, Severity
 
 _MEMORY = ("torch.npu.mem_get_info() / torch.npu.memory_allocated() / "
            "torch.npu.max_memory_allocated() for memory, torch.npu.utilization() for load, "
@@ -45,6 +45,9 @@ class Nvml(PackageRule):
     name = "nvml"
     summary = "pynvml / GPUtil / gpustat (NVML) reported (-> torch.npu memory APIs, npu-smi)"
     severity = Severity.WARNING
+    safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = ("nvml", "GPUtil", "gpustat", "nvidia_smi", "nvitop")
     packages = ("pynvml", "py3nvml", "nvidia_smi", "GPUtil", "gpustat", "nvitop")
     library = "NVML (NVIDIA's management library) finds no device on an Ascend host"

@@ -55,6 +55,8 @@ class CppExtension(ImportAware):
     summary = "torch.utils.cpp_extension builds of CUDA code (CUDAExtension, .cu sources)"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = ("cpp_extension",)
     examples = (
         Example(

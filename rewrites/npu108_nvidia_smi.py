@@ -77,6 +77,8 @@ class NvidiaSmi(PythonRule):
     summary = "nvidia-smi run from Python (subprocess, os.system) or shell scripts reported"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = (TOOL,)
     examples = (
         Example(

@@ -73,15 +73,9 @@ class TorchCompile(PythonRule):
     summary = "torch.compile modes/backends that assume CUDA (reduce-overhead, cudagraphs...)"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = ("compile", "_dynamo", "_inductor")
-
-    @classmethod
-    def might_match(cls, source: bytes, target: Target) -> bool:
-        """A compiler, and one of the modes, backends or settings that assume CUDA."""
-        return super().might_match(source, target) and any(
-            word in source for word in (b"reduce-overhead", b"max-autotune", b"max_autotune",
-                                        b"cudagraph", b"tensorrt"))
-
     examples = (
         Example(
             "import torch\n"
@@ -106,6 +100,13 @@ class TorchCompile(PythonRule):
             "pattern = re.compile('max-autotune')\n",
         ),
     )
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """A compiler, and one of the modes, backends or settings that assume CUDA."""
+        return super().might_match(source, target) and any(
+            word in source for word in (b"reduce-overhead", b"max-autotune", b"max_autotune",
+                                        b"cudagraph", b"tensorrt"))
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

@@ -63,6 +63,8 @@ class LegacyTensorTypes(ImportAware):
     summary = "legacy tensor types: 'torch.cuda.FloatTensor' strings, set_default_tensor_type"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = False
+    declines = ''
     triggers = ("cuda", "DoubleTensor", _SET_DEFAULT.rsplit(".", 1)[1])
     examples = (
         Example(

@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Severity
+from covo_port.model import Example, Safety, Severity
 
 #: cuda-python's modules. A bare ``import cuda`` may be a project's own module, so only these
 #: count: ``from cuda import cudart``, ``from cuda.bindings import runtime``, ``import cuda.core``.
@@ -55,6 +55,9 @@ class TensorRT(PackageRule):
     name = "tensorrt"
     summary = "TensorRT, pycuda, cuda-python and numba.cuda reported (-> ATC/.om, torch.npu)"
     severity = Severity.WARNING
+    safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = ("tensorrt", "pycuda", "cuda", "trt")
     packages = ("tensorrt", "torch_tensorrt", "tensorrt_llm", "pycuda", "cuda", "numba")
     library = "TensorRT and the CUDA driver/runtime exist only on NVIDIA GPUs"
@@ -67,13 +70,14 @@ class TensorRT(PackageRule):
     )
     report_calls = False
     examples = (
-        Example(
-            "import tensorrt as trt\n"
-            "import pycuda.autoinit  # noqa\n"
-            "import pycuda.driver as cuda\n"
-            "from cuda import cudart\n"
-            "logger = trt.Logger(trt.Logger.WARNING)\n"
-            "runtime = trt.Runtime(logger)\n",
+        Example(  # a module that imports them at its top level is not rewritten at all
+            "def build_engine(onnx_path):\n"
+            "    import tensorrt as trt\n"
+            "    import pycuda.autoinit  # noqa\n"
+            "    import pycuda.driver as cuda\n"
+            "    from cuda import cudart\n"
+            "    logger = trt.Logger(trt.Logger.WARNING)\n"
+            "    return trt.Runtime(logger)\n",
             findings=5,
         ),
         Example(

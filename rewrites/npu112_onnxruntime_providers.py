@@ -47,6 +47,8 @@ class OnnxRuntimeProviders(PythonRule):
     summary = "onnxruntime CUDA/TensorRT execution providers reported (-> CANNExecutionProvider)"
     severity = Severity.WARNING
     safety = Safety.REPORT
+    cuda_only = True
+    declines = ''
     triggers = _GPU_PROVIDERS
     examples = (
         Example(

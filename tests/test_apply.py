@@ -60,6 +60,12 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def run_stdout(*args: str) -> tuple[int, str]:
+    """(exit code, stdout alone: without the progress lines on stderr)."""
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout
+
+
 def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes()
             for p in sorted(root.rglob("*")) if p.is_file()}
@@ -212,7 +218,7 @@ def test_unparsable_file_is_copied_and_reported(src: Path, tmp_path: Path) -> No
 
 
 def test_json_report(src: Path, tmp_path: Path) -> None:
-    code, output = run("apply", str(src), "--out", str(tmp_path / "out"), "--json")
+    code, output = run_stdout("apply", str(src), "--out", str(tmp_path / "out"), "--json")
     assert code == 0
     data = json.loads(output)
     assert data["summary"]["changed"] == 2
@@ -223,7 +229,9 @@ def test_json_report(src: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["apply", "{src}", "--device-map", "cuda:x=npu:0"], "not a device string"),
+        (["apply", "{src}", "--device-map", "cuda:x=npu:0"], "left side 'cuda:x' is not a device"),
+        (["apply", "{src}", "--device-map", "cuda1=npu0"], "left side 'cuda1' is not a device"),
+        (["apply", "{src}", "--device-map", "cuda:1=npu0"], "right side 'npu0' is not a device"),
         (["apply", "{src}", "--device-map", "cuda:1"], "expected SRC=DST"),
         (["apply", "{src}", "--device-map", "npu:1=cuda:0"], "left side must be cuda:N"),
         (["apply", "{src}", "--optimize", "warp"], "unknown"),

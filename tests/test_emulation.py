@@ -282,6 +282,8 @@ REFUSALS = """
     results["torch_abs"] = refused(lambda: torch.abs(spec))
     results["builtin_abs"] = refused(lambda: abs(spec))
     results["square"] = refused(lambda: spec ** 2)  # an operator: checked as Tensor.pow
+    results["metadata"] = [refused(lambda: spec.size()), refused(lambda: spec.dim()),
+                           refused(lambda: spec.numel())]  # read metadata, run no operator
     power = spec.real ** 2 + spec.imag ** 2
     results["power"] = [str(power.device), str(power.dtype)]
     results["stft_bf16"] = refused(lambda: torch.stft(  # MARK-STFT
@@ -325,6 +327,11 @@ def test_complex_abs_is_refused_naming_api_dtype_and_line(refusals: dict[str, An
     assert refusals["builtin_abs"].startswith("torch.Tensor.abs on complex64")
     assert refusals["square"].startswith("torch.Tensor.pow on complex64 is not supported")
     assert refusals["power"] == ["npu:0", "torch.float32"]
+
+
+def test_complex_metadata_is_not_an_operator(refusals: dict[str, Any]) -> None:
+    # torch_npu's table lists fp32 only for Tensor.size: what runs no operator is not refused
+    assert refusals["metadata"] == [None, None, None]
 
 
 def test_stft_needs_float32_or_float64(refusals: dict[str, Any]) -> None:
@@ -495,3 +502,71 @@ def test_unported_log_mel_fails_on_complex_abs_and_ported_passes(tmp_path: Path)
     assert "refused" not in ported
     assert ported["npu"][:2] == ["npu:0", True]  # on the emulated NPU, equal to the CPU's
     assert ported["npu"][2][0] == 128
+
+
+# ---------------------------------------------------------------------------------------------
+# The emulated host is an Ascend host: torch.cuda without a device, torch.npu without guesses
+# ---------------------------------------------------------------------------------------------
+
+HOST = """
+    emulation.install()
+
+    def outcome(call):
+        try:
+            value = call()  # MARK-CALL: the innermost line of the user's code
+        except Exception as exc:
+            return [type(exc).__name__, str(exc)]
+        return ["ok", repr(value)]
+
+    cuda = torch.cuda
+    results["cuda"] = {
+        "is_available": outcome(cuda.is_available),
+        "device_count": outcome(cuda.device_count),
+        "current_device": outcome(cuda.current_device),
+        "set_device": outcome(lambda: cuda.set_device(0)),
+        "synchronize": outcome(cuda.synchronize),
+        "get_device_name": outcome(cuda.get_device_name),
+        "stream": outcome(cuda.Stream),
+        "to_cuda": outcome(lambda: torch.ones(1).cuda()),
+        "factory": outcome(lambda: torch.zeros(1, device="cuda")),
+        "module": outcome(lambda: torch.nn.Linear(2, 2).to("cuda")),
+        # what only queues work, or answers from the uninitialised state, works as there
+        "manual_seed": outcome(lambda: cuda.manual_seed(0)),
+        "empty_cache": outcome(cuda.empty_cache),
+        "memory_allocated": outcome(cuda.memory_allocated),
+    }
+    npu = torch.npu
+    results["npu"] = {
+        "graph": outcome(lambda: npu.NPUGraph),  # MARK-GRAPH: the lambda's line
+        "hasattr": outcome(lambda: hasattr(npu, "set_dump")),
+        "unknown": outcome(lambda: npu.no_such_api),
+        "rng": outcome(lambda: torch.equal(npu.get_rng_state(), torch.get_rng_state())),
+        "initialized": outcome(npu.is_initialized),
+    }
+"""
+
+
+def test_torch_cuda_has_no_device_and_fails_as_without_a_driver(tmp_path: Path) -> None:
+    results = run_script(tmp_path, HOST)
+    cuda = results["cuda"]
+    assert cuda["is_available"] == ["ok", "False"] and cuda["device_count"] == ["ok", "0"]
+    line = script_line("MARK-CALL", HOST)
+    for name in ("current_device", "set_device", "synchronize", "get_device_name", "stream",
+                 "to_cuda", "factory", "module"):
+        kind, message = cuda[name]
+        assert kind == "RuntimeError", (name, message)
+        assert message.startswith("Found no NVIDIA driver on your system"), (name, message)
+    assert cuda["current_device"][1].endswith(f"has no CUDA device: user_code.py:{line})")
+    assert cuda["manual_seed"] == ["ok", "None"] and cuda["empty_cache"] == ["ok", "None"]
+    assert cuda["memory_allocated"] == ["ok", "0"]
+
+
+def test_torch_npu_apis_the_emulation_does_not_model_raise(tmp_path: Path) -> None:
+    npu = run_script(tmp_path, HOST)["npu"]
+    line = script_line("MARK-GRAPH", HOST)
+    assert npu["graph"] == ["NotEmulated", (
+        "torch.npu.NPUGraph exists in torch_npu 2.8 but covo-port's NPU emulation does not "
+        f"model it, so this run cannot tell what it does on Ascend: user_code.py:{line}")]
+    assert npu["hasattr"][0] == "NotEmulated"  # not a quiet False: torch_npu has it
+    assert npu["unknown"][0] == "AttributeError" and "no_such_api" in npu["unknown"][1]
+    assert npu["rng"] == ["ok", "True"] and npu["initialized"] == ["ok", "True"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -28,6 +29,7 @@ SCRIPT = """\
 import os
 
 import torch
+from typing import Any
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
@@ -421,3 +423,17 @@ def test_real_upstream_example_is_rewritten() -> None:
     assert "strict=False, assign=True)" in output
     assert f'    {MATERIALIZE}(model, "cuda:0")\n' in output
     assert output.count('"cuda:0"') == source.count('"cuda:0"') + 1  # the move: 1 -> 2 places
+
+
+def test_the_inserted_helpers_are_the_runtime_module_s_own_functions() -> None:
+    from covo_port.lib.runtime import startup
+
+    namespace: dict[str, Any] = {}
+    exec(compile(HELPERS_SOURCE, "helpers", "exec"), namespace)
+    for name in (META, MATERIALIZE, "_covo_as_model"):
+        assert namespace[name].__doc__ == getattr(startup, name).__doc__
+        assert "covo-port NPU016" in namespace[name].__doc__
+    model = torch.nn.Linear(2, 2).to(torch.bfloat16)
+    state = {"weight": torch.ones(2, 2), "bias": torch.zeros(2)}
+    cast = startup._covo_as_model(model, state)
+    assert {v.dtype for v in cast.values()} == {torch.bfloat16}

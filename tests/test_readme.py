@@ -25,3 +25,23 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (README.parent / ".ci" / "run").read_text()
     for part in test_command.split(" && "):
         assert part.strip() in ci, f"CI does not run {part!r}"
+
+
+def test_readme_documents_every_option() -> None:
+    """Each command's options appear in the README (its synopsis or the bullets below it)."""
+    import click
+
+    from covo_port.cli import COMMANDS, main
+
+    text = README.read_text()
+    context = click.Context(main)
+    for name in COMMANDS:
+        command = main.get_command(context, name)
+        assert command is not None
+        assert f"covo-port {name}" in text, name
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.name == "help":
+                continue
+            names = [*param.opts, *param.secondary_opts]
+            assert any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text) for n in names), \
+                f"covo-port {name} {names[0]} is not in the README"

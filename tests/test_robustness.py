@@ -749,14 +749,17 @@ def test_unknown_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @pytest.mark.parametrize(("maps", "message"), [
-    (["cuda:0=npu:x"], "'npu:x' is not a device string (expected e.g. 'npu' or 'npu:0')"),
-    (["cuda:0=npu:-1"], "'npu:-1' is not a device string (expected e.g. 'npu' or 'npu:0')"),
-    (["cuda:0=npu:0=npu:1"], "'npu:0=npu:1' is not a device string (expected e.g. 'npu' or "
-                             "'npu:0')"),
-    (["=npu:0"], "'' is not a device string (expected e.g. 'npu' or 'npu:0')"),
-    (["cuda:0=gpu:0"], "--device-map 'cuda:0=gpu:0': the right side must be npu:N"),
-    (["cuda:0=npu"], "--device-map 'cuda:0=npu': the right side must be npu:N"),
-    (["cuda=npu:0"], "--device-map 'cuda=npu:0': the left side must be cuda:N"),
+    (["cuda:0=npu:x"], "--device-map 'cuda:0=npu:x': the right side 'npu:x' is not a device "
+                       "(expected e.g. npu:0)"),
+    (["cuda:0=npu:-1"], "--device-map 'cuda:0=npu:-1': the right side 'npu:-1' is not a device "
+                        "(expected e.g. npu:0)"),
+    (["cuda:0=npu:0=npu:1"], "--device-map 'cuda:0=npu:0=npu:1': the right side 'npu:0=npu:1' "
+                             "is not a device (expected e.g. npu:0)"),
+    (["=npu:0"], "--device-map '=npu:0': the left side '' is not a device (expected e.g. "
+                 "cuda:1)"),
+    (["cuda:0=gpu:0"], "--device-map 'cuda:0=gpu:0': the right side must be npu:N, e.g. npu:0"),
+    (["cuda:0=npu"], "--device-map 'cuda:0=npu': the right side must be npu:N, e.g. npu:0"),
+    (["cuda=npu:0"], "--device-map 'cuda=npu:0': the left side must be cuda:N, e.g. cuda:1"),
     (["cuda:1=npu:0", "cuda:1=npu:1"], "--device-map: cuda:1 is mapped twice"),
 ])
 def test_malformed_device_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

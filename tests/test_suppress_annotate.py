@@ -69,7 +69,7 @@ def run_rules(source: str, select: tuple[str, ...] = (), annotate: bool = False
 def apply(*args: str) -> tuple[int, dict]:
     result = CliRunner().invoke(main, ["apply", *args, "--json", "--no-patches", "-j", "1"],
                                 catch_exceptions=False)
-    return result.exit_code, json.loads(result.output)
+    return result.exit_code, json.loads(result.stdout)
 
 
 def tree(tmp_path: Path) -> Path:

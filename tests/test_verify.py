@@ -2,8 +2,8 @@
 
 The end-to-end runs (marked ``slow``, part of the default run) port ``examples/covo_mini`` and
 verify it on the CPU under NPU emulation with the tiny model; they need the verify extra and
-skip cleanly without it. Their test clips are synthesised into OUT's ``testdata/`` (the
-stand-in ships none), so they do not depend on the upstream's data.
+skip cleanly without it. Their test clips are the ones verify synthesises where none are found
+(the stand-in ships none), so they do not depend on the upstream's data.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import importlib.util
 import json
 import math
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +29,8 @@ from covo_port.model import RunOptions, get_target
 from covo_port.pipeline.manifest import Manifest
 from covo_port.pipeline.run import apply_tree
 from covo_port.registry import all_rules
-from covo_port.verify import report, stages, tiny
+from covo_port.verify import residual
+from covo_port.verify.profiles.covo_audio import report, stages, tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 COVO_MINI = ROOT / "examples" / "covo_mini"
@@ -77,19 +81,19 @@ def test_cuda_tokens_finds_code_not_comments_or_messages() -> None:
         'ok = x.to("npu:0")\n'
         'flag = x.is_cuda\n'
     )
-    assert stages.cuda_tokens(source) == [
+    assert residual.cuda_tokens(source) == [
         (2, "cuda"), (3, "'cuda:1'"), (4, "f'cuda:{...}'"), (7, "is_cuda")]
 
 
 def test_residual_scan_passes_a_full_port_and_lists_leftovers_of_a_partial_one(
         small_src: Path, tmp_path: Path) -> None:
     full = tmp_path / "full"
-    stage = stages.stage_residual(full, port(small_src, full))
+    stage = residual.stage_residual(full, port(small_src, full))
     assert stage.passed, stage.error
     assert stage.data["pending_rewrites"] == 0 and stage.data["cuda_tokens"] == 0
 
     partial = tmp_path / "partial"
-    stage = stages.stage_residual(partial, port(small_src, partial, select=("NPU002",)))
+    stage = residual.stage_residual(partial, port(small_src, partial, select=("NPU002",)))
     assert not stage.passed
     where = {(d["path"], d["line"], d["rule"]) for d in stage.data["leftovers"]}
     assert ("pkg/run.py", 6, "NPU001") in where  # the pending rewrite of .to("cuda:0")
@@ -305,18 +309,14 @@ def test_report_renders_every_table_and_the_json_schema(small_src: Path, tmp_pat
 # ---------------------------------------------------------------------------------------------
 
 
-def synthesise_clips(folder: Path) -> None:
-    """Two clips shaped like the upstream's: 16 kHz mono, and 48 kHz stereo 24-bit."""
-    import numpy as np
-    import soundfile
-
-    folder.mkdir(exist_ok=True)
-    t = np.arange(int(3.2 * 16000)) / 16000
-    voice = 0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 2 * t)
-    soundfile.write(folder / "003000298.wav", voice.astype(np.float32), 16000)
-    t = np.arange(int(2.5 * 48000)) / 48000
-    stereo = np.stack([0.2 * np.sin(2 * np.pi * 330 * t), 0.2 * np.sin(2 * np.pi * 440 * t)], 1)
-    soundfile.write(folder / "003000297.wav", stereo.astype(np.float32), 48000, subtype="PCM_24")
+def readme_verify_recipe() -> list[list[str]]:
+    """The ``covo-port`` command lines of the README's "Verifying the port" recipe."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Verifying the port"):]
+    block = re.search(r"```sh\n(.*?)\n```", section, re.S)
+    assert block, "README lost its verify recipe"
+    lines = [shlex.split(line.partition("#")[0]) for line in block.group(1).splitlines()]
+    return [words[1:] for words in lines if words and words[0] == "covo-port"]
 
 
 @pytest.fixture(scope="module")
@@ -326,19 +326,28 @@ def verify_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 @needs_extra
-def test_ported_covo_mini_passes_all_five_stages_under_emulation(
+def test_readme_recipe_passes_all_five_stages_with_relative_paths_and_no_shared_data(
         tmp_path: Path, verify_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's recipe, verbatim, in a folder that holds only a copy of the demo tree:
+    OUT is a relative path (resolved once, at the command line: issue 14, item 10) and no test
+    clips exist anywhere (the data beside the checkout hidden: they are synthesised, item 11)."""
     monkeypatch.setenv("COVO_PORT_CACHE", str(verify_cache))
-    out, md = tmp_path / "ported", tmp_path / "r.md"
-    code, _, _ = run_cli("apply", str(COVO_MINI), "--out", str(out), "--no-patches")
-    assert code == 0
-    synthesise_clips(out / "testdata")
-    code, stdout, _ = run_cli("verify", str(out), "--emulate", "npu", "--mode", "a2ta",
-                              "--report", str(md), "--json")
+    monkeypatch.setattr(stages, "upstream_data_dirs", lambda: [])
+    shutil.copytree(COVO_MINI, tmp_path / "examples" / "covo_mini")
+    monkeypatch.chdir(tmp_path)
+    apply_args, verify_args = readme_verify_recipe()
+    assert apply_args[:2] == ["apply", "examples/covo_mini"] and verify_args[0] == "verify"
+    assert not Path(verify_args[1]).is_absolute()
+    assert run_cli(*apply_args)[0] == 0
+    out = Path(verify_args[1])
+    assert not (out / "testdata" / stages.ROUND_AUDIO[0]).exists()
+    md = Path(verify_args[verify_args.index("--report") + 1])
+    code, stdout, _ = run_cli(*verify_args, "--json")
     data = json.loads(stdout)
     assert code == 0, [(s["name"], s["error"]) for s in data["stages"]]
     assert [s["status"] for s in data["stages"]] == ["pass"] * 5
-    assert data["emulated"] and data["audio"]["origin"] == "OUT"
+    assert data["emulated"] and data["audio"]["origin"].startswith("synthesised by covo-port")
+    assert data["out"] == str(out.resolve())
     assert data["model"]["kind"] == "tiny"
 
     equivalence = data["stages"][2]["data"]["comparisons"]
@@ -382,7 +391,8 @@ def test_tiny_model_builds_are_identical(tmp_path: Path) -> None:
     dests = [tmp_path / "tiny-1", tmp_path / "tiny-2"]
     # both builds in one interpreter, with OUT's classes: the second starts from whatever
     # random state the first left, so only the builder's own seeding makes them equal
-    script = ("import sys; from pathlib import Path; from covo_port.verify import emulation, tiny;"
+    script = ("import sys; from pathlib import Path; from covo_port.verify import emulation;"
+              " from covo_port.verify.profiles.covo_audio import tiny;"
               " emulation.install(); [tiny.build(Path(d), Path.cwd(), token2wav=True)"
               " for d in sys.argv[1:]]")
     subprocess.run([sys.executable, "-c", script, *map(str, dests)], cwd=out, env=env,
@@ -414,7 +424,6 @@ def test_covo_mini_without_the_complex_abs_rewrite_fails_on_complex_abs(
     code, _, _ = run_cli("apply", str(COVO_MINI), "--out", str(out), "--no-patches",
                          *every_rule_but_npu004)
     assert code == 0
-    synthesise_clips(out / "testdata")
     code, stdout, _ = run_cli("verify", str(out), "--emulate", "npu", "--mode", "a2t", "--json")
     assert code == 1
     by_name = {s["name"]: s for s in json.loads(stdout)["stages"]}
@@ -429,3 +438,40 @@ def test_covo_mini_without_the_complex_abs_rewrite_fails_on_complex_abs(
         assert "UnsupportedOnNPU" in error and "abs" in error and "complex" in error, error
         assert "modeling_covo_audio.py:" in error  # names the line
     assert by_name["determinism"]["error"] == "not run: stage 4 failed"
+
+
+def upstream_checkout() -> Path | None:
+    """The real Covo-Audio: ``$COVO_PORT_UPSTREAM``, or ``upstream/Covo-Audio`` after
+    ``covo-port fetch``."""
+    for candidate in (os.environ.get("COVO_PORT_UPSTREAM"), ROOT / "upstream" / "Covo-Audio"):
+        if candidate and (Path(candidate) / "covoaudio").is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.mark.slow
+@needs_extra
+@pytest.mark.skipif(upstream_checkout() is None,
+                    reason="no upstream checkout (set COVO_PORT_UPSTREAM or run covo-port fetch)")
+def test_upstream_ported_passes_the_profile_and_unported_fails_on_complex_abs(
+        tmp_path: Path, verify_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COVO_PORT_CACHE", str(verify_cache))
+    upstream = upstream_checkout()
+    assert upstream is not None
+    ported, unported = tmp_path / "ported", tmp_path / "unported"
+    assert run_cli("apply", str(upstream), "--out", str(ported), "--no-patches")[0] == 0
+    code, stdout, _ = run_cli("verify", str(ported), "--emulate", "npu", "--json")
+    stages_run = json.loads(stdout)["stages"]
+    assert code == 0, [(s["name"], s["error"]) for s in stages_run]
+
+    every_rule_but_npu004 = [arg for r in all_rules() if r.id != "NPU004"
+                             for arg in ("--select", r.id)]
+    assert run_cli("apply", str(upstream), "--out", str(unported), "--no-patches",
+                   *every_rule_but_npu004)[0] == 0
+    code, stdout, _ = run_cli("verify", str(unported), "--emulate", "npu", "--json")
+    assert code == 1
+    by_name = {s["name"]: s for s in json.loads(stdout)["stages"]}
+    for name in ("equivalence", "inference"):
+        error = by_name[name]["error"]
+        assert "UnsupportedOnNPU: torch.Tensor.abs on complex64" in error, error
+        assert "covoaudio/modeling_covo_audio.py:" in error

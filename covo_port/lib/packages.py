@@ -60,6 +60,7 @@ class PackageRule(PythonRule):
     #: Whether each call of one of the library's names is reported too (not only the imports).
     report_calls: ClassVar[bool] = True
     safety = Safety.REPORT
+    cuda_only = True
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

@@ -20,14 +20,16 @@ from covo_port.model.records import (
 from covo_port.model.rule import (
     DOC_SECTIONS,
     Example,
+    ImportStyle,
     NewNode,
     PythonRule,
     PythonSource,
     Replacement,
     Rule,
     RunOptions,
+    ShellSource,
 )
-from covo_port.model.shell import ShellScan, ShellSource, VarRef, Word
+from covo_port.model.shell import ShellScan, VarRef, Word
 from covo_port.model.target import Target, TargetError, get_target, parse_device
 from covo_port.model.tree import TreeIndex
 
@@ -39,6 +41,7 @@ __all__ = [
     "FileKind",
     "FileStatus",
     "Finding",
+    "ImportStyle",
     "NewNode",
     "PythonRule",
     "PythonSource",

@@ -94,6 +94,9 @@ class FileStatus(str, enum.Enum):
     FAILED = "failed"  # could not be read or rewritten (an error finding says why)
     SKIPPED = "skipped"  # not in OUT (a finding says why)
     COPIED = "copied"  # a symlink, copied as a link
+    #: copied unchanged, not rewritten: left out by --include/--exclude or .gitignore, or
+    #: marked generated (a finding says so)
+    EXCLUDED = "excluded"
 
 
 class SuppressedKind(str, enum.Enum):

@@ -15,6 +15,7 @@ file is parsed: the engines implement these protocols.
 
 from __future__ import annotations
 
+import enum
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +33,7 @@ from libcst.metadata import (
 from libcst.metadata.base_provider import ProviderT
 
 from covo_port.model.records import Change, Finding, Safety, Severity
-from covo_port.model.shell import ShellSource
+from covo_port.model.shell import ShellScan
 from covo_port.model.target import Target
 from covo_port.model.tree import TreeIndex
 
@@ -65,6 +66,20 @@ class Example:
     unsafe_fixes: bool = False
 
 
+class ImportStyle(str, enum.Enum):
+    """Where the port imports the target's runtime module (``import torch_npu``)."""
+
+    #: In the program's entry modules (scripts, ``__main__``, console scripts, notebooks), so
+    #: that library modules keep importing where torch_npu is not installed; library modules
+    #: of a tree without such an entry get the guarded form.
+    ENTRY = "entry"
+    #: In every module that the port made use the NPU, guarded (``try: import torch_npu``,
+    #: ``except ImportError: pass``): one tree that imports with or without torch_npu.
+    GUARDED = "guarded"
+    #: In every module that the port made use the NPU, unguarded (Huawei's tool does so).
+    MODULE = "module"
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """What a run asks for beyond the target: opt-in rules, rule selection, fix safety."""
@@ -78,6 +93,11 @@ class RunOptions:
     annotate: bool = False
     #: Apply the fixes that rules mark unsafe (otherwise they are reported with the edit).
     unsafe_fixes: bool = False
+    #: Where ``import torch_npu`` goes.
+    import_style: ImportStyle = ImportStyle.ENTRY
+    #: Let rules write their explanatory comments (``# covo-port NPU006: ...``) into OUT;
+    #: ``apply --no-comments`` switches them off for a patch meant for the upstream.
+    comments: bool = True
 
 
 def doc_sections(doc: str | None) -> dict[str, str]:
@@ -99,6 +119,11 @@ class Rule:
     safety: ClassVar[Safety] = Safety.SAFE
     #: When a rewriting rule declines and reports instead (one sentence, for `rules` and docs).
     declines: ClassVar[str] = ""
+    #: Whether the rule's warning and error findings mark code that cannot run on the target
+    #: (a Triton kernel, a torch.cuda call with no NPU twin...): a probe (``x.is_cuda``,
+    #: ``torch.cuda.is_available()``, a device-type test) that guards such code is not switched
+    #: to the NPU, so that the code's own CUDA-free path runs there instead.
+    cuda_only: ClassVar[bool] = False
     #: Words whose absence from a file's raw text proves the rule cannot match (case-sensitive).
     triggers: ClassVar[tuple[str, ...]]
     examples: ClassVar[Sequence[Example]] = ()
@@ -120,9 +145,10 @@ class Rule:
         return cls.docs().get("Why it breaks on Ascend", "")
 
     @classmethod
-    def tree_words(cls, data: bytes) -> set[str]:
-        """For ``needs_tree`` rules: the words of one file of SRC that the rule must find
-        across the tree (``TreeIndex.used_elsewhere``)."""
+    def tree_words(cls, path: str, data: bytes) -> set[str]:
+        """For ``needs_tree`` rules: the words (facts) of one file of SRC, ``path`` relative to
+        SRC, that the rule must know across the tree (``TreeIndex.used_elsewhere``,
+        ``TreeIndex.files_with``)."""
         return set()
 
     @classmethod
@@ -153,6 +179,29 @@ class Rule:
         names = [n for n, ok in (("python", cls.handles_python()),
                                  ("shell", cls.handles_shell())) if ok]
         return "+".join(names)
+
+
+class ShellSource(Protocol):
+    """What a shell rule may read and record on the script it rewrites."""
+
+    path: str
+    text: str
+    target: Target
+    options: RunOptions
+    scan: ShellScan
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of ``offset``."""
+        ...
+
+    def replace(self, rule: type[Rule], start: int, end: int, new: str, message: str) -> None:
+        """Record that ``text[start:end]`` becomes ``new``."""
+        ...
+
+    def report(self, rule: type[Rule], offset: int, message: str,
+               severity: Severity | None = None) -> None:
+        """Record a finding at ``offset``."""
+        ...
 
 
 class PythonSource(Protocol):

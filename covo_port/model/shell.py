@@ -1,17 +1,11 @@
-"""What a shell rule sees of a script: its simple commands as words with byte offsets, the
-parameter expansions, comments and here-documents. The shell engine produces it."""
+"""What a shell rule sees of a script (the ``scan`` of a :class:`ShellSource`): its simple
+commands as words with offsets, the parameter expansions, comments and here-documents. The shell
+engine produces it."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
-
-from covo_port.model.records import Severity
-
-if TYPE_CHECKING:
-    from covo_port.model.rule import Rule, RunOptions
-    from covo_port.model.target import Target
 
 _ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=")
 
@@ -54,26 +48,3 @@ class ShellScan:
 
     def in_comment(self, offset: int) -> bool:
         return any(start <= offset < end for start, end in self.comments)
-
-
-class ShellSource(Protocol):
-    """What a shell rule may read and record on the script it rewrites."""
-
-    path: str
-    text: str
-    target: Target
-    options: RunOptions
-    scan: ShellScan
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        """1-based (line, column) of ``offset``."""
-        ...
-
-    def replace(self, rule: type[Rule], start: int, end: int, new: str, message: str) -> None:
-        """Record that ``text[start:end]`` becomes ``new``."""
-        ...
-
-    def report(self, rule: type[Rule], offset: int, message: str,
-               severity: Severity | None = None) -> None:
-        """Record a finding at ``offset``."""
-        ...

@@ -78,6 +78,15 @@ TARGETS = {
 }
 
 
+def _side(item: str, side: str, text: str, example: str) -> tuple[str, int | None]:
+    """One side of a ``--device-map`` item, with an error that names the side."""
+    try:
+        return parse_device(text)
+    except TargetError:
+        raise TargetError(f"--device-map {item!r}: the {side} side {text!r} is not a device "
+                          f"(expected e.g. {example})") from None
+
+
 def parse_device_map(items: tuple[str, ...] | list[str], target: Target) -> dict[int, int]:
     """Parse ``--device-map cuda:1=npu:0`` options into ``{1: 0}``."""
     mapping: dict[int, int] = {}
@@ -85,14 +94,13 @@ def parse_device_map(items: tuple[str, ...] | list[str], target: Target) -> dict
         left, sep, right = item.partition("=")
         if not sep:
             raise TargetError(f"--device-map {item!r}: expected SRC=DST, e.g. cuda:1=npu:0")
-        src_type, src_index = parse_device(left)
-        dst_type, dst_index = parse_device(right)
+        src_type, src_index = _side(item, "left", left, "cuda:1")
+        dst_type, dst_index = _side(item, "right", right, f"{target.device_type}:0")
         if src_type != "cuda" or src_index is None:
-            raise TargetError(f"--device-map {item!r}: the left side must be cuda:N")
+            raise TargetError(f"--device-map {item!r}: the left side must be cuda:N, e.g. cuda:1")
         if dst_type != target.device_type or dst_index is None:
-            raise TargetError(
-                f"--device-map {item!r}: the right side must be {target.device_type}:N"
-            )
+            raise TargetError(f"--device-map {item!r}: the right side must be "
+                              f"{target.device_type}:N, e.g. {target.device_type}:0")
         if src_index in mapping and mapping[src_index] != dst_index:
             raise TargetError(f"--device-map: cuda:{src_index} is mapped twice")
         mapping[src_index] = dst_index

@@ -18,6 +18,10 @@ class TreeIndex:
 
     words: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
 
+    def files_with(self, rule: str, word: str) -> frozenset[str]:
+        """The files in which ``rule`` found ``word``."""
+        return self.words.get(rule, {}).get(word, frozenset())
+
     def used_elsewhere(self, rule: str, word: str, path: str) -> bool:
         """Whether ``word`` (as ``rule`` extracts words) occurs in a file other than ``path``."""
         return bool(self.words.get(rule, {}).get(word, frozenset()) - {path})

@@ -38,11 +38,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (a byte of a file name that is not UTF-8) written as
+    its escape ``\\udcff``: what is printed or written stays valid UTF-8."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def dumps(data: Any, indent: int | None = 2) -> str:
     """JSON text that is valid UTF-8 whatever the file names: a name that is not UTF-8 (its
     bytes held as lone surrogates) stays a JSON escape (``\\udcff``), as in the manifest."""
-    text = json.dumps(data, indent=indent, ensure_ascii=False)
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return escape_surrogates(json.dumps(data, indent=indent, ensure_ascii=False))
 
 
 def check_path(path: Any) -> str:
@@ -77,6 +82,9 @@ class FileRecord:
     rules: list[str] = field(default_factory=list)
     link: str | None = None
     error: str | None = None
+    #: why the rules left this file alone (status ``excluded``): a pattern, a .gitignore, a
+    #: "generated" marker
+    excluded: str | None = None
 
 
 @dataclass
@@ -89,6 +97,10 @@ class Manifest:
     source_dirty: bool = False
     rules: list[str] = field(default_factory=list)
     optimize: list[str] = field(default_factory=list)
+    #: Whether the fixes that rules mark unsafe were applied (``apply --unsafe-fixes``).
+    unsafe_fixes: bool = False
+    #: Each rule of the run -> the safety of its fixes (safe, unsafe, report).
+    fix_safety: dict[str, str] = field(default_factory=dict)
     files: list[FileRecord] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -123,6 +135,8 @@ class Manifest:
             source_dirty=data.get("source_dirty", False),
             rules=list(data.get("rules", [])),
             optimize=list(data.get("optimize", [])),
+            unsafe_fixes=bool(data.get("unsafe_fixes", False)),
+            fix_safety=dict(data.get("fix_safety", {})),
             files=[FileRecord(**{**f, "path": check_path(f["path"]),
                                  "kind": FileKind(f["kind"]), "status": FileStatus(f["status"])})
                    for f in data.get("files", [])],

@@ -34,6 +34,12 @@ from covo_port.pipeline.git import parse_identity
 from covo_port.pipeline.manifest import FileRecord, Manifest, ManifestError
 from covo_port.pipeline.parallel import WorkerDied, default_jobs, map_ordered
 from covo_port.pipeline.result import FileResult, Result
+from covo_port.pipeline.select import (
+    FileSelection,
+    excluded_result,
+    generated_result,
+    select_files,
+)
 from covo_port.pipeline.walk import Entry, EntryKind, walk
 from covo_port.pipeline.writer import Snapshot, remove_stale, snapshot, write_tree
 from covo_port.registry import engine_config
@@ -102,7 +108,7 @@ def build_tree_index(src: Path, paths: Iterable[str], rules: Iterable[type[Rule]
         if b"\0" in data[:8192]:
             continue
         for rule in tree_rules:
-            for word in rule.tree_words(data):
+            for word in rule.tree_words(rel, data):
                 words[rule.id].setdefault(word, set()).add(rel)
     return TreeIndex({rule: {w: frozenset(f) for w, f in found.items()}
                       for rule, found in words.items()})
@@ -123,13 +129,15 @@ def apply_tree(
     on_start: Callable[[int], None] | None = None,
     keep_stages: bool = False,
     jobs: int | None = None,
+    selection: FileSelection | None = None,
     patches: bool = False,
     author: str | None = None,
 ) -> Result:
     """Rewrite ``src`` into ``out`` (or, with ``check``, compute what would change).
 
     ``jobs`` worker processes rewrite the files (default: one per core; 1: this process only);
-    the result is the same whatever their number. ``patches``: write the patch series into
+    the result is the same whatever their number. ``selection`` says which files are rewritten
+    (the rest is copied unchanged); None: every file. ``patches``: write the patch series into
     ``OUT/.covo-port/patches/``. ``author``: ``'Name <email>'`` of OUT's commits.
     """
     if jobs is not None and jobs < 1:
@@ -152,6 +160,8 @@ def apply_tree(
         source_commit=checkout.commit if checkout else None,
         rules=[r.id for r in config.rules],
         optimize=sorted(options.optimize),
+        unsafe_fixes=options.unsafe_fixes,
+        fix_safety={r.id: r.safety.value for r in config.rules},
     )
     manifest.findings += [_finding(".", f"removed {name}, left behind by an interrupted run",
                                    Severity.INFO) for name in stale]
@@ -160,10 +170,9 @@ def apply_tree(
     if checkout is not None:
         manifest.source_dirty = differs(checkout, (
             e.rel for e in entries if e.kind in (EntryKind.FILE, EntryKind.SYMLINK)))
+    files, program = select_files(src, entries, selection)
     if any(rule.needs_tree for rule in config.rules):
-        config.tree = build_tree_index(
-            src, (e.rel for e in entries if e.kind is EntryKind.FILE), config.rules)
-    files = [e for e in entries if e.kind is not EntryKind.DIR]
+        config.tree = build_tree_index(src, program, config.rules)
     if on_start:
         on_start(len(files))
 
@@ -228,6 +237,8 @@ def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> F
                                      error=entry.error)).finding(_finding(
             entry.rel, f"cannot read this folder: {entry.error}; it is not in OUT",
             Severity.ERROR))
+    if entry.excluded and (excluded := excluded_result(src, config, entry)) is not None:
+        return excluded
     try:
         if entry.kind is EntryKind.SYMLINK:
             return FileResult(FileRecord(entry.rel, FileKind.SYMLINK, FileStatus.COPIED,
@@ -252,6 +263,8 @@ def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> F
     except Exception as exc:  # an engine's bug on odd input: this file only, reported
         kind = _claimed(name, head) or FileKind.TEXT
         outcome = FileOutcome(error=f"{internal_error(exc)}; copied unchanged")
+    if (generated := generated_result(entry, source, kind, outcome)) is not None:
+        return generated
     record = FileRecord(entry.rel, kind, FileStatus.UNCHANGED, mode=entry.mode,
                         source_sha256=_sha256(source))
     if kind is FileKind.BINARY and (claimed := _claimed(name, head)) is not None:

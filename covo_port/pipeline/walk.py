@@ -38,6 +38,8 @@ class Entry:
     kind: EntryKind
     mode: int = 0
     error: str = ""  # why an unreadable folder cannot be listed, or why it is skipped
+    #: why the rules leave this file alone (--include/--exclude, .gitignore); see select.py
+    excluded: str = ""
 
 
 def _unreadable(src: Path, errors: list[OSError]) -> Iterator[Entry]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from covo_port.model import FileStatus
 from covo_port.pipeline.gitout import base_commit, pristine_file
 from covo_port.pipeline.manifest import Manifest, ManifestError
+from covo_port.pipeline.result import Result
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,26 @@ def file_diffs(out: Path, manifest: Manifest) -> list[FileDiff]:
             after = _inside(out, record.path).read_bytes()
         except OSError as exc:
             raise ManifestError(f"cannot read {out / record.path}: {exc.strerror}") from None
-        lines = list(difflib.unified_diff(
-            _lines(before), _lines(after), f"a/{record.path}", f"b/{record.path}"))
-        text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-                       for line in lines)
-        added = sum(1 for x in lines if x.startswith("+") and not x.startswith("+++"))
-        removed = sum(1 for x in lines if x.startswith("-") and not x.startswith("---"))
-        diffs.append(FileDiff(record.path, tuple(record.rules), text, added, removed))
+        diffs.append(unified(record.path, tuple(record.rules), before, after))
     return diffs
+
+
+def unified(path: str, rules: tuple[str, ...], before: bytes, after: bytes) -> FileDiff:
+    """The unified diff of one file, ``a/PATH`` -> ``b/PATH`` (what ``git apply`` reads)."""
+    lines = list(difflib.unified_diff(_lines(before), _lines(after), f"a/{path}", f"b/{path}"))
+    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in lines)
+    added = sum(1 for x in lines if x.startswith("+") and not x.startswith("+++"))
+    removed = sum(1 for x in lines if x.startswith("-") and not x.startswith("---"))
+    return FileDiff(path, rules, text, added, removed)
+
+
+def run_diffs(src: Path, result: Result) -> list[FileDiff]:
+    """The unified diffs of what a run changed (or, in check mode, would change), from SRC and
+    the run's outputs: ``apply --diff`` writes nothing."""
+    return [unified(record.path, tuple(record.rules), (src / record.path).read_bytes(),
+                    result.outputs[record.path])
+            for record in result.manifest.files if record.status is FileStatus.CHANGED]
 
 
 def stat_rows(manifest: Manifest, diffs: list[FileDiff]) -> tuple[list[tuple], list[tuple]]:

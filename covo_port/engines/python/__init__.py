@@ -16,6 +16,8 @@ from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.python.apply import Applier
 from covo_port.engines.python.directives import Note, PythonDirectives
 from covo_port.engines.python.file import Edit, PyFile
+from covo_port.engines.python.gate import runtime_module
+from covo_port.engines.python.guard import enforce
 from covo_port.engines.python.splice import Splice
 from covo_port.engines.python.verdict import (
     MAX_PYTHON_BYTES,
@@ -58,6 +60,10 @@ def rewrite_python(source: bytes, path: str, rules: Sequence[type[PythonRule]],
     deepest, refusal = python_verdict(source)
     if refusal is not None:
         return _unchanged(deepest, refusal)
+    gated = runtime_module(source)
+    if gated is not None:
+        return FileOutcome(findings=[Finding(ENGINE_CODE, path, gated[0], 1, Severity.WARNING,
+                                             gated[1])])
     try:
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, UnicodeDecodeError, LookupError, SyntaxError) as exc:
@@ -85,6 +91,8 @@ def _run_rules(file: PyFile, ordered: Sequence[type[PythonRule]],
         else:
             cst.visit_batched(file.module, visitors)  # each finish() at leave_Module
         directives.suppress(file)
+        if phase == min(by_phase):
+            enforce(file, ordered)  # never half: probes that guard CUDA-only code stay
 
 
 def _rewrite(module: cst.Module, source: bytes, path: str,

@@ -18,6 +18,11 @@ Which table facts are enforced (``UnsupportedOnNPU``), and which are only counte
   table under-reports: it lists no bf16 for ``torch.nn.functional.silu`` or ``conv1d``, and no
   fp64 for ``Tensor.to``, yet the reference port ran Qwen2 and Whisper's encoder in bf16.
 Calls that involve no NPU tensor (CPU work of the same program) are never checked.
+
+With a recorder attached (``covo-port run``: :class:`covo_port.verify.emulation.Recorder`), the
+modes also tell it every operator run on an NPU (with its dtypes and the API call that reached
+it), every refusal, and every host<->device synchronisation (``item()``, ``tolist()``, ``cpu()``,
+``bool()`` ... of an NPU tensor).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import chain
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -47,11 +52,31 @@ _UNSUPPORTED_HINT = "replace the call, or keep that step on the CPU (covo-port N
 _COMPLEX_HINT = "compute on torch.view_as_real(x) (real and imaginary parts)"
 # APIs whose dtype list the reference port confirmed on Ascend: enforced in full.
 _ENFORCED = frozenset({"torch.stft"})
+# Tensor methods that read metadata and run no operator: whatever dtypes the table lists for
+# them (Tensor.size: fp32 only), a complex tensor's size is not refused.
+_METADATA = frozenset(f"torch.Tensor.{name}" for name in (
+    "size", "dim", "ndimension", "numel", "nelement", "stride", "storage_offset",
+    "element_size", "is_contiguous", "is_complex", "is_floating_point", "data_ptr",
+    "get_device", "is_pinned", "is_shared", "shape", "dtype", "ndim", "device"))
 # ATen kernels checked in the dispatch mode, with the API whose dtype list is theirs.
 _KERNELS = {"abs": "torch.abs", "_fft_r2c": "torch.stft"}
 _SHORT = {dtype: name for name, dtype in DTYPE_NAMES.items() if name != "double"}
+# Tensor methods that copy an NPU tensor's value to the host (and wait for the device).
+_SYNCS = {"item": "item()", "tolist": "tolist()", "__bool__": "bool()", "__float__": "float()",
+          "__int__": "int()", "__index__": "index"}
 
 Handler = Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+class Recorder(Protocol):
+    """What the modes tell a recorder (see :mod:`covo_port.verify.emulation._record`)."""
+
+    def kernel(self, func: torch._ops.OpOverload, inputs: list[torch.Tensor],
+               outputs: list[torch.Tensor], api: Any) -> None: ...
+
+    def refusal(self, error: UnsupportedOnNPU) -> None: ...
+
+    def sync(self, kind: str) -> None: ...
 
 
 def _tensors(args: Iterable[Any], kwargs: dict[str, Any]) -> Iterator[torch.Tensor]:
@@ -90,6 +115,8 @@ class Emulator:
         self._kernels = {getattr(torch.ops.aten, name): (api, table.dtypes(api))
                          for name, api in _KERNELS.items()}
         self._active: tuple[DeviceMode, KernelMode] | None = None
+        self.recorder: Recorder | None = None
+        self.current_api: Any = None  # the API call being run (with a recorder only)
 
     @contextmanager
     def modes(self) -> Iterator[None]:
@@ -106,16 +133,22 @@ class Emulator:
 
     # -- checks ----------------------------------------------------------------------------
 
-    def _refuse(self, subject: str, dtypes: list[torch.dtype], api: str,
-                listed: frozenset[torch.dtype], aten: str | None) -> UnsupportedOnNPU:
+    def refuse_dtypes(self, subject: str, dtypes: list[torch.dtype], api: str,
+                      listed: frozenset[torch.dtype], aten: str | None) -> UnsupportedOnNPU:
         kind = "complex dtypes" if all(d.is_complex for d in dtypes) else "dtype"
         reason = ", ".join(filter(None, (aten, kind)))
         reason += f"; torch_npu 2.8 supports {_listing(listed)}"
         if api != subject:
             reason += f" for {api}"
         hint = _HINTS.get(api) or (_COMPLEX_HINT if kind == "complex dtypes" else None)
-        return UnsupportedOnNPU(subject, dtypes=tuple(_dtype_name(d) for d in dtypes),
-                                reason=reason, where=caller_location(), hint=hint)
+        return self.noted(UnsupportedOnNPU(subject, dtypes=tuple(_dtype_name(d) for d in dtypes),
+                                           reason=reason, where=caller_location(), hint=hint))
+
+    def noted(self, error: UnsupportedOnNPU) -> UnsupportedOnNPU:
+        """``error``, told to the recorder before it is raised."""
+        if self.recorder is not None:
+            self.recorder.refusal(error)
+        return error
 
     def check_call(self, entry: ApiEntry, args: tuple[Any, ...], kwargs: dict[str, Any],
                    target: int | None) -> list[torch.dtype]:
@@ -125,18 +158,19 @@ class Emulator:
         if target is None and all(self.registry.index_of(t) is None for t in tensors):
             return []
         if entry.unsupported:
-            raise UnsupportedOnNPU(entry.name, dtypes=(), reason=_UNSUPPORTED,
-                                   where=caller_location(), hint=_UNSUPPORTED_HINT)
+            raise self.noted(UnsupportedOnNPU(entry.name, dtypes=(), reason=_UNSUPPORTED,
+                                              where=caller_location(), hint=_UNSUPPORTED_HINT))
         if entry.dtypes is None:
             return []
         dtypes = {t.dtype for t in tensors}
         if isinstance(kwargs.get("dtype"), torch.dtype):
             dtypes.add(kwargs["dtype"])
         missing = sorted(dtypes - entry.dtypes, key=str)
-        refused = missing if entry.name in _ENFORCED else [d for d in missing if d.is_complex]
+        refused = (missing if entry.name in _ENFORCED else
+                   [] if entry.name in _METADATA else [d for d in missing if d.is_complex])
         if refused:
-            raise self._refuse(entry.name, refused, entry.name, entry.dtypes,
-                               _aten_name(entry.name))
+            raise self.refuse_dtypes(entry.name, refused, entry.name, entry.dtypes,
+                                     _aten_name(entry.name))
         return missing
 
     def count_unlisted(self, entry: ApiEntry, dtypes: list[torch.dtype]) -> None:
@@ -153,7 +187,8 @@ class Emulator:
             return
         api, listed = rule
         if tensors[0].dtype not in listed:
-            raise self._refuse(packet._qualified_op_name, [tensors[0].dtype], api, listed, None)
+            raise self.refuse_dtypes(packet._qualified_op_name, [tensors[0].dtype], api, listed,
+                                     None)
 
     def module_hook(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
         """Global forward pre-hook: refuse a module class that torch_npu does not support."""
@@ -163,8 +198,8 @@ class Emulator:
         held = chain(module.parameters(recurse=False), module.buffers(recurse=False),
                      _tensors(args, {}))
         if any(self.registry.index_of(t) is not None for t in held):
-            raise UnsupportedOnNPU(name, dtypes=(), reason=_UNSUPPORTED,
-                                   where=caller_location(), hint=_UNSUPPORTED_HINT)
+            raise self.noted(UnsupportedOnNPU(name, dtypes=(), reason=_UNSUPPORTED,
+                                              where=caller_location(), hint=_UNSUPPORTED_HINT))
 
     # -- placing results -------------------------------------------------------------------
 
@@ -199,14 +234,21 @@ class DeviceMode(TorchFunctionMode):
         for name in ("new_tensor", "new_empty", "new_empty_strided", "new_zeros", "new_ones",
                      "new_full", "__deepcopy__"):
             self.special[getattr(tensor, name)] = self._same_device
+        for name in _SYNCS:
+            self.special[getattr(tensor, name)] = self._sync
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
-        special = self.special.get(func)
-        if special is not None:
-            return special(func, args, kwargs)
-        return self._generic(func, args, kwargs)
+        handler = self.special.get(func, self._generic)
+        emulator = self.emulator
+        if emulator.recorder is None:
+            return handler(func, args, kwargs)
+        outer, emulator.current_api = emulator.current_api, func
+        try:
+            return handler(func, args, kwargs)
+        finally:
+            emulator.current_api = outer
 
     def _generic(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         target = None
@@ -255,12 +297,27 @@ class DeviceMode(TorchFunctionMode):
                     kwargs = {**kwargs, "device": "cpu"}
         if destination == source:
             return func(tensor, *rest, **kwargs)
+        if destination is None:
+            self._note_sync("to(cpu)")
         return self._call_on(func, (tensor, *rest), kwargs, destination)
 
     def _cpu(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self.registry.index_of(args[0]) is None:
             return func(*args, **kwargs)
+        self._note_sync("cpu()")
         return self._call_on(func, args, kwargs, None)
+
+    def _note_sync(self, kind: str) -> None:
+        if self.emulator.recorder is not None:
+            self.emulator.recorder.sync(kind)
+
+    def _sync(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``item()``, ``tolist()``, ``bool(x)`` ...: a copy to the host, and a wait for the
+        device, when ``x`` is on an NPU."""
+        if args and isinstance(args[0], torch.Tensor) and (
+                self.registry.index_of(args[0]) is not None):
+            self._note_sync(_SYNCS[func.__name__])
+        return self._generic(func, args, kwargs)
 
     def _same_device(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """``new_*`` and ``__deepcopy__``: the result is where ``self`` is, unless told."""
@@ -310,7 +367,12 @@ class KernelMode(TorchDispatchMode):
             index = None if target == HOST else target
         if index is None:
             return func(*args, **kwargs)
-        self.emulator.observe_kernel(func, tensors)
+        emulator = self.emulator
+        emulator.observe_kernel(func, tensors)
         out = func(*args, **kwargs)
-        self.emulator.place_outputs(out, index, {id(s) for s in storages})
+        emulator.place_outputs(out, index, {id(s) for s in storages})
+        if emulator.recorder is not None:  # the dtypes in and out (a cast, a factory's)
+            made = [out] if isinstance(out, torch.Tensor) else list(
+                _tensors(out if isinstance(out, (list, tuple)) else (), {}))
+            emulator.recorder.kernel(func, tensors, made, emulator.current_api)
         return out

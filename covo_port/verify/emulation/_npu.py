@@ -4,18 +4,27 @@ Registered by ``install()`` with ``torch._register_device_module("npu", ...)``. 
 the Registry's; memory figures are the bytes of the tensors that live on each emulated NPU
 (there is no caching allocator, so "reserved" equals "allocated"). The CPU runs every operator
 synchronously, so synchronising, streams and events only keep the bookkeeping; the emulated
-NPUs share the CPU's random generator. An attribute not here raises AttributeError naming it.
+NPUs share the CPU's random generator.
+
+A name that torch_npu 2.8's ``torch.npu`` has but this module does not model (graphs, dump,
+overflow flags, allocator settings...) raises :class:`NotEmulated` (a NotImplementedError, so
+that ``hasattr`` does not quietly answer False either) and is recorded by ``covo-port run``; a
+name torch_npu does not have raises AttributeError, as there.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from types import TracebackType
 
 import torch
 
+from covo_port.verify.emulation import _record
 from covo_port.verify.emulation._device import Registry
+from covo_port.verify.emulation._errors import NotEmulated, caller_location
 
 DEVICE_NAME = "Ascend910 (emulated on CPU)"
 # An Atlas 800T A2 NPU (Ascend 910B2), for code that sizes its work by the device: the fields
@@ -56,8 +65,22 @@ def _index(device: Device) -> int:
     return index
 
 
+@cache
+def torch_npu_names() -> frozenset[str]:
+    """``torch_npu.npu.__all__`` (the table shipped in covo_port/data)."""
+    text = resources.files("covo_port").joinpath("data", "torch_npu_npu_all.txt").read_text()
+    return frozenset(line.strip() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
 def __getattr__(name: str) -> object:
-    raise AttributeError(f"torch.npu.{name} is not part of covo-port's NPU emulation")
+    if name in torch_npu_names():
+        where = caller_location()
+        if _record.active is not None:
+            _record.active.not_modelled(name, where)
+        raise NotEmulated(name, where)
+    raise AttributeError(f"module 'torch.npu' has no attribute {name!r} (neither has "
+                         "torch_npu 2.8's torch.npu)")
 
 
 def is_available() -> bool:
@@ -97,12 +120,52 @@ def synchronize(device: Device = None) -> None:
     _index(device)
 
 
+def is_initialized() -> bool:
+    return True
+
+
+def init() -> None:
+    """Nothing to initialise."""
+
+
 def manual_seed(seed: int) -> None:
     torch.default_generator.manual_seed(int(seed))
 
 
 def manual_seed_all(seed: int) -> None:
     manual_seed(seed)
+
+
+def seed() -> None:
+    torch.default_generator.seed()
+
+
+def seed_all() -> None:
+    seed()
+
+
+def initial_seed() -> int:
+    return torch.default_generator.initial_seed()
+
+
+def get_rng_state(device: Device = None) -> torch.Tensor:
+    """The generator's state (the emulated NPUs share the CPU's generator)."""
+    _index(device)
+    return torch.default_generator.get_state()
+
+
+def set_rng_state(new_state: torch.Tensor, device: Device = None) -> None:
+    _index(device)
+    torch.default_generator.set_state(new_state)
+
+
+def get_rng_state_all() -> list[torch.Tensor]:
+    return [get_rng_state(i) for i in range(device_count())]
+
+
+def set_rng_state_all(new_states: list[torch.Tensor]) -> None:
+    for index, state in enumerate(new_states):
+        set_rng_state(state, index)
 
 
 def _is_in_bad_fork() -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from covo_port.verify.emulation import _npu
+from covo_port.verify.emulation import _cuda, _npu
 from covo_port.verify.emulation._device import Registry
 from covo_port.verify.emulation._modes import Emulator
 from covo_port.verify.emulation._table import AscendTable
@@ -130,5 +130,6 @@ def install(strict: bool) -> Emulator:
     _route_accelerator()
     torch.nn.modules.module.register_module_forward_pre_hook(emulator.module_hook)
     _follow_threads(emulator)
+    _cuda.install()
     emulator.activate()
     return emulator

@@ -2,7 +2,8 @@
 
 ``supported_op_2_8.json`` maps a torch API name to a note in Chinese. Only notes of the one
 regular form ``支持<dtype>，<dtype>、...和<dtype>`` ("supports ...", up to the first ``<br>``)
-give a dtype list; every other note (conditions per argument, "may fall back to the CPU",
+give a dtype list (:func:`covo_port.verify.support.dtype_tokens`); every other note
+(conditions per argument, "may fall back to the CPU",
 "inference only", ...) gives none and nothing is checked against it.
 ``op_list_2_8.json`` lists the APIs torch_npu 2.8 does not support at all.
 
@@ -16,14 +17,13 @@ apart: they are checked when such a module is called.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
-from importlib import resources
 from types import ModuleType
 from typing import Any
 
 import torch
+
+from covo_port.verify.support import dtype_tokens, read_table
 
 DTYPE_NAMES: dict[str, torch.dtype] = {
     "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32,
@@ -31,9 +31,6 @@ DTYPE_NAMES: dict[str, torch.dtype] = {
     "int16": torch.int16, "int32": torch.int32, "int64": torch.int64, "bool": torch.bool,
     "complex64": torch.complex64, "complex128": torch.complex128,
 }
-_SEPARATORS = r"\s*(?:，|、|,|和)\s*"
-_TOKEN = "|".join(sorted(DTYPE_NAMES, key=len, reverse=True))
-_DTYPE_LIST = re.compile(rf"^支持\s*((?:{_TOKEN})(?:{_SEPARATORS}(?:{_TOKEN}))*)\s*$")
 # Where the emulation looks names up: namespaces that `import torch` has already loaded.
 _NAMESPACES = ("torch.Tensor.", "torch.nn.", "torch.fft.", "torch.linalg.", "torch.special.")
 # Operators that reach a TorchFunctionMode as their own function, not as the method the table
@@ -48,10 +45,8 @@ _OPERATORS = {
 
 def dtype_list(note: str) -> frozenset[torch.dtype] | None:
     """The dtypes a note lists (``"支持bf16，fp16，fp32<br>..."``), or None if it lists none."""
-    match = _DTYPE_LIST.match(note.split("<br>", 1)[0].strip())
-    if match is None:
-        return None
-    return frozenset(DTYPE_NAMES[token] for token in re.split(_SEPARATORS, match.group(1)))
+    tokens = dtype_tokens(note)
+    return None if tokens is None else frozenset(DTYPE_NAMES[token] for token in tokens)
 
 
 @dataclass(frozen=True)
@@ -61,12 +56,6 @@ class ApiEntry:
     name: str
     dtypes: frozenset[torch.dtype] | None  # None: no dtype list to check against
     unsupported: bool = False
-
-
-def _read(filename: str) -> dict[str, str]:
-    text = resources.files("covo_port").joinpath("data", "ascend", filename).read_text("utf-8")
-    table: dict[str, str] = json.loads(text)["op_list"]
-    return table
 
 
 def _resolve(name: str) -> Any:
@@ -111,8 +100,8 @@ class AscendTable:
     """The two tables, keyed by the objects the emulation's modes see."""
 
     def __init__(self) -> None:
-        supported = _read("supported_op_2_8.json")
-        unsupported = _read("op_list_2_8.json")
+        supported = read_table("supported_op_2_8.json")
+        unsupported = read_table("op_list_2_8.json")
         self.by_name: dict[str, ApiEntry] = {
             name: ApiEntry(name, dtype_list(note)) for name, note in supported.items()}
         self.by_name.update(

@@ -1,10 +1,10 @@
-"""The part of ``covo-port verify`` that runs inside a fresh interpreter, in a tree's folder.
+"""The part of the Covo-Audio profile that runs inside a fresh interpreter, in a tree's folder.
 
-``python -m covo_port.verify.runner ACTION --result FILE --runtime R [options]``, with the
-working directory (hence ``sys.path[0]``) set to the tree whose code is exercised: OUT, or for
-the log-Mel reference the source tree. ``--runtime`` says what stands behind the ``npu`` device:
-``emulate`` (the CPU emulation of :mod:`covo_port.verify.emulation`), ``torch_npu`` (a real
-Ascend device) or ``none`` (plain CPU code, for the unported source tree).
+``python -m covo_port.verify.profiles.covo_audio.runner ACTION --result FILE --runtime R
+[options]``, with the working directory (hence ``sys.path[0]``) set to the tree whose code is
+exercised: OUT, or for the log-Mel reference the source tree. ``--runtime`` says what stands
+behind the ``npu`` device: ``emulate`` (the CPU emulation of :mod:`covo_port.verify.emulation`),
+``torch_npu`` (a real Ascend device) or ``none`` (plain CPU code, for the unported source tree).
 
 Each action writes its findings to FILE as JSON, again after every step, so a run cut short by
 the parent's time limit still says how far it got; an exception ends the action with
@@ -14,7 +14,7 @@ Actions:
 - ``probe``: the environment table, then every module of OUT's ``covoaudio`` and ``token2wav``
   packages imported one by one;
 - ``mel``: the tree's own ``log_mel_spectrogram`` of a wav file on the listed devices (.npy);
-- ``tiny``: build the tiny checkpoint for OUT (:mod:`covo_port.verify.tiny`);
+- ``tiny``: build the tiny checkpoint for OUT (:mod:`.tiny`);
 - ``infer``: the Covo-Audio two-round dialogue the way ``example.py`` drives it (model built
   from its config and moved to the device, safetensors shards loaded, round 0 then round 1 on
   the history, token2wav decoding and written wavs for ``a2ta``), then round 0 again, greedy,
@@ -35,8 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from covo_port.verify.profiles.covo_audio.clips import ROUND_AUDIO
+
 PACKAGES = ("covoaudio", "token2wav")
-ROUND_AUDIO = ("003000298.wav", "003000297.wav")  # round 0, round 1 (the upstream's test clips)
 REPETITION_PENALTY = 1.05
 PENALTY_WINDOW = 8
 SPEECH_CODEBOOK = 16384  # codes 0..16384 follow the text vocabulary (upstream's filter)
@@ -234,7 +235,7 @@ def action_mel(args: argparse.Namespace, record: Record, root: Path) -> None:
 
 
 def action_tiny(args: argparse.Namespace, record: Record, root: Path) -> None:
-    from covo_port.verify import tiny
+    from covo_port.verify.profiles.covo_audio import tiny
 
     record.step("build")
     started = time.perf_counter()
@@ -466,7 +467,7 @@ ACTIONS: dict[str, Callable[[argparse.Namespace, Record, Path], None]] = {
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m covo_port.verify.runner")
+    p = argparse.ArgumentParser(prog="python -m covo_port.verify.profiles.covo_audio.runner")
     p.add_argument("action", choices=sorted(ACTIONS))
     p.add_argument("--result", required=True, type=Path)
     p.add_argument("--runtime", choices=("emulate", "torch_npu", "none"), required=True)

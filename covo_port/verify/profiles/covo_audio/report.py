@@ -1,4 +1,5 @@
-"""The verify report: the reference port's document regenerated, as Markdown and as JSON."""
+"""The Covo-Audio profile's report: the reference port's document regenerated, as Markdown and
+as JSON."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from dataclasses import asdict
 from typing import Any
 
 from covo_port import __version__
-from covo_port.verify.stages import BF16_TOLERANCE, StageResult, Verification
+from covo_port.verify.markdown import seconds as _seconds
+from covo_port.verify.markdown import table as _table
+from covo_port.verify.profiles.covo_audio.stages import (
+    BF16_TOLERANCE,
+    StageResult,
+    Verification,
+)
+from covo_port.verify.residual import render as _residual
 
 SCHEMA = 1
 ENVIRONMENT_ROWS = (
@@ -50,22 +58,6 @@ def to_json(v: Verification) -> dict[str, Any]:
         "passed": v.passed,
         "exit_code": v.exit_code,
     }
-
-
-def _cell(value: Any) -> str:
-    """A Markdown table cell: one line, pipes escaped."""
-    text = " ".join(str(value).split())
-    return text.replace("\\", "\\\\").replace("|", "\\|") or " "
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return [*lines, ""]
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f} s"
 
 
 def _sci(value: float) -> str:
@@ -132,22 +124,6 @@ def render_markdown(v: Verification) -> str:
     else:
         lines += ["None.", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def _residual(s: StageResult) -> list[str]:
-    d = s.data
-    if not d:
-        return []
-    lines = [f"covo-port's rules re-run in check mode over OUT ({d['files_checked']} files), and "
-             f"the code of its {d['python_files']} Python files scanned for CUDA identifiers and "
-             "CUDA device strings (comments and other strings excluded): "
-             f"{d['pending_rewrites']} rewrite(s) pending, {d['cuda_tokens']} CUDA token(s); "
-             f"{d['findings_for_review']} finding(s) for review (listed at the end).", ""]
-    if d["leftovers"]:
-        lines += _table(("where", "rule", "left over"), [
-            (f"{x['path']}:{x['line']}", x["rule"] or "token scan", x["text"])
-            for x in d["leftovers"]])
-    return lines
 
 
 def _imports(s: StageResult) -> list[str]:

@@ -1,38 +1,31 @@
-"""The five stages of ``covo-port verify`` and the run that strings them together.
+"""The Covo-Audio profile: the five stages of ``covo-port verify`` on a Covo-Audio port.
 
-Stage 1 runs here (it is covo-port's own rules, in check mode, plus a token scan); stages 2-5
-run OUT's code in fresh interpreters (:mod:`covo_port.verify.runner`) with OUT's folder as the
-working directory and, for ``--emulate npu``, the emulated ``torch_npu`` first on
-``PYTHONPATH``. Each stage ends as a :class:`StageResult`, pass or fail with its figures and,
-on failure, the message of what went wrong; nothing a stage meets stops the others.
+Stage 1 is the shared residual scan (:mod:`covo_port.verify.residual`); stages 2-5 run OUT's
+code in fresh interpreters (:mod:`.runner`, started by the shared
+:class:`covo_port.verify.core.Runner`) with OUT's folder as the working directory and, for
+``--emulate npu``, the emulated ``torch_npu`` first on ``PYTHONPATH``. Everything specific to
+Covo-Audio lives in this package: its constants, the tiny model (:mod:`.tiny`), the test clips
+(:mod:`.clips`), the log-Mel comparison (:func:`compare`) and the report (:mod:`.report`).
 """
 
 from __future__ import annotations
 
-import ast
-import io
-import itertools
-import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
 import time
-import tokenize
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from covo_port.model import Finding, RunOptions, Severity, get_target
-from covo_port.model.target import TARGETS
 from covo_port.pipeline.manifest import Manifest
-from covo_port.pipeline.run import apply_tree
-from covo_port.pipeline.walk import EntryKind, walk
-from covo_port.verify import tiny
+from covo_port.verify import core
+from covo_port.verify.core import Runner, StageResult
+from covo_port.verify.profiles.covo_audio import clips, tiny
+from covo_port.verify.residual import stage_residual
 
+NAME = "covo-audio"
 STAGES = (
     (1, "residual", "Residual scan"),
     (2, "import", "Import"),
@@ -40,7 +33,8 @@ STAGES = (
     (4, "inference", "Inference"),
     (5, "determinism", "Determinism"),
 )
-ROUND_AUDIO = ("003000298.wav", "003000297.wav")
+RUNNER = "covo_port.verify.profiles.covo_audio.runner"
+ROUND_AUDIO = clips.ROUND_AUDIO
 PROMPT_FILES = ("prompt_token.npy", "prompt_latent.npy", "speaker_embed.npy")
 BF16_TOLERANCE = 0.01  # the reference's "within bf16 tolerance"
 MIN_COSINE = 0.9999
@@ -48,31 +42,13 @@ DEFAULT_NEW_TOKENS = {"tiny": 16, "checkpoint": 64}
 #: Time limits of the subprocesses, in seconds (``--timeout`` replaces the inference one).
 LIMITS = {"probe": 300.0, "mel": 300.0, "tiny": 600.0, "infer_tiny": 600.0,
           "infer_checkpoint": 3600.0}
-_DEVICE_STRING = re.compile(r"^cuda(:\d+)?$")
-
-
-@dataclass
-class StageResult:
-    number: int
-    name: str
-    title: str
-    status: str = "fail"  # pass, fail
-    seconds: float = 0.0
-    summary: str = ""
-    error: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "pass"
-
-    def fail(self, error: str) -> StageResult:
-        self.status, self.error = "fail", error
-        return self
 
 
 @dataclass(frozen=True)
 class VerifyOptions:
+    """Every path absolute (the CLI resolves them once): the stages' subprocesses run in OUT
+    and in the source tree, not in the caller's folder."""
+
     out: Path
     device: str = "npu:0"
     emulate: bool = False
@@ -96,32 +72,14 @@ class VerifyOptions:
 
 
 @dataclass
-class Verification:
-    options: VerifyOptions
-    manifest: Manifest
-    started: str
-    stages: list[StageResult] = field(default_factory=list)
-    environment: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
+class Verification(core.Verification):
+    expected_stages: int = len(STAGES)
     model: dict[str, Any] = field(default_factory=dict)
     audio: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
     op_stats: dict[str, int] = field(default_factory=dict)
     #: "api(dtype)" -> calls the emulation let through although torch_npu's table omits them
     unlisted_dtypes: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0  # the whole run, wall clock
-
-    @property
-    def passed(self) -> bool:
-        return len(self.stages) == len(STAGES) and all(s.passed for s in self.stages)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.passed else 1
-
-    @property
-    def findings(self) -> list[Finding]:
-        """What apply reported for a human (from OUT's manifest)."""
-        return list(self.manifest.findings)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,7 +92,8 @@ def upstream_data_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("COVO_PORT_UPSTREAM_DATA"):
         dirs.append(Path(os.environ["COVO_PORT_UPSTREAM_DATA"]))
-    dirs.append(Path(__file__).resolve().parents[3] / "shared" / "upstream-data")
+    checkout = Path(__file__).resolve().parents[4]  # covo_port/verify/profiles/covo_audio/
+    dirs.append(checkout.parent / "shared" / "upstream-data")
     return dirs
 
 
@@ -157,130 +116,8 @@ def find_voice_prompt(out: Path, manifest: Manifest) -> tuple[Path, str] | None:
     return _first_with("token2wav/prompt", PROMPT_FILES, out, manifest)
 
 
-def _where_looked(rel: str, out: Path, manifest: Manifest) -> str:
-    places = [out / rel, Path(manifest.source) / rel] + [d / rel for d in upstream_data_dirs()]
-    return ", ".join(str(p) for p in places)
-
-
-# ---------------------------------------------------------------------------------------------
-# Stage 1: residual scan
-# ---------------------------------------------------------------------------------------------
-
-
-def cuda_tokens(source: str) -> list[tuple[int, str]]:
-    """``(line, token)`` for every CUDA mention in code: identifiers containing "cuda" and
-    string literals that are CUDA device names ("cuda", "cuda:1", f"cuda:{i}"). Comments and
-    other strings (messages, docs) are not code and are skipped."""
-    hits: list[tuple[int, str]] = []
-    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-    hits += [(t.start[0], t.string) for t in tokens
-             if t.type == tokenize.NAME and "cuda" in t.string.lower()]
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if _DEVICE_STRING.match(node.value.strip()):
-                hits.append((node.lineno, repr(node.value)))
-        elif isinstance(node, ast.JoinedStr) and node.values:
-            head = node.values[0]
-            if (isinstance(head, ast.Constant) and isinstance(head.value, str)
-                    and head.value.strip() == "cuda:" and len(node.values) == 2):
-                hits.append((node.lineno, "f" + repr(head.value + "{...}")))
-    return sorted(set(hits))
-
-
-def stage_residual(out: Path, manifest: Manifest) -> StageResult:
-    stage = _new(1)
-    target_type = TARGETS[manifest.target].device_type
-    device_map = tuple(f"cuda:{k}={target_type}:{v}" for k, v in manifest.device_map.items())
-    target = get_target(manifest.target, device_map)
-    check = apply_tree(out, None, target, RunOptions(optimize=frozenset(manifest.optimize)),
-                       check=True)
-    leftovers: list[dict[str, Any]] = [
-        {"path": c.path, "line": c.line, "rule": c.rule, "text": c.message}
-        for c in check.manifest.changes
-    ]
-    leftovers += [
-        {"path": f.path, "line": f.line, "rule": f.rule, "text": f.message}
-        for f in check.manifest.findings if f.severity is Severity.ERROR
-    ]
-    python_files = 0
-    for entry in walk(out):
-        if entry.kind is not EntryKind.FILE or not entry.rel.endswith(".py"):
-            continue
-        try:
-            source = (out / entry.rel).read_text(encoding="utf-8")
-            hits = cuda_tokens(source)
-        except (OSError, UnicodeDecodeError, SyntaxError, tokenize.TokenError):
-            continue  # unreadable or unparsable: the rules' check reports it (NPU000)
-        python_files += 1
-        leftovers += [{"path": entry.rel, "line": line, "rule": None,
-                       "text": f"CUDA token {token}"} for line, token in hits]
-    leftovers.sort(key=lambda d: (d["path"], d["line"], d["rule"] or ""))
-    review = sum(1 for f in check.manifest.findings if f.severity is not Severity.ERROR)
-    pending = len(check.manifest.changes)
-    tokens = sum(1 for d in leftovers if d["rule"] is None)
-    errors = len(leftovers) - pending - tokens
-    stage.data = {"python_files": python_files, "files_checked": len(check.manifest.files),
-                  "pending_rewrites": pending, "cuda_tokens": tokens,
-                  "findings_for_review": review, "leftovers": leftovers}
-    stage.summary = (f"{len(check.manifest.files)} files checked with every rule, "
-                     f"{python_files} Python files token-scanned: {pending} rewrite(s) pending, "
-                     f"{tokens} CUDA token(s) in code")
-    if leftovers:
-        first = leftovers[0]
-        counts = [f"{pending} rewrite(s) pending", f"{tokens} CUDA token(s) in code"]
-        counts += [f"{errors} error finding(s)"] if errors else []
-        return stage.fail(f"{', '.join(counts)}; first {first['path']}:{first['line']}: "
-                          f"{first['text']}")
-    stage.status = "pass"
-    return stage
-
-
-# ---------------------------------------------------------------------------------------------
-# Subprocesses
-# ---------------------------------------------------------------------------------------------
-
-
-class Runner:
-    """Starts ``python -m covo_port.verify.runner`` actions and reads their JSON results."""
-
-    def __init__(self, work: Path) -> None:
-        self.work = work
-        self.count = itertools.count(1)  # result file names; next() is atomic across threads
-
-    def run(self, action: str, args: list[str], *, cwd: Path, runtime: str,
-            limit: float) -> tuple[dict[str, Any], str | None]:
-        """The action's result and, if it failed, one line saying why."""
-        result = self.work / f"{next(self.count):02d}-{action}.json"
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        if runtime == "emulate":
-            from covo_port.verify import emulation
-
-            paths = [str(emulation.shim_path()), env.get("PYTHONPATH", "")]
-            env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-        cmd = [sys.executable, "-m", "covo_port.verify.runner", action, "--result", str(result),
-               "--runtime", runtime, *args]
-        try:
-            proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=limit, check=False)
-        except subprocess.TimeoutExpired:
-            data = _read_json(result)
-            return data, f"time limit of {limit:.0f} s reached during: {data.get('step', 'start')}"
-        data = _read_json(result)
-        if data.get("error"):
-            return data, str(data["error"])
-        if proc.returncode != 0:
-            tail = [line for line in proc.stderr.splitlines() if line.strip()][-1:]
-            return data, f"runner exited with status {proc.returncode}" + (
-                f": {tail[0].strip()}" if tail else "")
-        return data, None
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+def _looked_in(rel: str, out: Path, manifest: Manifest) -> list[Path]:
+    return [out / rel, Path(manifest.source) / rel] + [d / rel for d in upstream_data_dirs()]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,13 +185,10 @@ def compare(reference: Any, other: Any) -> dict[str, Any]:
 
 
 def stage_equivalence(opts: VerifyOptions, manifest: Manifest, runner: Runner,
-                      audio: Path | None) -> StageResult:
+                      audio: Path) -> StageResult:
     import numpy as np
 
     stage = _new(3)
-    if audio is None:
-        return stage.fail("no test audio: none of " + _where_looked("testdata", opts.out, manifest)
-                          + f" holds {' and '.join(ROUND_AUDIO)}")
     clip = audio / ROUND_AUDIO[0]
     source = Path(manifest.source)
     stage.data = {"audio": str(clip), "source": str(source), "comparisons": []}
@@ -414,7 +248,8 @@ def _prepare_model(opts: VerifyOptions, manifest: Manifest, runner: Runner
         prompt = find_voice_prompt(opts.out, manifest)
         if prompt is None and opts.mode == "a2ta":
             return model, ("no token2wav voice prompt: none of "
-                           + _where_looked("token2wav/prompt", opts.out, manifest)
+                           + ", ".join(map(str, _looked_in("token2wav/prompt", opts.out,
+                                                           manifest)))
                            + f" holds {', '.join(PROMPT_FILES)}")
         model["prompt_dir"] = str(prompt[0]) if prompt else None
         return model, None
@@ -435,15 +270,11 @@ def _prepare_model(opts: VerifyOptions, manifest: Manifest, runner: Runner
     return model, None
 
 
-def stage_inference(opts: VerifyOptions, manifest: Manifest, runner: Runner, audio: Path | None,
+def stage_inference(opts: VerifyOptions, runner: Runner, audio: Path,
                     prepared: tuple[dict[str, Any], str | None], verification: Verification
                     ) -> tuple[StageResult, StageResult]:
     """Stages 4 and 5; ``prepared`` is what :func:`_prepare_model` returned."""
     inference, determinism = _new(4), _new(5)
-    if audio is None:
-        error = ("no test audio: none of " + _where_looked("testdata", opts.out, manifest)
-                 + f" holds {' and '.join(ROUND_AUDIO)}")
-        return inference.fail(error), determinism.fail("not run: " + error)
     model, error = prepared
     verification.model = model
     if error:
@@ -528,26 +359,30 @@ def _determinism_result(stage: StageResult, data: dict[str, Any], error: str | N
 
 
 def _new(number: int) -> StageResult:
-    _, name, title = STAGES[number - 1]
-    return StageResult(number, name, title)
+    return core.new_stage(STAGES, number)
 
 
 def _guarded(number: int, func: Callable[[], StageResult]) -> StageResult:
-    """Run one stage; an unexpected exception becomes the stage's failure, with its message."""
-    started = time.perf_counter()
-    try:
-        stage = func()
-    except Exception as exc:
-        stage = _new(number).fail(f"{type(exc).__name__}: {exc}")
-    stage.seconds = stage.seconds or time.perf_counter() - started
-    return stage
+    return core.guarded(STAGES, number, func)
+
+
+def test_audio(opts: VerifyOptions, manifest: Manifest, work: Path) -> tuple[Path, str]:
+    """The folder of the two test clips, and where it came from: OUT's testdata/, the source
+    tree's, the upstream data beside the checkout, else two clips synthesised into ``work``
+    (deterministic: the same bytes on every run), so that verify needs no data of its own."""
+    found = find_test_audio(opts.out, manifest)
+    if found is not None:
+        return found
+    folder = work / "testdata"
+    clips.synthesise(folder)
+    return folder, "synthesised by covo-port (no test clips in " + ", ".join(
+        str(p) for p in _looked_in("testdata", opts.out, manifest)) + ")"
 
 
 def run_verify(opts: VerifyOptions, manifest: Manifest,
                on_stage: Callable[[StageResult], None] | None = None) -> Verification:
     """All five stages on OUT; ``on_stage`` is told of each as it ends."""
-    verification = Verification(opts, manifest,
-                                started=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime()))
+    verification = Verification(opts, manifest, started=core.now())
     started = time.perf_counter()
 
     def done(stage: StageResult) -> None:
@@ -557,11 +392,9 @@ def run_verify(opts: VerifyOptions, manifest: Manifest,
 
     with (tempfile.TemporaryDirectory(prefix="covo-port-verify-") as tmp,
           ThreadPoolExecutor(max_workers=2) as pool):
-        runner = Runner(Path(tmp))
-        found = find_test_audio(opts.out, manifest)
-        audio = found[0] if found else None
-        if found:
-            verification.audio = {"folder": str(found[0]), "origin": found[1]}
+        runner = Runner(Path(tmp), RUNNER)
+        audio, origin = test_audio(opts, manifest, Path(tmp))
+        verification.audio = {"folder": str(audio), "origin": origin}
 
         def prepare() -> tuple[dict[str, Any], str | None]:
             try:
@@ -575,16 +408,16 @@ def run_verify(opts: VerifyOptions, manifest: Manifest,
 
         # stage 2's interpreter and the tiny model's build start while stage 1 runs here;
         # stage 4 (the timed one) runs alone
-        model_job = pool.submit(prepare) if audio is not None else None
+        model_job = pool.submit(prepare)
         import_job = pool.submit(_guarded, 2, imports)
         done(_guarded(1, lambda: stage_residual(opts.out, manifest)))
         done(import_job.result())
         done(_guarded(3, lambda: stage_equivalence(opts, manifest, runner, audio)))
-        prepared = model_job.result() if model_job else ({}, "no test audio")
+        prepared = model_job.result()
         pair: list[StageResult] = []
 
         def inference() -> StageResult:
-            pair.extend(stage_inference(opts, manifest, runner, audio, prepared, verification))
+            pair.extend(stage_inference(opts, runner, audio, prepared, verification))
             return pair[0]
 
         done(_guarded(4, inference))

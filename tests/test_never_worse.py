@@ -1,0 +1,261 @@
+"""Never worse than the source (issue: "Never make code worse"): each class of defect seen on
+real repositories, on fixtures of the project's own, ported and then executed: a function that
+ran on the CPU before the port must not raise on a (simulated) Ascend host after it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .ascend import port, run_before_and_after
+
+pytest.importorskip("torch")
+
+
+def _rules(findings: list, rule: str) -> list[str]:
+    return [f.message for f in findings if f.rule == rule]
+
+
+# -- 1. half-ported expressions ------------------------------------------------------------------
+HALF = '''
+import torch
+
+
+def pick_dtype(device="cuda"):
+    if "cuda" in device and torch.cuda.get_device_capability(device)[0] >= 8 and not (
+            torch.cuda.get_device_name().startswith("X")):
+        return torch.bfloat16
+    return torch.float32
+
+
+def fast_path(device="cuda"):
+    return device == "cuda" and torch.cuda.get_device_capability()[0] >= 8
+'''
+
+
+def test_a_condition_is_ported_whole_or_left_whole(tmp_path: Path) -> None:
+    run = run_before_and_after(HALF, ["pick_dtype('cpu')", "fast_path('cpu')"], tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert "torch.npu.get_device_name" not in run.ported  # the test is left whole
+    assert run.after["pick_dtype('cpu')"] == {"value": "torch.float32"}
+    assert any("left whole" in m for m in _rules(run.findings, "NPU010") + _rules(
+        run.findings, "NPU001")), [f.message for f in run.findings]
+
+
+# -- 3. probes that pick a CUDA-only path ----------------------------------------------------------
+PROBES = '''
+import torch
+import triton
+
+
+@triton.jit
+def _relu_kernel(x_ptr, n):
+    pass
+
+
+def relu(x):
+    if x.is_cuda:
+        out = torch.empty_like(x)
+        _relu_kernel[(1,)](x, x.numel())
+        return out
+    return torch.relu(x)
+
+
+def relu_early(x):
+    if not x.device.type == "cuda":
+        return torch.relu(x)
+    return _relu_kernel[(1,)](x, x.numel())
+
+
+def move(x):
+    return x.cuda() if torch.cuda.is_available() else x
+
+
+USE_TRITON = torch.cuda.is_available()
+
+
+def relu_flag(x):
+    if USE_TRITON:
+        return _relu_kernel[(1,)](x, x.numel())
+    return torch.relu(x)
+'''
+
+
+def test_a_probe_that_guards_a_triton_kernel_is_left(tmp_path: Path) -> None:
+    pytest.importorskip("triton")
+    calls = ["relu(torch.tensor([-1.0, 2.0]).to('npu' if hasattr(torch, 'npu') else 'cpu'))",
+             "relu_early(torch.tensor([-1.0, 2.0]).to('npu' if hasattr(torch, 'npu') else 'cpu'))",
+             "relu_flag(torch.tensor([-1.0, 2.0]))",
+             "move(torch.ones(1)).device.type"]
+    run = run_before_and_after(PROBES, calls, tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert "if x.is_cuda:" in run.ported and 'if not x.device.type == "cuda":' in run.ported
+    assert "USE_TRITON = torch.cuda.is_available()" in run.ported
+    # a probe that guards only NPU-safe code is switched: the tensor moves to the NPU
+    assert "x.npu() if torch.npu.is_available() else x" in run.ported
+    assert run.after["move(torch.ones(1)).device.type"] == {"value": "npu"}
+    assert run.after[calls[0]] == {"value": ["tensor", "torch.float32", [0.0, 2.0]]}
+    assert len([m for m in _rules(run.findings, "NPU001") if "CUDA-free path" in m]) == 2
+
+
+def test_a_probe_that_guards_only_npu_safe_code_is_switched() -> None:
+    source = b"import torch\ndef sync(x):\n    if x.is_cuda:\n        torch.cuda.synchronize()\n"
+    output = port(source.decode()).output(source).decode()
+    assert "if x.is_npu:\n        torch.npu.synchronize()" in output
+
+
+# -- 4. modules that exist for a CUDA-only runtime ---------------------------------------------
+@pytest.mark.parametrize("source", [
+    "import tensorrt as trt\nimport torch\n\nclass Engine:\n"
+    "    def __init__(self, path):\n        self.device = torch.device('cuda:0')\n"
+    "        self.stream = torch.cuda.current_stream().cuda_stream\n",
+    "from vllm import LLM\n\nllm = LLM('m', device='cuda')\n",
+    "import transformer_engine.pytorch as te\nimport torch\nlayer = te.Linear(8, 8).cuda()\n",
+    "import torch\nimport triton\nimport triton.language as tl\n\n\n@triton.jit\n"
+    "def k(x_ptr, n: tl.constexpr):\n    pass\n\n\ndef run(x):\n"
+    "    k[(1,)](x, x.numel())\n    return x.cuda()\n",
+], ids=["tensorrt", "vllm", "transformer_engine", "triton-only"])
+def test_a_module_for_a_cuda_only_runtime_is_one_finding_and_no_edit(source: str) -> None:
+    outcome = port(source)
+    assert not outcome.changed
+    (finding,) = outcome.findings
+    assert finding.rule == "NPU000" and "nothing in it is rewritten" in finding.message
+
+
+def test_an_optional_runtime_import_does_not_stop_the_port() -> None:
+    source = ("import torch\ntry:\n    import tensorrt\nexcept ImportError:\n"
+              "    tensorrt = None\nx = torch.zeros(1, device='cuda')\n")
+    outcome = port(source)
+    assert outcome.changed and "device='npu'" in outcome.output(source.encode()).decode()
+
+
+# -- 2. device strings given to libraries that are not torch -------------------------------------
+#: a stand-in for faster_whisper (CTranslate2 knows "cpu", "cuda" and "auto" only)
+FASTER_WHISPER = '''
+class WhisperModel:
+    def __init__(self, size, device="auto"):
+        if device not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"unsupported device {device}")
+        self.device = device
+'''
+FOREIGN = '''
+import torch
+from faster_whisper import WhisperModel
+
+
+def transcriber(asr_device="cuda"):
+    fallback = "cpu" if not torch.cuda.is_available() else asr_device
+    return WhisperModel("small", device=fallback).device
+
+
+def tensor(device="cuda"):
+    device = device if torch.cuda.is_available() else "cpu"
+    return torch.zeros(2, device=device).device.type
+'''
+
+
+def test_a_device_given_to_a_library_that_is_not_torch_is_left(tmp_path: Path) -> None:
+    run = run_before_and_after(FOREIGN, ["transcriber()", "tensor()"], tmp_path,
+                               modules={"faster_whisper": FASTER_WHISPER})
+    assert not run.raised_after_only(), run.ported
+    assert 'def transcriber(asr_device="cuda")' in run.ported
+    assert run.after["tensor()"] == {"value": "npu"}  # torch's own device is ported
+    assert any("faster-whisper" in m for m in _rules(run.findings, "NPU001"))
+
+
+# -- 5. the same thing treated the same way --------------------------------------------------------
+SAME = '''
+import os
+import torch
+import click
+
+
+@click.command()
+@click.option("--device", default="cuda")
+def main(device):
+    return device
+
+
+def child_env(rank):
+    env = os.environ.copy()
+    env["CUDA_VISIBLE_DEVICES"] = str(rank)
+    return sorted(k for k in env if k.endswith("VISIBLE_DEVICES"))
+
+
+def load(state, device="cuda"):
+    map_location = "cpu" if device in ("cpu", "mps") else None
+    return torch.load(state, map_location=map_location)
+
+
+SAVED = "saved.pt"
+'''
+
+
+def test_options_environments_and_map_location_are_ported_alike(tmp_path: Path) -> None:
+    import torch
+
+    saved = tmp_path / "saved.pt"
+    torch.save({"w": torch.ones(2)}, saved)
+    calls = ["main.main(args=[], standalone_mode=False)", "child_env(0)",
+             f"load({str(saved)!r})['w'].device.type"]
+    run = run_before_and_after(SAME, calls, tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert run.after[calls[0]] == {"value": "npu"}
+    assert run.after["child_env(0)"] == {"value": ["ASCEND_RT_VISIBLE_DEVICES"]}
+    assert run.after[calls[2]] == {"value": "cpu"}
+
+
+# -- 6. names that merely contain cuda -------------------------------------------------------------
+def test_a_package_named_cuda_is_not_a_cuda_attribute() -> None:
+    source = ("import torch\nfrom kernels.cuda import activation\nimport kernels.cuda as kc\n"
+              "import kernels.cuda\ny = kernels.cuda.activation(torch.ones(1))\n")
+    outcome = port(source)
+    assert not outcome.changed and outcome.findings == []
+
+
+# -- 11. import torch_npu where the program starts ----------------------------------------------
+def _tree(root: Path) -> None:
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "__init__.py").write_text("")
+    (root / "lib" / "model.py").write_text(
+        "import torch\n\n\ndef zeros(device='cuda'):\n    return torch.zeros(2, device=device)\n")
+    (root / "run.py").write_text(
+        "import torch\nfrom lib.model import zeros\n\nif __name__ == '__main__':\n"
+        "    print(zeros().device.type)\n")
+
+
+@pytest.mark.parametrize("style", ["entry", "guarded"])
+def test_a_ported_library_still_imports_without_torch_npu(tmp_path: Path, style: str) -> None:
+    import subprocess
+    import sys
+
+    from covo_port.model import ImportStyle, RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+    from covo_port.verify.emulation import shim_path
+
+    _tree(tmp_path / "src")
+    out = tmp_path / "out"
+    apply_tree(tmp_path / "src", out, get_target("npu"),
+               RunOptions(import_style=ImportStyle(style)), jobs=1)
+    library = (out / "lib" / "model.py").read_text()
+    assert ("torch_npu" not in library) if style == "entry" else ("except ImportError" in library)
+    assert "import torch_npu" in (out / "run.py").read_text()
+    # a CPU user of the library: no torch_npu installed, and the module imports
+    cpu = subprocess.run([sys.executable, "-c", "import lib.model"], cwd=out,
+                         capture_output=True, text=True)
+    assert cpu.returncode == 0, cpu.stderr
+    # the program on a (simulated) Ascend host: the entry registers the NPU
+    env = {"PYTHONPATH": f"{shim_path()}:{Path(__file__).resolve().parents[1]}",
+           "PATH": "/usr/bin:/bin"}
+    npu = subprocess.run([sys.executable, "-c",
+                          "from covo_port.verify import emulation; emulation.install(); "
+                          "import runpy; runpy.run_path('run.py', run_name='__main__')"],
+                         cwd=out, capture_output=True, text=True, env=env)
+    assert npu.returncode == 0 and npu.stdout.strip() == "npu", npu.stderr
+
+
+def test_a_name_that_reads_itself_is_followed_once() -> None:
+    source = ("import torch\nimport triton\nuse = torch.cuda.is_available()\n"
+              "use = use and HAVE\nif use:\n    k[(1,)](x)\n")
+    assert port(source).error is None
