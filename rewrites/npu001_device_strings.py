@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from covo_port.lib.consumers import Consumer, consumer_of
+from covo_port.lib.consumers import Consumer, ConsumerKind, consumer_of, consumers
 from covo_port.lib.devices import (
     CUDA_DEVICE,
     DEVICE_TYPES,
@@ -18,7 +18,11 @@ from covo_port.lib.devices import (
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import is_imported
 from covo_port.lib.strings import string_value, with_value
+from covo_port.lib.treefacts import imported_modules
 from covo_port.model import Example, PythonSource, Safety, Severity
+
+#: The tree fact of a module that imports a library with its own devices.
+CONSUMER = "consumer:"
 
 
 class DeviceStrings(ImportAware):
@@ -68,6 +72,7 @@ class DeviceStrings(ImportAware):
     cuda_only = True
     declines = 'a "cuda" string whose use is not certainly a torch device (reported)'
     triggers = ("cuda",)
+    needs_tree = True
     examples = (
         Example(
             'import torch\nmodel = model.to("cuda:0")\nx = torch.zeros(3, device="cuda")\n',
@@ -225,8 +230,29 @@ class DeviceStrings(ImportAware):
                     todo.append(source)
         return found
 
+    @classmethod
+    def tree_words(cls, path: str, data: bytes) -> set[str]:
+        """``consumer:<package>`` where a file imports a library with its own devices."""
+        if not path.endswith(".py"):
+            return set()
+        return {CONSUMER + c.package for name in imported_modules(path, data)
+                if (c := consumer_of(name)) is not None and c.kind is ConsumerKind.CONSUMER}
+
+    def _elsewhere(self) -> tuple[Consumer, str] | None:
+        """A library with its own devices that another module of the tree imports (a device
+        default or option of this module may travel there)."""
+        tree = self.file.tree
+        if tree is None:
+            return None
+        for package, consumer in sorted(consumers().items()):
+            files = sorted(tree.files_with(self.id, CONSUMER + package) - {self.file.path})
+            if files and consumer.kind is ConsumerKind.CONSUMER:
+                return consumer, files[0]
+        return None
+
     def finish(self) -> None:
         reaching = self._reaching() if self._foreign else {}
+        elsewhere = self._elsewhere() if any(u.travels for _, u, _ in self._pending) else None
         for literal, use, index in self._pending:
             value = string_value(literal)
             consumer = reaching.get(use.name or "")
@@ -235,7 +261,13 @@ class DeviceStrings(ImportAware):
                             f"`{use.name}`, is passed to it in this module)")
                 continue
             new = self._new_device(literal, index)
-            self.replace(literal, new, f"{value!r} -> {new.evaluated_value!r}")
+            message = f"{value!r} -> {new.evaluated_value!r}"
+            if use.travels and elsewhere is not None:
+                self.replace(literal, new, f"{message}: `{use.name}` may reach "
+                             f"{elsewhere[0].library}, imported in {elsewhere[1]}, where "
+                             "\"npu\" is an error", safety=Safety.UNSAFE)
+                continue
+            self.replace(literal, new, message)
             self._map_index_argument(literal)
 
     def _new_device(self, literal: cst.SimpleString, index: str | None) -> cst.SimpleString:

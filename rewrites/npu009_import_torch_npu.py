@@ -8,44 +8,18 @@ import re
 import libcst as cst
 import libcst.matchers as m
 
+from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
 from covo_port.model import Example, ImportStyle, PythonRule, Safety, Severity, Target
 
 #: Facts of the tree (TreeIndex words): a package's __init__.py, a Python module, a module
 #: with a ``__main__`` guard, a module that imports torch, a module that mentions CUDA, and
 #: ``console:<module>`` for the modules that console scripts name (pyproject, setup.cfg/py).
-PACKAGE, PYTHON, MAIN, TORCH, CUDA, CONSOLE, IMPORT = (
-    "package", "python", "main", "torch", "cuda", "console:", "import:")
+PACKAGE, PYTHON, MAIN, TORCH, CUDA, CONSOLE = (
+    "package", "python", "main", "torch", "cuda", "console:")
 _IMPORTS_TORCH = re.compile(rb"^[ \t]*(?:import[ \t]+torch\b|from[ \t]+torch\b)", re.M)
 _USES_CUDA = re.compile(rb"cuda|nccl|CUDA_VISIBLE_DEVICES")
 _ENTRY_POINT = re.compile(rb"""=\s*["']?([A-Za-z_][\w.]*)\s*:\s*[A-Za-z_][\w.]*""")
 _BUILD_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
-_IMPORT_LINE = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))",
-                          re.M)
-
-
-def _imported_modules(path: str, data: bytes) -> set[str]:
-    """The modules a file imports (relative imports made absolute from its path)."""
-    found = set()
-    package = posixpath.dirname(path).split("/") if posixpath.dirname(path) else []
-    for relative, plain in _IMPORT_LINE.findall(data):
-        name = (relative or plain).decode("ascii", errors="replace")
-        dots = len(name) - len(name.lstrip("."))
-        if dots:
-            base = package[:len(package) - dots + 1] if dots <= len(package) + 1 else []
-            name = ".".join([*base, name.lstrip(".")]).strip(".")
-        if name:
-            found.add(name)
-    return found
-
-
-def _module_names(path: str) -> set[str]:
-    """The dotted names a file can be imported by (``src/pkg/m.py``: pkg.m, m, src.pkg.m)."""
-    parts = path.removesuffix(".py").split("/")
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return {".".join(parts[i:]) for i in range(len(parts))}
-
-
 def _imports_torch(statement: cst.CSTNode) -> bool:
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
@@ -177,7 +151,7 @@ class ImportTorchNpu(PythonRule):
         if not path.endswith(".py"):
             return words
         words.add(PYTHON)
-        words.update(IMPORT + module for module in _imported_modules(path, data))
+        words.update(IMPORT + module for module in imported_modules(path, data))
         if name == "__init__.py":
             words.add(PACKAGE)
         if b"__main__" in data:
@@ -208,7 +182,7 @@ class ImportTorchNpu(PythonRule):
     def _cuda_modules(self) -> set[str]:
         """The dotted names of the tree's modules that mention CUDA."""
         tree = self.file.tree
-        return {name for f in tree.files_with(self.id, CUDA) for name in _module_names(f)
+        return {name for f in tree.files_with(self.id, CUDA) for name in module_names(f)
                 } if tree else set()
 
     def _imports_cuda_module(self, path: str) -> bool:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from covo_port.engines.buildfiles import build_kind, rewrite_build
 from covo_port.engines.config import EngineConfig
+from covo_port.engines.configfiles import config_format, rewrite_config
 from covo_port.engines.notebook import rewrite_notebook
 from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.python import is_python, rewrite_python
@@ -88,6 +90,46 @@ class ShellEngine:
         return rewrite_shell(source, path, rules, config)
 
 
+def _hook_candidates(source: bytes, rules: Sequence[type[Rule]], target: Target,
+                     handles: str) -> tuple[type[Rule], ...]:
+    """The rules with hook ``handles`` (``handles_config``...), where one of them may match."""
+    hooked = tuple(r for r in rules if getattr(r, handles)())
+    return hooked if any(r.might_match(source, target) for r in hooked) else ()
+
+
+class ConfigEngine:
+    """YAML, JSON, TOML, INI/cfg and .env files (engines/configfiles)."""
+
+    kind = FileKind.CONFIG
+
+    def claims(self, name: str, head: bytes) -> bool:
+        return config_format(name) is not None
+
+    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+        return _hook_candidates(source, config.rules, config.target, "handles_config")
+
+    def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
+                config: EngineConfig) -> FileOutcome:
+        return rewrite_config(source, path, rules, config)
+
+
+class BuildEngine:
+    """Requirements files, pyproject.toml, setup.cfg, conda environments and Dockerfiles
+    (engines/buildfiles)."""
+
+    kind = FileKind.BUILD
+
+    def claims(self, name: str, head: bytes) -> bool:
+        return build_kind(name, head) is not None
+
+    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+        return _hook_candidates(source, config.rules, config.target, "handles_build")
+
+    def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
+                config: EngineConfig) -> FileOutcome:
+        return rewrite_build(source, path, rules, config)
+
+
 class NotebookEngine:
     kind = FileKind.NOTEBOOK
 
@@ -104,8 +146,10 @@ class NotebookEngine:
         return rewrite_notebook(source, path, rules, config)
 
 
-#: In the order they are asked: the first that claims a file rewrites it.
-ENGINES: tuple[Engine, ...] = (NotebookEngine(), PythonEngine(), ShellEngine())
+#: In the order they are asked: the first that claims a file rewrites it (build files before
+#: config files: pyproject.toml, setup.cfg and conda environments are both).
+ENGINES: tuple[Engine, ...] = (NotebookEngine(), PythonEngine(), ShellEngine(), BuildEngine(),
+                               ConfigEngine())
 
 
 def is_binary(head: bytes) -> bool:

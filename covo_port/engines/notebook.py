@@ -32,7 +32,7 @@ from covo_port.model import ENGINE_CODE, Finding, PythonRule, Rule, Severity
 
 #: the markers' tag, made unique per notebook (see :func:`_tag`)
 _TAG = "covo_port_nb"
-_SHELL = re.compile(r"^(?P<indent>[ \t]*)!(?P<command>.*)$")
+_SHELL = re.compile(r"^(?P<indent>[ \t]*)!(?P<command>.*)$", re.S)
 _ENV = re.compile(r"^(?P<indent>[ \t]*)%env[ \t]+(?P<assignment>[A-Za-z_]\w*=.*)$")
 #: IPython-only lines: magics, shell escapes, `x = !ls`, `x = %time f()`, `obj?` help
 _IPYTHON = re.compile(r"^[ \t]*([%!?]|[\w.]+[ \t]*=[ \t]*[%!]|[\w.]+\?{1,2}[ \t]*$)")
@@ -112,6 +112,8 @@ class _Split:
         self._cell_split = re.compile(rf"^# {tag} cell (\d+)\n", re.M)
         self._magic_mark = f"pass  # {tag} magic {{}}"
         self._magic_line = re.compile(rf"^[ \t]*pass  # {tag} magic (\d+)$")
+        #: the lines after an IPython line continued with ``\`` (part of it, not Python)
+        self._continued = f"# {tag} continued"
         self.magics: list[_Magic] = []
         self.findings: list[Finding] = []
         self.code: list[int] = []  # indices of the cells in the module
@@ -134,8 +136,17 @@ class _Split:
             self.newline[index] = text.endswith("\n") or not text
             module.append(self._cell_mark.format(index))
             self.starts[index] = len(module) + 1
-            for number, line in enumerate(text.splitlines(), 1):
-                module.append(self._mask(index, number, line, triggers) + "\n")
+            lines = text.splitlines()
+            number = 0
+            while number < len(lines):
+                size = 1
+                if _IPYTHON.match(lines[number]):  # `!cmd \` + continuation lines: one command
+                    while number + size < len(lines) and lines[number + size - 1].endswith("\\"):
+                        size += 1
+                line = "\n".join(lines[number:number + size])
+                module.append(self._mask(index, number + 1, line, triggers) + "\n")
+                module += [self._continued + "\n"] * (size - 1)
+                number += size
         self.module = "".join(module)
 
     def _mask(self, cell: int, number: int, line: str, triggers: Sequence[str]) -> str:
@@ -165,9 +176,9 @@ class _Split:
         return cell, max(1, line - self.starts.get(cell, 1) + 1)
 
     def locate_shell(self, line: int) -> tuple[int, int]:
-        shells = [m for m in self.magics if m.shell is not None]
-        magic = shells[min(max(line, 1), len(shells)) - 1]
-        return magic.cell, magic.line
+        rows = [(m.cell, m.line + k) for m in self.magics if m.shell is not None
+                for k in range(m.shell.count("\n") + 1)]
+        return rows[min(max(line, 1), len(rows)) - 1]
 
     def join(self, module: str, script: str) -> dict[str, Any]:
         """The notebook with its code cells taken from ``module`` and shell lines from
@@ -176,12 +187,21 @@ class _Split:
         indices = [int(n) for n in parts[1::2]]
         if parts[0] or indices != self.code:
             raise ValueError("a rewrite moved the cell markers")
-        shells = iter(script.splitlines())
-        commands = {i: next(shells) for i, m in enumerate(self.magics) if m.shell is not None}
+        shells = script.splitlines()
+        commands, used = {}, 0
+        for i, magic in enumerate(self.magics):
+            if magic.shell is not None:  # a command continued with `\` is several lines
+                size = magic.shell.count("\n") + 1
+                if used + size > len(shells):
+                    raise ValueError("a rewrite moved the shell lines")
+                commands[i] = "\n".join(shells[used:used + size])
+                used += size
         notebook = copy.deepcopy(self.notebook)
         for index, body in zip(indices, parts[2::2], strict=True):
             lines = []
             for line in body.splitlines():
+                if line == self._continued:
+                    continue  # put back with the line it continues
                 marked = self._magic_line.match(line)
                 lines.append(self._unmask(int(marked.group(1)), commands) if marked else line)
             text = "\n".join(lines) + ("\n" if lines and self.newline[index] else "")

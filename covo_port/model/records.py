@@ -77,6 +77,8 @@ class FileKind(str, enum.Enum):
     PYTHON = "python"
     SHELL = "shell"
     NOTEBOOK = "notebook"
+    CONFIG = "config"  # YAML, JSON, TOML, INI/cfg, .env
+    BUILD = "build"  # requirements, pyproject.toml, setup.cfg, conda environment, Dockerfile
     BINARY = "binary"
     TEXT = "text"
     LARGE = "large"  # over the rewrite size limit

@@ -9,8 +9,10 @@ file's raw text for the rule to possibly match, and ``examples`` that the test s
 Python rules are libcst visitors that run together in one batched pass over a file; they never
 mutate the tree, they record edits and findings on the file they are given (a
 :class:`PythonSource`), which the Python engine applies. Shell rules get the lexed script (a
-:class:`~covo_port.model.shell.ShellSource`) and record text edits. Nothing here knows how a
-file is parsed: the engines implement these protocols.
+:class:`~covo_port.model.shell.ShellSource`) and record text edits; config rules get a config
+file's values (a :class:`~covo_port.model.config.ConfigSource`) and rewrite values; build rules
+get what a build file installs (a :class:`~covo_port.model.build.BuildSource`) and report.
+Nothing here knows how a file is parsed: the engines implement these protocols.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from libcst.metadata import (
 from libcst.metadata.base_provider import ProviderT
 
 from covo_port.model.records import Change, Finding, Safety, Severity
-from covo_port.model.shell import ShellScan
+from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
 from covo_port.model.target import Target
 from covo_port.model.tree import TreeIndex
 
@@ -171,37 +173,34 @@ class Rule:
         return cls.shell.__func__ is not Rule.shell.__func__  # type: ignore[attr-defined]
 
     @classmethod
+    def config(cls, file: ConfigSource) -> None:
+        """Rewrite a config file's values (YAML, JSON, TOML, INI, .env): override in rules
+        that apply to config files."""
+
+    @classmethod
+    def handles_config(cls) -> bool:
+        return cls.config.__func__ is not Rule.config.__func__  # type: ignore[attr-defined]
+
+    @classmethod
+    def build(cls, file: BuildSource) -> None:
+        """Report on a build file (requirements, pyproject.toml, setup.cfg, conda environment,
+        Dockerfile): override in rules that apply to build files."""
+
+    @classmethod
+    def handles_build(cls) -> bool:
+        return cls.build.__func__ is not Rule.build.__func__  # type: ignore[attr-defined]
+
+    @classmethod
     def handles_python(cls) -> bool:
         return issubclass(cls, PythonRule)
 
     @classmethod
     def languages(cls) -> str:
         names = [n for n, ok in (("python", cls.handles_python()),
-                                 ("shell", cls.handles_shell())) if ok]
+                                 ("shell", cls.handles_shell()),
+                                 ("config", cls.handles_config()),
+                                 ("build", cls.handles_build())) if ok]
         return "+".join(names)
-
-
-class ShellSource(Protocol):
-    """What a shell rule may read and record on the script it rewrites."""
-
-    path: str
-    text: str
-    target: Target
-    options: RunOptions
-    scan: ShellScan
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        """1-based (line, column) of ``offset``."""
-        ...
-
-    def replace(self, rule: type[Rule], start: int, end: int, new: str, message: str) -> None:
-        """Record that ``text[start:end]`` becomes ``new``."""
-        ...
-
-    def report(self, rule: type[Rule], offset: int, message: str,
-               severity: Severity | None = None) -> None:
-        """Record a finding at ``offset``."""
-        ...
 
 
 class PythonSource(Protocol):
