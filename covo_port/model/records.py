@@ -85,6 +85,7 @@ class FileKind(str, enum.Enum):
     SYMLINK = "symlink"
     SPECIAL = "special"  # FIFO, socket, device
     UNREADABLE = "unreadable"
+    METADATA = "metadata"  # a VCS's metadata, a cache, covo-port's own folder: never copied
 
 
 class FileStatus(str, enum.Enum):
