@@ -13,16 +13,19 @@ import libcst as cst
 
 from covo_port.engines.config import EngineConfig
 from covo_port.engines.outcome import FileOutcome
+from covo_port.engines.python import cheap
 from covo_port.engines.python.apply import Applier
 from covo_port.engines.python.directives import Note, PythonDirectives
 from covo_port.engines.python.file import Edit, PyFile
 from covo_port.engines.python.splice import Splice
 from covo_port.engines.python.verdict import (
     MAX_PYTHON_BYTES,
+    Verdict,
     internal_error,
     parse_error_message,
     python_verdict,
 )
+from covo_port.engines.python.walk import visit_batched
 from covo_port.model import ENGINE_CODE, Finding, PythonRule, Severity
 
 __all__ = ["MAX_PYTHON_BYTES", "is_python", "rewrite_python"]
@@ -41,11 +44,13 @@ def _unchanged(line: int, message: str) -> FileOutcome:
 
 
 def rewrite_python(source: bytes, path: str, rules: Sequence[type[PythonRule]],
-                   config: EngineConfig) -> FileOutcome:
+                   config: EngineConfig, verdict: Verdict | None = None) -> FileOutcome:
     """Run ``rules`` over ``source``; never raises for bad input (see ``FileOutcome.error``).
 
     A file that cannot be parsed, or that libcst cannot process, is copied unchanged with an
     error; so is a file on which a rule fails (a bug: the run goes on, and reports it).
+    ``verdict``: Python's verdict on ``source`` where the caller has it already (the cheap
+    pass), so that it is made once per file.
     """
     if not rules:
         return FileOutcome()
@@ -55,9 +60,10 @@ def rewrite_python(source: bytes, path: str, rules: Sequence[type[PythonRule]],
             f"{len(source) / 2**20:.1f} MB of Python: larger than the "
             f"{MAX_PYTHON_BYTES // 2**20} MB that libcst rewrites in reasonable memory; "
             "copied unchanged")])
-    deepest, refusal = python_verdict(source)
-    if refusal is not None:
-        return _unchanged(deepest, refusal)
+    if verdict is None:
+        verdict = python_verdict(source)
+    if verdict.refusal is not None:
+        return _unchanged(verdict.line, verdict.refusal)
     try:
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, UnicodeDecodeError, LookupError, SyntaxError) as exc:
@@ -66,7 +72,7 @@ def rewrite_python(source: bytes, path: str, rules: Sequence[type[PythonRule]],
     try:
         return _rewrite(module, source, path, rules, config)
     except RecursionError:
-        return _unchanged(deepest, "too deeply nested for libcst (Python's recursion limit)")
+        return _unchanged(verdict.line, "too deeply nested for libcst (Python's recursion limit)")
     except Exception as exc:  # a rule's bug costs this file (reported), never the whole run
         return _unchanged(1, internal_error(exc))
 
@@ -82,29 +88,33 @@ def _run_rules(file: PyFile, ordered: Sequence[type[PythonRule]],
         if all(set(v.get_visitors()) <= {"leave_Module"} for v in visitors):
             for visitor in visitors:  # rules that only look at the result (NPU009):
                 visitor.leave_Module(file.module)  # their finish(), with no walk of the tree
+        elif cheap.FAST_PATHS:
+            visit_batched(file.module, visitors)  # each finish() at leave_Module
         else:
-            cst.visit_batched(file.module, visitors)  # each finish() at leave_Module
+            cst.visit_batched(file.module, visitors)
         directives.suppress(file)
 
 
 def _rewrite(module: cst.Module, source: bytes, path: str,
              rules: Sequence[type[PythonRule]], config: EngineConfig) -> FileOutcome:
     outcome = FileOutcome()
-    # libcst prints a few things differently from how it read them: it drops a last bare "\r"
-    # (put back after every stage) and the blank in `except E :` (such lines are taken from the
-    # source, see Splice)
-    printed = module.bytes
-    tail = b"\r" if source.endswith(b"\r") and not printed.endswith(b"\r") else b""
-    splice = Splice(source, printed + tail) if printed + tail != source else None
-
     file = PyFile(path, module, source, config.target, config.options, config.tree)
     ordered = sorted(rules, key=lambda r: r.sort_key())
-    directives = PythonDirectives(file.wrapper, source, path, config.known)
+    directives = PythonDirectives(file, source, path, config.known)
     _run_rules(file, ordered, directives)
 
     outcome.findings = [*directives.ignores.findings, *file.findings]
     outcome.suppressed = directives.suppressed
     notes = directives.notes(file) if config.options.annotate else {}
+    if not file.edits and not any(notes.values()):
+        return outcome  # nothing to print
+    # libcst prints a few things differently from how it read them: it drops a last bare "\r"
+    # (put back after every stage) and the blank in `except E :` (such lines are taken from the
+    # source, see Splice)
+    printed = file.printed()
+    tail = b"\r" if source.endswith(b"\r") and not printed.endswith(b"\r") else b""
+    splice = Splice(source, printed + tail) if printed + tail != source else None
+
     applied: list[Edit] = []
     applied_notes: list[Note] = []
     annotated: set[int] = set()
@@ -115,7 +125,8 @@ def _rewrite(module: cst.Module, source: bytes, path: str,
         if not edits and not rule_notes:
             continue
         candidate = applied + edits
-        applier = Applier(candidate, applied_notes + rule_notes)
+        applier = Applier(candidate, applied_notes + rule_notes,
+                          file.parents if cheap.FAST_PATHS else None)
         new_bytes = file.module.visit(applier).bytes + tail
         if splice is not None:
             spliced = splice.onto_source(new_bytes)
