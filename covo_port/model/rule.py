@@ -87,6 +87,13 @@ def doc_sections(doc: str | None) -> dict[str, str]:
     return {parts[i].strip(): parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
 
 
+@cache
+def _encoded_triggers(rule: type, triggers: tuple[str, ...]) -> tuple[bytes, ...]:
+    """A rule's trigger words as bytes, encoded once per process (they are tested on every
+    file); keyed by the words too, so a rule whose words change gets them anew."""
+    return tuple(word.encode() for word in triggers)
+
+
 class Rule:
     """Common declaration of every rule."""
 
@@ -130,7 +137,7 @@ class Rule:
         """Whether the rule can find anything in ``source``; where no rule can, the file is not
         parsed at all. One of the trigger words is necessary; a rule may narrow this with
         other cheap tests on the raw bytes (never wider than its trigger words)."""
-        return any(word.encode() in source for word in cls.triggers)
+        return any(word in source for word in _encoded_triggers(cls, cls.triggers))
 
     @classmethod
     def sort_key(cls) -> tuple[int, str]:

@@ -90,12 +90,17 @@ def code_view(source: bytes, verdict: Verdict) -> bytes | None:
 def code_candidates(source: bytes, verdict: Verdict, rules: Sequence[type[PythonRule]],
                     config_rules: Sequence[type[Rule]],
                     target: Target) -> tuple[type[PythonRule], ...]:
-    """Of ``rules`` (the candidates on the raw bytes, from ``config_rules``), those that the
-    file's code alone (see :func:`code_view`) may match; ``rules`` as they are where the code is
-    not known, or where a ``# covo-port: ignore`` comment is (which the libcst pass checks)."""
+    """Of ``rules`` (:func:`python_candidates` of the raw bytes, from ``config_rules``), those
+    that the file's code alone (see :func:`code_view`) may match, by the same test; ``rules`` as
+    they are where the code is not known, or where a ``# covo-port: ignore`` comment is (which
+    the libcst pass checks and may report on)."""
     if MAYBE_IGNORE.search(source):
         return tuple(rules)
     code = code_view(source, verdict)
     if code is None or code == source:
         return tuple(rules)
-    return tuple(r for r in python_candidates(code, config_rules, target) if r in rules)
+    triggered = [r for r in rules if r.might_match(code, target)]
+    if not triggered:
+        return ()
+    first = min(r.phase for r in config_rules if issubclass(r, PythonRule))
+    return tuple(r for r in rules if r.phase > first or r in triggered)
