@@ -5,6 +5,7 @@ files without edits; and that none of them changes an outcome (against the unopt
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,14 +15,14 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from covo_port.engines import rewrite_file
+from covo_port.engines import EngineConfig, rewrite_file
 from covo_port.engines.python import cheap
 from covo_port.engines.python.cheap import code_view
 from covo_port.engines.python.positions import Positions
 from covo_port.engines.python.verdict import python_verdict
 from covo_port.engines.python.walk import visit_batched
-from covo_port.model import RunOptions, get_target
-from covo_port.registry import engine_config
+from covo_port.model import RunOptions, Target, get_target
+from covo_port.registry import engine_config, get_rule
 
 CONFIG = engine_config(get_target("npu", ()), RunOptions())
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,3 +223,19 @@ def test_the_fast_paths_change_no_outcome(path: str, source: bytes,
     monkeypatch.setattr(cheap, "FAST_PATHS", False)
     slow = rewrite_file(path, source, config)
     assert fast == slow
+
+
+def test_a_rule_may_narrow_the_cheap_pass_with_pythons_tree(parses: list[bytes]) -> None:
+    class MethodsOnly(get_rule("NPU001")):  # type: ignore[misc,valid-type]
+        """NPU001, asked only where Python's tree holds a `.cuda` attribute."""
+
+        @classmethod
+        def might_match_code(cls, code: bytes, tree: ast.Module, target: Target) -> bool:
+            return any(isinstance(node, ast.Attribute) and node.attr == "cuda"
+                       for node in ast.walk(tree))
+
+    config = EngineConfig(CONFIG.target, CONFIG.options, (MethodsOnly,), CONFIG.known)
+    _, outcome = rewrite_file("strings.py", b'name = "cuda"\n', config)
+    assert (parses, outcome.changed) == ([], False)  # the default would have parsed it
+    _, outcome = rewrite_file("calls.py", b"y = x.cuda()\n", config)
+    assert outcome.output(b"y = x.cuda()\n") == b"y = x.npu()\n"

@@ -9,6 +9,7 @@ match the file's bytes (none: the file is not parsed at all) and rewrites the fi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from covo_port.engines.config import EngineConfig
@@ -67,7 +68,7 @@ class PythonEngine:
         if not rules or not cheap.FAST_PATHS or len(source) > MAX_PYTHON_BYTES:
             return rules
         verdict = python_verdict(source)
-        self._verdict = (source, verdict)
+        self._verdict = (source, replace(verdict, tree=None))  # the tree is for the cheap pass
         if verdict.refusal is not None:
             return rules  # refused: rewrite() reports it
         return code_candidates(source, verdict, rules, config.rules, config.target)

@@ -15,6 +15,7 @@ file is parsed: the engines implement these protocols.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -138,6 +139,15 @@ class Rule:
         parsed at all. One of the trigger words is necessary; a rule may narrow this with
         other cheap tests on the raw bytes (never wider than its trigger words)."""
         return any(word in source for word in _encoded_triggers(cls, cls.triggers))
+
+    @classmethod
+    def might_match_code(cls, code: bytes, tree: ast.Module, target: Target) -> bool:
+        """The second level of the cheap pass, for a Python file that :meth:`might_match`
+        passed, before libcst parses it: ``code`` is the file's bytes with its comments and
+        docstrings blanked out (offsets and lines unchanged), ``tree`` Python's own parse of it.
+        By default :meth:`might_match` on the code; a rule may narrow this with a look at the
+        tree (the names its imports bind, the calls it makes), never wider."""
+        return cls.might_match(code, target)
 
     @classmethod
     def sort_key(cls) -> tuple[int, str]:

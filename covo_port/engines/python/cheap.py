@@ -91,15 +91,15 @@ def code_candidates(source: bytes, verdict: Verdict, rules: Sequence[type[Python
                     config_rules: Sequence[type[Rule]],
                     target: Target) -> tuple[type[PythonRule], ...]:
     """Of ``rules`` (:func:`python_candidates` of the raw bytes, from ``config_rules``), those
-    that the file's code alone (see :func:`code_view`) may match, by the same test; ``rules`` as
-    they are where the code is not known, or where a ``# covo-port: ignore`` comment is (which
-    the libcst pass checks and may report on)."""
-    if MAYBE_IGNORE.search(source):
-        return tuple(rules)
+    that the file's code alone (see :func:`code_view`) and Python's tree of it may match (each
+    rule's ``might_match_code``), with every rule of a later phase as in
+    :func:`python_candidates`; ``rules`` as they are where the code is not known, or where a
+    ``# covo-port: ignore`` comment is (which the libcst pass checks and may report on)."""
     code = code_view(source, verdict)
-    if code is None or code == source:
+    if code is None or verdict.tree is None or MAYBE_IGNORE.search(source):
         return tuple(rules)
-    triggered = [r for r in rules if r.might_match(code, target)]
+    tree = verdict.tree
+    triggered = [r for r in rules if r.might_match_code(code, tree, target)]
     if not triggered:
         return ()
     first = min(r.phase for r in config_rules if issubclass(r, PythonRule))

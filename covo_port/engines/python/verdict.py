@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import traceback
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
@@ -56,6 +56,8 @@ class Verdict:
     strings: tuple[Span, ...] = ()
     #: The string literals that are statements of their own: docstrings.
     docstrings: tuple[Span, ...] = ()
+    #: Python's tree of the file, for the cheap pass (dropped after it).
+    tree: ast.Module | None = field(default=None, compare=False, repr=False)
 
 
 def _span(node: ast.expr) -> Span:
@@ -70,7 +72,7 @@ def python_verdict(source: bytes) -> Verdict:
     RecursionError in libcst later); otherwise the file is refused at ``line``: a null byte, or
     nesting beyond Python's limits or beyond :data:`MAX_NESTING`. Other syntax errors are left to
     libcst, which knows newer grammar than the running Python may. The same walk of Python's
-    tree finds the string literals and docstrings (for the cheap pass, see engines.python.code).
+    tree finds the string literals and docstrings (for the cheap pass, see engines.python.cheap).
     """
     if b"\0" in source:
         return Verdict(source.count(b"\n", 0, source.index(b"\0")) + 1,
@@ -121,7 +123,8 @@ def python_verdict(source: bytes) -> Verdict:
     if depth > MAX_NESTING:
         return Verdict(line, f"nested {depth} levels deep: more than libcst can parse safely "
                        f"({MAX_NESTING})")
-    return Verdict(line, None, True, tuple(map(_span, strings)), tuple(map(_span, docstrings)))
+    return Verdict(line, None, True, tuple(map(_span, strings)), tuple(map(_span, docstrings)),
+                   tree)
 
 
 def internal_error(exc: Exception) -> str:
