@@ -17,6 +17,7 @@ Nothing here knows how a file is parsed: the engines implement these protocols.
 
 from __future__ import annotations
 
+import ast
 import enum
 import inspect
 import re
@@ -109,6 +110,13 @@ def doc_sections(doc: str | None) -> dict[str, str]:
     return {parts[i].strip(): parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
 
 
+@cache
+def _encoded_triggers(rule: type, triggers: tuple[str, ...]) -> tuple[bytes, ...]:
+    """A rule's trigger words as bytes, encoded once per process (they are tested on every
+    file); keyed by the words too, so a rule whose words change gets them anew."""
+    return tuple(word.encode() for word in triggers)
+
+
 class Rule:
     """Common declaration of every rule."""
 
@@ -158,7 +166,16 @@ class Rule:
         """Whether the rule can find anything in ``source``; where no rule can, the file is not
         parsed at all. One of the trigger words is necessary; a rule may narrow this with
         other cheap tests on the raw bytes (never wider than its trigger words)."""
-        return any(word.encode() in source for word in cls.triggers)
+        return any(word in source for word in _encoded_triggers(cls, cls.triggers))
+
+    @classmethod
+    def might_match_code(cls, code: bytes, tree: ast.Module, target: Target) -> bool:
+        """The second level of the cheap pass, for a Python file that :meth:`might_match`
+        passed, before libcst parses it: ``code`` is the file's bytes with its comments and
+        docstrings blanked out (offsets and lines unchanged), ``tree`` Python's own parse of it.
+        By default :meth:`might_match` on the code; a rule may narrow this with a look at the
+        tree (the names its imports bind, the calls it makes), never wider."""
+        return cls.might_match(code, target)
 
     @classmethod
     def sort_key(cls) -> tuple[int, str]:

@@ -3,14 +3,17 @@ edits and findings the rules record (the :class:`~covo_port.model.PythonSource` 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import libcst as cst
 from libcst.metadata import (
+    BatchableMetadataProvider,
+    CodeRange,
     MetadataWrapper,
+    PositionProvider,
     QualifiedName,
     QualifiedNameProvider,
     Scope,
@@ -18,6 +21,8 @@ from libcst.metadata import (
 )
 from libcst.metadata.base_provider import ProviderT
 
+from covo_port.engines.python import cheap
+from covo_port.engines.python.positions import Positions
 from covo_port.lib.imports import import_bindings
 from covo_port.lib.tree import parent_map
 from covo_port.model import (
@@ -54,13 +59,15 @@ class _QualifiedNames(Mapping[cst.CSTNode, Collection[QualifiedName]]):
     provider prepares it for every node of the tree, a pass that costs as much as the scope
     analysis itself."""
 
-    def __init__(self, wrapper: MetadataWrapper) -> None:
-        self._wrapper = wrapper
+    def __init__(self, wrapper: MetadataWrapper,
+                 resolve: Callable[[ProviderT], Mapping[cst.CSTNode, Any]] | None = None) -> None:
+        #: how the scopes are resolved: the wrapper's own way, unless the file has a faster
+        self._resolve = resolve or wrapper.resolve
         self._names: dict[cst.CSTNode, Collection[QualifiedName]] = {}
 
     @property
     def _scopes(self) -> Mapping[cst.CSTNode, Scope | None]:
-        return self._wrapper.resolve(ScopeProvider)  # resolved once, kept by the wrapper
+        return self._resolve(ScopeProvider)  # resolved once, then kept
 
     def __getitem__(self, node: cst.CSTNode) -> Collection[QualifiedName]:
         names = self._names.get(node)
@@ -95,7 +102,8 @@ class PyFile:
         self.findings: list[Finding] = []
         #: The node of each finding (for suppressions and annotations), in step with findings.
         self.finding_nodes: list[cst.CSTNode] = []
-        self._names = _QualifiedNames(self.wrapper)
+        self._resolved: dict[ProviderT, Mapping[cst.CSTNode, Any]] = {}
+        self._names = _QualifiedNames(self.wrapper, self.resolve)
 
     # -- what rules read ---------------------------------------------------------------------
     @cached_property
@@ -125,9 +133,52 @@ class PyFile:
         it is resolved (once, for every rule) only when a rule first asks for it; qualified
         names are worked out per node from the scopes."""
         values: Mapping[cst.CSTNode, object] = (
-            self._names if provider is QualifiedNameProvider else self.wrapper.resolve(provider))
+            self._names if provider is QualifiedNameProvider else self.resolve(provider))
         value = values.get(node, default)
         return value
+
+    def resolve(self, provider: ProviderT) -> Mapping[cst.CSTNode, Any]:
+        """``provider``'s values for the whole tree, computed once.
+
+        Positions come from one plain print (engines.python.positions). A provider that does
+        all its work when it meets the module (libcst's scopes and expression contexts: each
+        walks the tree its own way) is run on the module alone, not in a batched traversal
+        that would then walk every node for nothing.
+        """
+        values = self._resolved.get(provider)
+        if values is not None:
+            return values
+        if not cheap.FAST_PATHS:
+            values = self.wrapper.resolve(provider)
+        elif provider is PositionProvider:
+            values = self.positions
+        elif issubclass(provider, BatchableMetadataProvider) and set(
+                provider().get_visitors()) <= {"visit_Module", "leave_Module"}:
+            instance = provider()
+            instance.metadata = {dep: self.resolve(dep) for dep in
+                                 instance.get_inherited_dependencies()}
+            visitors = instance.get_visitors()
+            if "visit_Module" in visitors:
+                visitors["visit_Module"](self.module)
+            if "leave_Module" in visitors:
+                visitors["leave_Module"](self.module)
+            values = dict(instance._computed)
+        else:
+            values = self.wrapper.resolve(provider)
+        self._resolved[provider] = values
+        return values
+
+    @cached_property
+    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        """Each node's position, as PositionProvider gives it (see resolve)."""
+        return Positions(self.module) if cheap.FAST_PATHS else self.resolve(PositionProvider)
+
+    def printed(self) -> bytes:
+        """libcst's print of the module as parsed (with the positions, where they were worked
+        out: the same print)."""
+        if isinstance(self.__dict__.get("positions"), Positions):
+            return self.__dict__["positions"].code.encode(self.module.encoding)
+        return self.module.bytes
 
     def code(self, node: Replacement) -> str:
         if isinstance(node, cst.RemovalSentinel):
