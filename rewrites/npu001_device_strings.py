@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import libcst as cst
-import libcst.matchers as m
 
-from covo_port.lib.consumers import Consumer, ConsumerKind, consumer_of, consumers
+from covo_port.lib.consumers import Consumer
 from covo_port.lib.devices import (
     CUDA_DEVICE,
     DEVICE_TYPES,
     DeviceLiterals,
     DeviceUse,
     Use,
-    consumer_arguments,
     terminal_name,
 )
+from covo_port.lib.flows import ConsumerFlow, consumer_elsewhere, consumer_facts
 from covo_port.lib.imports import ImportAware
-from covo_port.lib.names import full_name, imported_names, is_imported
+from covo_port.lib.names import is_imported
 from covo_port.lib.strings import string_value, with_value
-from covo_port.lib.treefacts import imported_modules
-from covo_port.model import Example, PythonSource, Safety, Severity
-
-#: The tree fact of a module that imports a library with its own devices.
-CONSUMER = "consumer:"
+from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
 
 class DeviceStrings(ImportAware):
@@ -65,6 +60,7 @@ class DeviceStrings(ImportAware):
     """
 
     id = "NPU001"
+    category = Category.DEVICES
     name = "cuda-device-strings"
     summary = 'CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu'
     severity = Severity.WARNING
@@ -177,15 +173,7 @@ class DeviceStrings(ImportAware):
         #: device literals to rewrite, decided at the end (their values may reach a library
         #: that is not torch): (literal, its use, the device index in it)
         self._pending: list[tuple[cst.SimpleString, Use, str | None]] = []
-        #: names whose values reach a library with its own device vocabulary -> that library
-        self._foreign: dict[str, Consumer] = {}
-        #: name -> the names read in what is assigned to it (how a value travels in the file)
-        self._feeds: dict[str, set[str]] = {}
-        #: dotted names assigned an object that a library with its own devices made -> it
-        self._objects: dict[str, Consumer] = {}
-        #: whether the module imports a library with its own device vocabulary at all
-        self._foreign_imports = any(consumer_of(full) is not None
-                                    for fulls in file.imports.values() for full in fulls)
+        self.flow = ConsumerFlow(self)
 
     # -- device literals -------------------------------------------------------------------
     def leave_SimpleString(self, original_node: cst.SimpleString) -> None:
@@ -205,71 +193,21 @@ class DeviceStrings(ImportAware):
             self._pending.append((original_node, use, match.group(1)))
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self._foreign_imports:
-            received = consumer_arguments(self, node)
-            if received is not None:
-                for name in received[1]:
-                    self._foreign.setdefault(name, received[0])
+        self.flow.call(node)
         self._cuda_call(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if not self._foreign_imports:
-            return
-        read = {n.value for n in m.findall(node.value, m.Name())
-                if isinstance(n, cst.Name)} | {
-            n.attr.value for n in m.findall(node.value, m.Attribute())
-            if isinstance(n, cst.Attribute)}
-        made = self._consumer_made(node.value)
-        for target in node.targets:
-            name = terminal_name(target.target)
-            if name is not None:
-                self._feeds.setdefault(name, set()).update(read)
-                if made is not None and (dotted := full_name(target.target)) is not None:
-                    self._objects[dotted] = made
-
-    def _consumer_made(self, node: cst.BaseExpression) -> Consumer | None:
-        """The library with its own devices whose call made ``node`` (``bnb.Int8Params(...)``)."""
-        if not isinstance(node, cst.Call):
-            return None
-        return next((c for n in sorted(imported_names(self, node.func))
-                     if (c := consumer_of(n)) is not None), None)
-
-    def _reaching(self) -> dict[str, Consumer]:
-        """Every name whose value may reach a library with its own devices, following
-        assignments within the file (``x = asr_device if ... else "cpu"``: asr_device too)."""
-        found = dict(self._foreign)
-        todo = list(found)
-        while todo:
-            name = todo.pop()
-            for source in self._feeds.get(name, ()):
-                if source not in found:
-                    found[source] = found[name]
-                    todo.append(source)
-        return found
+        self.flow.assign(node)
 
     @classmethod
     def tree_words(cls, path: str, data: bytes) -> set[str]:
         """``consumer:<package>`` where a file imports a library with its own devices."""
-        if not path.endswith(".py"):
-            return set()
-        return {CONSUMER + c.package for name in imported_modules(path, data)
-                if (c := consumer_of(name)) is not None and c.kind is ConsumerKind.CONSUMER}
-
-    def _elsewhere(self) -> tuple[Consumer, str] | None:
-        """A library with its own devices that another module of the tree imports (a device
-        default or option of this module may travel there)."""
-        tree = self.file.tree
-        if tree is None:
-            return None
-        for package, consumer in sorted(consumers().items()):
-            files = sorted(tree.files_with(self.id, CONSUMER + package) - {self.file.path})
-            if files and consumer.kind is ConsumerKind.CONSUMER:
-                return consumer, files[0]
-        return None
+        return consumer_facts(path, data)
 
     def finish(self) -> None:
-        reaching = self._reaching() if self._foreign else {}
-        elsewhere = self._elsewhere() if any(u.travels for _, u, _ in self._pending) else None
+        reaching = self.flow.reaching()
+        elsewhere = (consumer_elsewhere(self.file.tree, self.id, self.file.path)
+                     if any(u.travels for _, u, _ in self._pending) else None)
         for literal, use, index in self._pending:
             value = string_value(literal)
             consumer = reaching.get(use.name or "")
@@ -365,8 +303,7 @@ class DeviceStrings(ImportAware):
             return
         if self.is_name(func, "torch.cuda") or self._is_module_path(func):
             return
-        made = self._objects.get(full_name(func.value) or "") or (
-            self._consumer_made(func.value) if self._foreign_imports else None)
+        made = self.flow.made(func.value)
         if made is not None:
             self.report(node, f".cuda() of an object of {made.library}, whose .cuda() does more "
                         "than move it (bitsandbytes quantises there): .npu() would skip that; "

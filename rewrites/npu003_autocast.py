@@ -16,7 +16,7 @@ from covo_port.lib.calls import argument, as_keyword, prepend_arg
 from covo_port.lib.imports import ImportAware, ImportMove, move_imports
 from covo_port.lib.names import dotted, module_name, references
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
 _AUTOCASTS = ("torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast")
 _CUDA_AUTOCASTS = ("torch.cuda.amp.autocast", "torch.cuda.amp.autocast_mode.autocast")
@@ -72,6 +72,7 @@ class Autocast(ImportAware):
     """
 
     id = "NPU003"
+    category = Category.AMP
     name = "autocast-device-type"
     summary = 'autocast device_type "cuda" and torch.cuda.amp.autocast -> the "npu" device type'
     severity = Severity.WARNING

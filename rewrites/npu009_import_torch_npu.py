@@ -9,7 +9,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
-from covo_port.model import Example, ImportStyle, PythonRule, Safety, Severity, Target
+from covo_port.model import Category, Example, ImportStyle, PythonRule, Safety, Severity, Target
 
 #: Facts of the tree (TreeIndex words): a package's __init__.py, a Python module, a module
 #: with a ``__main__`` guard, a module that imports torch, a module that mentions CUDA, and
@@ -97,6 +97,7 @@ class ImportTorchNpu(PythonRule):
     """
 
     id = "NPU009"
+    category = Category.SETUP
     name = "import-torch-npu"
     summary = "import torch_npu in the entry modules of a ported program (or guarded)"
     severity = Severity.INFO
@@ -114,10 +115,9 @@ class ImportTorchNpu(PythonRule):
             'x = "cuda:0"\nmodel.to("npu:0")\n',
             with_rules=("NPU001",),
         ),
-        Example(
+        Example(  # no torch here: torch_npu is imported where torch is (the entry modules)
             "from __future__ import annotations\n\ndef f(x):\n    return x.cuda()\n",
-            "from __future__ import annotations\nimport torch_npu\n\ndef f(x):\n"
-            "    return x.npu()\n",
+            "from __future__ import annotations\n\ndef f(x):\n    return x.npu()\n",
             with_rules=("NPU001",),
         ),
         Example(  # torch imported lazily: torch_npu too

@@ -9,7 +9,7 @@ import libcst as cst
 from covo_port.lib.imports import ImportMove, move_imports
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Example, PythonRule, Safety, Severity, ShellSource
+from covo_port.model import Category, Example, PythonRule, Safety, Severity, ShellSource
 
 _BACKEND = re.compile(r"^(?:nccl|(?:[a-z]+:[a-z]+,)*cuda:nccl(?:,[a-z]+:[a-z]+)*)$")
 _ENV = re.compile(r"\b(?:TORCH_)?NCCL_[A-Z0-9_]+\b")
@@ -122,6 +122,7 @@ class Distributed(PythonRule):
     """
 
     id = "NPU012"
+    category = Category.DISTRIBUTED
     name = "nccl-backend"
     summary = '"nccl" backend -> "hccl", is_nccl_available -> is_hccl_available, NCCL_* reported'
     severity = Severity.WARNING

@@ -10,7 +10,7 @@ from libcst.helpers import get_full_name_for_node
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted
 from covo_port.lib.values import is_constant
-from covo_port.model import Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
 _CUDNN = "torch.backends.cudnn"
 #: words of a dotted name that may reach a backend flag (see BackendFlags._may_be_backend)
@@ -92,6 +92,7 @@ class BackendFlags(ImportAware):
     """
 
     id = "NPU013"
+    category = Category.BACKENDS
     name = "backend-flags"
     summary = "cudnn / cuda.matmul flags: removed where inert, TF32 -> HF32, determinism kept"
     severity = Severity.INFO

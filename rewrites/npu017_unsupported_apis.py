@@ -15,7 +15,7 @@ from libcst.metadata import ScopeProvider
 
 from covo_port.lib.extensions import compiles_cuda
 from covo_port.lib.names import imported_names
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
 
 #: Huawei's table (covo_port/data/ascend/, Mulan PSL v2): {"op_list": {torch API: "-"}}.
 TABLE = ("data", "ascend", "op_list_2_8.json")
@@ -146,6 +146,7 @@ class UnsupportedApis(PythonRule):
     """
 
     id = "NPU017"
+    category = Category.OPERATORS
     name = "unsupported-apis"
     summary = "calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)"
     severity = Severity.WARNING

@@ -13,7 +13,7 @@ from covo_port.lib.config_vocab import (
     setting,
     to_hccl,
 )
-from covo_port.model import ConfigEntry, ConfigSource, Example, Rule, Severity
+from covo_port.model import Category, ConfigEntry, ConfigSource, Example, Rule, Severity
 
 
 class ConfigDevices(Rule):
@@ -62,6 +62,7 @@ class ConfigDevices(Rule):
     """
 
     id = "NPU019"
+    category = Category.DEVICES
     name = "config-devices"
     summary = ('config files: "cuda" under device keys -> "npu", "nccl" under backend keys '
                '-> "hccl"')

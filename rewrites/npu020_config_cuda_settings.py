@@ -16,7 +16,7 @@ from covo_port.lib.config_vocab import (
     lookup,
     setting,
 )
-from covo_port.model import ConfigEntry, ConfigSource, Example, Rule, Safety, Severity
+from covo_port.model import Category, ConfigEntry, ConfigSource, Example, Rule, Safety, Severity
 
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=")
 
@@ -87,6 +87,7 @@ class ConfigCudaSettings(Rule):
     """
 
     id = "NPU020"
+    category = Category.BACKENDS
     name = "config-cuda-settings"
     summary = ("config files: Lightning accelerators, CUDA-only attention, other libraries' "
                "device settings, CUDA environment variables reported")

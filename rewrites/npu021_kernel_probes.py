@@ -11,7 +11,7 @@ from covo_port.lib.consumers import ConsumerKind, consumers
 from covo_port.lib.imports import ImportAware, from_module
 from covo_port.lib.names import full_name, imported_names
 from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
-from covo_port.model import Example, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonSource, Safety, Severity, Target
 
 #: The tree fact of a module that imports a library of CUDA kernels (triton, flash_attn...).
 KERNELS = "kernels"
@@ -75,6 +75,7 @@ class KernelProbes(ImportAware):
     """
 
     id = "NPU021"
+    category = Category.KERNELS
     name = "cuda-kernel-probes"
     summary = "probes and calls that pick CUDA kernels (Triton, flash-attn...), across modules"
     severity = Severity.WARNING

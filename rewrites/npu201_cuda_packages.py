@@ -6,7 +6,7 @@ from __future__ import annotations
 from packaging.utils import canonicalize_name
 
 from covo_port.lib.cuda_build import BUILD_TRIGGERS, index_advice, requirement_advice
-from covo_port.model import BuildSource, Example, Rule, Safety, Severity
+from covo_port.model import BuildSource, Category, Example, Rule, Safety, Severity
 
 _TORCH = {"torch", "pytorch"}
 _TORCH_NPU = {"torch-npu"}
@@ -52,6 +52,7 @@ class CudaPackages(Rule):
     """
 
     id = "NPU201"
+    category = Category.PACKAGES
     name = "cuda-packages"
     summary = ("build files: CUDA-only packages, CUDA builds of torch and CUDA wheel indexes "
                "reported, with what to install on Ascend")

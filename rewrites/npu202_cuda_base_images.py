@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from covo_port.lib.cuda_build import image_advice, setting_advice
-from covo_port.model import BuildSource, Example, Rule, Safety, Severity
+from covo_port.model import BuildSource, Category, Example, Rule, Safety, Severity
 
 
 class CudaBaseImages(Rule):
@@ -44,6 +44,7 @@ class CudaBaseImages(Rule):
     """
 
     id = "NPU202"
+    category = Category.PACKAGES
     name = "cuda-base-images"
     summary = "Dockerfiles: CUDA base images and NVIDIA/CUDA environment settings reported"
     severity = Severity.WARNING

@@ -7,7 +7,7 @@ import libcst as cst
 from covo_port.lib.cuda_build import BUILD_TRIGGERS, index_advice, requirement_advice
 from covo_port.lib.requirements import pep508
 from covo_port.lib.strings import string_value
-from covo_port.model import Example, PythonRule, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, Safety, Severity, Target
 
 _SETUP = {"setuptools.setup", "distutils.core.setup", "setuptools._distutils.core.setup"}
 _LISTS = {"install_requires", "setup_requires", "tests_require"}
@@ -46,6 +46,7 @@ class SetupPackages(PythonRule):
     """
 
     id = "NPU203"
+    category = Category.PACKAGES
     name = "setup-py-packages"
     summary = "setup.py: CUDA-only packages and CUDA builds in setup()'s requirement lists reported"
     severity = Severity.WARNING

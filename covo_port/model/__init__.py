@@ -21,6 +21,7 @@ from covo_port.model.records import (
 )
 from covo_port.model.rule import (
     DOC_SECTIONS,
+    Category,
     Example,
     ImportStyle,
     NewNode,
@@ -41,6 +42,7 @@ __all__ = [
     "BaseImage",
     "BuildSetting",
     "BuildSource",
+    "Category",
     "Change",
     "ConfigEntry",
     "ConfigSource",

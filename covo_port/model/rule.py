@@ -69,6 +69,32 @@ class Example:
     unsafe_fixes: bool = False
 
 
+class Category(str, enum.Enum):
+    """The kind of CUDA construct a rule ports, as HIPIFY counts its conversions (the report's
+    per-category table); in the order the report lists them."""
+
+    DEVICES = "devices"
+    CUDA_API = "torch.cuda API"
+    AMP = "amp"
+    DISTRIBUTED = "distributed"
+    BACKENDS = "backends"
+    OPERATORS = "operators"
+    PROFILING = "profiling and monitoring"
+    KERNELS = "kernels and extensions"
+    PACKAGES = "packages"
+    #: Not a CUDA construct: what the port adds to make the NPU work (``import torch_npu``).
+    SETUP = "NPU set-up"
+    #: Not a CUDA construct: the opt-in optimizations.
+    OPTIMIZATION = "optimization"
+    #: Not a rule: covo-port's own findings (files it cannot read or parse...).
+    COVO_PORT = "covo-port"
+
+    @property
+    def is_construct(self) -> bool:
+        """Whether its records are CUDA constructs (counted in the converted share)."""
+        return self not in (Category.SETUP, Category.OPTIMIZATION, Category.COVO_PORT)
+
+
 class ImportStyle(str, enum.Enum):
     """Where the port imports the target's runtime module (``import torch_npu``)."""
 
@@ -125,6 +151,8 @@ class Rule:
     name: ClassVar[str]
     summary: ClassVar[str]
     severity: ClassVar[Severity] = Severity.WARNING
+    #: The kind of CUDA construct it ports (the report's per-category counts).
+    category: ClassVar[Category]
     #: Whether the rule's fixes are applied by default (see :class:`Safety`).
     safety: ClassVar[Safety] = Safety.SAFE
     #: When a rewriting rule declines and reports instead (one sentence, for `rules` and docs).

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 from libcst.metadata import (
     BatchableMetadataProvider,
     CodeRange,
@@ -180,12 +181,28 @@ class PyFile:
             return self.__dict__["positions"].code.encode(self.module.encoding)
         return self.module.bytes
 
-    def code(self, node: Replacement) -> str:
+    def code(self, node: Replacement, indent: str = "") -> str:
+        """The source of ``node`` as it stands at its place in the module: the lines after its
+        first indented by ``indent`` (the indentation of a statement's block), as the module's
+        print indents them."""
         if isinstance(node, cst.RemovalSentinel):
             return ""
-        if isinstance(node, cst.FlattenSentinel):
-            return "".join(self.module.code_for_node(n) for n in node.nodes)
-        return self.module.code_for_node(node)
+        nodes = node.nodes if isinstance(node, cst.FlattenSentinel) else (node,)
+        if not indent:
+            return "".join(self.module.code_for_node(n) for n in nodes)
+        # Module.code_for_node with the block's indentation (libcst has no public form of it)
+        state = CodegenState(default_indent=self.module.default_indent,
+                             default_newline=self.module.default_newline, indent_tokens=[indent])
+        for each in nodes:
+            each._codegen(state)
+        return "".join(state.tokens).removeprefix(indent)
+
+    def _indent(self, node: cst.CSTNode, line: int, column: int) -> str:
+        """The indentation of the block a statement stands in ("" for anything else)."""
+        if column == 1 or not isinstance(node, cst.BaseStatement):
+            return ""
+        start = self.printed().split(b"\n", line)[line - 1].decode(self.module.encoding, "replace")
+        return start.removeprefix("\ufeff")[:column - 1]
 
     def recorded_changes(self) -> Sequence[Change]:
         return [edit.change for edit in self.edits]
@@ -202,8 +219,9 @@ class PyFile:
         line, column, end_line, end_column = self._position(rule, node)
         after = new(node) if callable(new) else new
         unsafe = safety is Safety.UNSAFE
-        change = Change(rule.id, self.path, line, column, end_line, end_column, self.code(node),
-                        self.code(after), message, unsafe=unsafe)
+        indent = self._indent(node, line, column)
+        change = Change(rule.id, self.path, line, column, end_line, end_column,
+                        self.code(node, indent), self.code(after, indent), message, unsafe=unsafe)
         if unsafe and not self.options.unsafe_fixes:
             severity = Severity.ERROR if rule.severity is Severity.ERROR else Severity.WARNING
             self.findings.append(Finding(
