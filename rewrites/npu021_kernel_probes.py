@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import libcst as cst
-import libcst.matchers as m
 
 from covo_port.lib.consumers import ConsumerKind, consumers
 from covo_port.lib.imports import ImportAware, from_module
 from covo_port.lib.names import full_name, imported_names
+from covo_port.lib.tree import nodes_in
 from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
 from covo_port.model import Category, Example, PythonSource, Safety, Severity, Target
 
@@ -32,7 +32,7 @@ def _is_probe(rule: ImportAware, node: cst.CSTNode) -> bool:
             {"torch.cuda.is_available", "torch.cuda.device_count"}):
         return True
     return isinstance(node, cst.Comparison) and any(
-        m.matches(part, m.SimpleString()) and part.evaluated_value == "cuda"  # type: ignore
+        isinstance(part, cst.SimpleString) and part.evaluated_value == "cuda"  # type: ignore
         for part in (node.left, *(t.comparator for t in node.comparisons)))
 
 
@@ -169,7 +169,7 @@ class KernelProbes(ImportAware):
         name = full_name(node.func) or ""
         return name.rsplit(".", 1)[-1] in ("skipif", "skipIf", "skipUnless") and any(
             _is_probe(self, probe) for arg in node.args[:1]
-            for probe in m.findall(arg.value, m.Attribute() | m.Call() | m.Comparison()))
+            for probe in nodes_in(arg.value, cst.Attribute, cst.Call, cst.Comparison))
 
     def visit_Return(self, node: cst.Return) -> None:
         if self._uses_kernels and node.value is not None and self._has_probe(node.value):
@@ -187,8 +187,8 @@ class KernelProbes(ImportAware):
                         "CUDA probe: left on CUDA, so it is false on the NPU")
 
     def _has_probe(self, node: cst.CSTNode) -> bool:
-        return any(_is_probe(self, n) for n in m.findall(
-            node, m.Attribute() | m.Call() | m.Comparison()))
+        return any(_is_probe(self, n) for n in nodes_in(
+            node, cst.Attribute, cst.Call, cst.Comparison))
 
     def _function(self, node: cst.CSTNode) -> str | None:
         current = self.parent(node)

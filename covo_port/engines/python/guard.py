@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from covo_port.engines.python.file import Edit, PyFile
 from covo_port.lib.consumers import consumer_of
+from covo_port.lib.tree import calls_in
 from covo_port.model import ENGINE_CODE, Finding, PythonRule, Severity
 
 _JUMPS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
@@ -99,7 +99,7 @@ class Guard:
     def _calls_into(node: cst.CSTNode, defs: Mapping[str, Finding]) -> Finding | None:
         """A finding of one of ``defs`` that ``node`` calls (``f(...)``, ``Cls.apply(...)``,
         ``kernel[grid](...)``)."""
-        for call in m.findall(node, m.Call()):
+        for call in calls_in(node):
             assert isinstance(call, cst.Call)
             root: cst.BaseExpression = call.func
             while isinstance(root, cst.Attribute | cst.Subscript):
@@ -112,7 +112,7 @@ class Guard:
         """A call in ``node`` that hands work to a library with its own devices, or that asks
         for CUDA-only kernels by a keyword (``load_in_8bit=True``, ``attn_implementation=
         "flash_attention_2"``): a synthetic finding that says which."""
-        for call in m.findall(node, m.Call()):
+        for call in calls_in(node):
             assert isinstance(call, cst.Call)
             why = None
             names = self.file.metadata(QualifiedNameProvider, call.func, set())
@@ -123,7 +123,8 @@ class Guard:
                 keyword = arg.keyword.value if arg.keyword is not None else None
                 value = arg.value.evaluated_value if isinstance(
                     arg.value, cst.SimpleString) else None
-                if keyword in CUDA_ONLY_KEYWORDS and not m.matches(arg.value, m.Name("False")):
+                off = isinstance(arg.value, cst.Name) and arg.value.value == "False"
+                if keyword in CUDA_ONLY_KEYWORDS and not off:
                     why = f"`{keyword}=` asks for {CUDA_ONLY_KEYWORDS[keyword]}"
                 elif isinstance(value, str) and value in CUDA_ONLY_VALUES:
                     why = f"{value!r} asks for {CUDA_ONLY_VALUES[value]}"
