@@ -381,3 +381,47 @@ def test_a_device_default_that_may_reach_another_module_s_library_is_unsafe(
     assert "default='cuda'" in main and "device='npu'" in main
     (proposal,) = [f for f in result.manifest.findings if f.fix is not None]
     assert "faster-whisper" in proposal.message and "tool/asr.py" in proposal.message
+
+
+# -- corpus review: a probe and its values on one device; dtype fast paths ----------------------
+ALIASED = '''
+import torch as th
+
+
+def default_device(device="cuda" if th.cuda.is_available() else "cpu"):
+    return device
+
+
+def compile_backend():
+    return "inductor" if th.cuda.is_available() else "aot_eager"
+
+
+def rotate(t):
+    if t.is_cuda and t.dtype == th.float16:
+        return th.view_as_real(th.view_as_complex(t.reshape(-1, 2))).reshape_as(t)
+    return -t
+'''
+
+
+def test_a_probe_through_an_alias_of_torch_moves_with_its_values(tmp_path: Path) -> None:
+    """``import torch as th``: the probe becomes ``th.npu.is_available()`` with its "npu", not
+    "npu" behind a CUDA probe (found in demucs)."""
+    run = run_before_and_after(ALIASED, ["default_device()"], tmp_path)
+    assert '"npu" if th.npu.is_available() else "cpu"' in run.ported
+    assert run.after["default_device()"] == {"value": "npu"}
+
+
+def test_a_probe_that_picks_a_cuda_only_compiler_or_dtype_path_is_left(tmp_path: Path) -> None:
+    """TorchInductor's GPU code is Triton for CUDA (fish-speech); ``view_as_complex`` on
+    float16 is ComplexHalf, which Ascend's table does not list (rvc's rotary fast path)."""
+    calls = ["compile_backend()",
+             "rotate(torch.ones(4, dtype=torch.float16).to('npu' if hasattr(torch, 'npu') "
+             "else 'cpu')).dtype"]
+    run = run_before_and_after(ALIASED.replace("th.", "torch.").replace(
+        "import torch as th", "import torch"), calls, tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert run.after["compile_backend()"] == {"value": "aot_eager"}
+    assert "if t.is_cuda and t.dtype == torch.float16:" in run.ported
+    messages = [f.message for f in run.findings]
+    assert any("'inductor' asks for TorchInductor" in m for m in messages), messages
+    assert any("torch.view_as_complex on float16" in m for m in messages), messages
