@@ -425,3 +425,33 @@ def test_a_probe_that_picks_a_cuda_only_compiler_or_dtype_path_is_left(tmp_path:
     messages = [f.message for f in run.findings]
     assert any("'inductor' asks for TorchInductor" in m for m in messages), messages
     assert any("torch.view_as_complex on float16" in m for m in messages), messages
+
+
+def test_a_checker_of_kernels_imported_beside_a_script_stays_on_cuda(tmp_path: Path) -> None:
+    """A module that puts its folder on sys.path and imports the kernel package beside it
+    (``import kernels``: its __init__ re-exports Triton modules), with a checker that says
+    when the kernels may run (found in litgpt's thunder executors): the checker stays."""
+    from covo_port.model import RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+
+    src = tmp_path / "src"
+    (src / "ext" / "kernels").mkdir(parents=True)
+    (src / "ext" / "kernels" / "__init__.py").write_text("from .swiglu import swiglu_kernel\n")
+    (src / "ext" / "kernels" / "swiglu.py").write_text(
+        "import triton\n\n\ndef swiglu_kernel(e, g):\n    raise RuntimeError('CUDA only')\n")
+    (src / "ext" / "executor.py").write_text(
+        "import sys\nfrom pathlib import Path\n\nimport torch\n\n"
+        "sys.path.append(str(Path(__file__).parent))\nimport kernels\n\n\n"
+        "def swiglu_checker(e, g):\n"
+        "    return e.device.type == \"cuda\" and g.device.type == \"cuda\"\n\n\n"
+        "def swiglu(e, g):\n    return kernels.swiglu_kernel(e, g)\n\n\n"
+        "def elsewhere(x):\n    return x.to(\"cuda\")\n")
+    out = tmp_path / "out"
+    result = apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    executor = (out / "ext" / "executor.py").read_text()
+    assert 'e.device.type == "cuda" and g.device.type == "cuda"' in executor
+    assert 'x.to("npu")' in executor  # what picks no kernel is ported
+    messages = [f.message for f in result.manifest.findings if f.path == "ext/executor.py"]
+    assert any("swiglu_checker() tells whether the CUDA kernels may be used" in m
+               for m in messages), messages
+    assert any("calls kernels.swiglu_kernel from kernels" in m for m in messages), messages
