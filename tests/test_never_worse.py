@@ -371,6 +371,8 @@ def test_a_device_default_that_may_reach_another_module_s_library_is_unsafe(
     (src / "tool" / "__main__.py").write_text(
         "import argparse\nimport torch\nfrom .asr import load\n\nparser = argparse."
         "ArgumentParser()\nparser.add_argument('--device', default='cuda')\n"
+        "parser.add_argument('--asr-device',\n"
+        "                    default='cuda' if torch.cuda.is_available() else 'cpu')\n"
         "load(parser.parse_args().device)\nx = torch.zeros(2, device='cuda')\n")
     (src / "tool" / "asr.py").write_text(
         "from faster_whisper import WhisperModel\n\n\ndef load(device):\n"
@@ -379,8 +381,13 @@ def test_a_device_default_that_may_reach_another_module_s_library_is_unsafe(
     result = apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
     main = (out / "tool" / "__main__.py").read_text()
     assert "default='cuda'" in main and "device='npu'" in main
-    (proposal,) = [f for f in result.manifest.findings if f.fix is not None]
+    proposal, _ = [f for f in result.manifest.findings if f.fix is not None]
     assert "faster-whisper" in proposal.message and "tool/asr.py" in proposal.message
+    # a probe is not switched to the NPU in front of a value whose rewrite is only proposed:
+    # it would hand "cuda" to the NPU host, where the source fell back to "cpu" (whisperX)
+    assert "default='cuda' if torch.cuda.is_available() else 'cpu'" in main
+    assert any("torch.cuda.is_available -> torch.npu.is_available: not rewritten" in f.message
+               for f in result.manifest.findings), result.manifest.findings
 
 
 # -- corpus review: a probe and its values on one device; dtype fast paths ----------------------

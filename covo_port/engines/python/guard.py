@@ -314,13 +314,32 @@ def _inside(node: cst.CSTNode, container: cst.CSTNode,
     return False
 
 
+def _deciding_test(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
+                   ) -> cst.CSTNode | None:
+    """The test of the nearest ``if`` or conditional expression whose outcome decides whether
+    ``node`` runs (``node`` in a branch, not in the test)."""
+    child, parent = node, parents.get(node)
+    while parent is not None:
+        if isinstance(parent, cst.IfExp | cst.If) and child is not parent.test:
+            return parent.test
+        child, parent = parent, parents.get(parent)
+    return None
+
+
 def enforce(file: PyFile, rules: Sequence[type[PythonRule]]) -> None:
-    """Drop the edits of every test whose probe guards code that cannot run on the target, and
-    report each such test once."""
+    """Drop the edits of every test whose probe guards code that cannot run on the target, or
+    a value whose rewrite is only proposed (an unsafe fix: a probe switched to the NPU would
+    hand it the CUDA value), and report each such test once."""
     if not file.edits:
         return
     guard = Guard(file, rules)
     left: list[tuple[cst.CSTNode, Finding, Edit]] = []
+    for finding, node in zip(file.findings, file.finding_nodes, strict=True):
+        test = _deciding_test(node, file.parents) if finding.fix is not None else None
+        edit = next((e for e in file.edits if test is not None
+                     and _inside(e.node, test, file.parents)), None)
+        if test is not None and edit is not None and all(t is not test for t, _, _ in left):
+            left.append((test, finding, edit))
     for edit in file.edits:
         inner = guard.feeding(edit.node, edit.change.rule)
         if inner is not None and all(t is not edit.node for t, _, _ in left):
