@@ -177,6 +177,12 @@ def main(device):
     return device
 
 
+@click.command()
+@click.option("--device", "-d", default="cuda")  # named by its long flag, as click does
+def short(device):
+    return device
+
+
 def child_env(rank):
     env = os.environ.copy()
     env["CUDA_VISIBLE_DEVICES"] = str(rank)
@@ -198,10 +204,11 @@ def test_options_environments_and_map_location_are_ported_alike(tmp_path: Path) 
     saved = tmp_path / "saved.pt"
     torch.save({"w": torch.ones(2)}, saved)
     calls = ["main.main(args=[], standalone_mode=False)", "child_env(0)",
-             f"load({str(saved)!r})['w'].device.type"]
+             f"load({str(saved)!r})['w'].device.type",
+             "short.main(args=[], standalone_mode=False)"]
     run = run_before_and_after(SAME, calls, tmp_path)
     assert not run.raised_after_only(), run.ported
-    assert run.after[calls[0]] == {"value": "npu"}
+    assert run.after[calls[0]] == run.after[calls[3]] == {"value": "npu"}
     assert run.after["child_env(0)"] == {"value": ["ASCEND_RT_VISIBLE_DEVICES"]}
     assert run.after[calls[2]] == {"value": "cpu"}
 

@@ -156,8 +156,9 @@ class DeviceLiterals:
             if keyword not in ("default", "choices") and arg is not first:
                 return None
             name = dest or (flags[0] if flags else self._declared_name(call))
-        elif keyword in ("default", "choices"):
-            name = dest or (flags[-1] if flags else None)
+        elif keyword in ("default", "choices"):  # argparse and click name it by its long flag
+            name = dest or next((f for f in flags if f.startswith("--")), None) or (
+                flags[0] if flags else None)
         else:
             return None
         return name.lstrip("-").replace("-", "_") if name else None
