@@ -183,6 +183,13 @@ def short(device):
     return device
 
 
+def to_device(model, device="cuda"):
+    index = None
+    if isinstance(device, str) and device.startswith("cuda"):  # a test, like ==
+        index = [] if device == "cuda" else [int(device.split(":")[-1])]
+    return model.to(device=device) if index is None else model.cuda(*index)
+
+
 def child_env(rank):
     env = os.environ.copy()
     env["CUDA_VISIBLE_DEVICES"] = str(rank)
@@ -205,10 +212,11 @@ def test_options_environments_and_map_location_are_ported_alike(tmp_path: Path) 
     torch.save({"w": torch.ones(2)}, saved)
     calls = ["main.main(args=[], standalone_mode=False)", "child_env(0)",
              f"load({str(saved)!r})['w'].device.type",
-             "short.main(args=[], standalone_mode=False)"]
+             "short.main(args=[], standalone_mode=False)",
+             "to_device(torch.ones(1)).device.type"]
     run = run_before_and_after(SAME, calls, tmp_path)
     assert not run.raised_after_only(), run.ported
-    assert run.after[calls[0]] == run.after[calls[3]] == {"value": "npu"}
+    assert run.after[calls[0]] == run.after[calls[3]] == run.after[calls[4]] == {"value": "npu"}
     assert run.after["child_env(0)"] == {"value": ["ASCEND_RT_VISIBLE_DEVICES"]}
     assert run.after[calls[2]] == {"value": "cpu"}
 
