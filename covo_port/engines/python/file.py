@@ -201,12 +201,14 @@ class PyFile:
         """The indentation of the block a statement stands in ("" for anything else)."""
         if column == 1 or not isinstance(node, cst.BaseStatement):
             return ""
+        if line > len(self._lines):
+            return ""
         start = self._lines[line - 1].decode(self.module.encoding, "replace")
         return start.removeprefix("\ufeff")[:column - 1]
 
     @cached_property
     def _lines(self) -> list[bytes]:
-        return self.source.split(b"\n")
+        return self.source.splitlines()  # \n, \r\n and \r, as libcst counts lines
 
     def recorded_changes(self) -> Sequence[Change]:
         return [edit.change for edit in self.edits]
