@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.lib.modulefn import helper_state, insert_helper
+from covo_port.lib.modulefn import helper_state, place_helper
 from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
 from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
@@ -233,5 +233,5 @@ class SdpKernel(PythonRule):
             self.replace(call, rewrite, f"sdp_kernel(...) -> sdpa_kernel({HELPER}(...))")
         anchor = top_level_statement(self, self._dynamic[0][0])
         if state == "free" and anchor is not None:
-            insert_helper(self, anchor, HELPER_SOURCE,
-                          f"{HELPER}(): the backend list of sdp_kernel's flags, built at run time")
+            place_helper(self, anchor, HELPER, HELPER_SOURCE,
+                         f"{HELPER}(): the backend list of sdp_kernel's flags, built at run time")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.lib.modulefn import helper_state, insert_helper, inside_helper
+from covo_port.lib.modulefn import helper_state, inside_helper, place_helper
 from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
 from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
@@ -26,8 +26,12 @@ class TorchaudioLoad(PythonRule):
 
     Routes `torchaudio.load(...)` through a small helper that calls torchaudio.load and,
     where torchaudio cannot decode (torchaudio 2.9 without torchcodec), reads the file with
-    soundfile instead. This fixes a torchaudio packaging problem met on Ascend hosts, not an
-    NPU incompatibility: a reviewer may drop its commit.
+    soundfile instead. This fixes a problem of torchaudio's backend (torchcodec), met on
+    Ascend hosts, not an NPU incompatibility: its commit in OUT's history says so, and a
+    reviewer may drop it. In a module that is imported as part of its package, the helper is
+    imported from the package's support module `_covo_port_npu.py`, which the run writes once
+    (in this rule's commit); elsewhere (a script's folder, a notebook, a file ported on its
+    own) it is inserted into the module.
 
     ## Why it breaks on Ascend
 
@@ -47,7 +51,8 @@ class TorchaudioLoad(PythonRule):
     wav, sr = torchaudio.load(path)  # mono or stereo
     ```
 
-    becomes (with `_torchaudio_load`, the fallback, inserted once above its first use)
+    becomes (with `_torchaudio_load`, the fallback, imported from the package's support
+    module, or inserted once above its first use)
 
     ```python
     wav, sr = _torchaudio_load(path)  # mono or stereo
@@ -56,13 +61,17 @@ class TorchaudioLoad(PythonRule):
     ## Fix safety
 
     Safe: where torchaudio can load, it is still what runs; the fallback returns the same
-    float32 tensor and sample rate.
+    float32 tensor and sample rate. Not an NPU fix (torchaudio's backend): dropping the rule's
+    commit, support module included, leaves the rest of the port working.
     """
 
     id = "NPU008"
     category = Category.PACKAGES
     name = "torchaudio-load-fallback"
-    summary = "torchaudio.load(...) -> the same load with a soundfile fallback"
+    summary = ("torchaudio.load(...) -> the same load with a soundfile fallback (not an NPU "
+               "fix: torchaudio's torchcodec backend)")
+    fixes_non_npu = ("torchaudio 2.9 decodes only through torchcodec, which the host may lack "
+                     "(a torchaudio backend problem, not an NPU one)")
     severity = Severity.WARNING
     safety = Safety.SAFE
     cuda_only = False
@@ -167,5 +176,5 @@ class TorchaudioLoad(PythonRule):
                          f"torchaudio.load -> {HELPER} (soundfile fallback)")
         anchor = top_level_statement(self, self._calls[0])
         if state == "free" and anchor is not None:
-            insert_helper(self, anchor, HELPER_SOURCE,
-                          f"{HELPER}(): torchaudio.load with a soundfile fallback")
+            place_helper(self, anchor, HELPER, HELPER_SOURCE,
+                         f"{HELPER}(): torchaudio.load with a soundfile fallback")
