@@ -37,9 +37,10 @@ class TorchaudioLoad(PythonRule):
 
     From torchaudio 2.9, torchaudio.load decodes only through torchcodec and raises
     ImportError without it (the reference port hit this on the Ascend host, where torchcodec
-    is not available). Each call becomes a call of a small helper inserted once into the
-    module: it calls torchaudio.load with the same arguments and, where torchaudio cannot
-    load (ImportError, RuntimeError), reads the file with soundfile instead, returning what
+    is not available). Each call becomes a call of a small helper (from the package's
+    support module, or inserted once into the module): it calls torchaudio.load with the
+    same arguments and, where torchaudio cannot load (ImportError, RuntimeError), reads the
+    file with soundfile instead, returning what
     torchaudio 2.9 returns: a float32 tensor [channels, frames] in [-1, 1] (frames first
     with channels_first=False) and the sample rate, honouring frame_offset and num_frames.
     normalize=False is ignored by torchaudio 2.9 and by the fallback alike (float32 always):

@@ -120,14 +120,6 @@ def support_folder(rule: PythonRule, name: str) -> tuple[str, int] | str:
     return folder, dots
 
 
-def _import_anchor(rule: PythonRule, before: cst.CSTNode) -> cst.CSTNode | None:
-    """The last plain import statement of the module's body above ``before``, if any."""
-    body = list(rule.file.module.body)
-    above = body[:body.index(before)] if before in body else []
-    return next((s for s in reversed(above) if isinstance(s, cst.SimpleStatementLine)
-                 and all(isinstance(x, (cst.Import, cst.ImportFrom)) for x in s.body)), None)
-
-
 def place_helper(rule: PythonRule, before: cst.CSTNode, name: str, source: str,
                  message: str) -> None:
     """Provide the helper ``name`` (function ``source``) to the module, whose first use of it
@@ -140,12 +132,10 @@ def place_helper(rule: PythonRule, before: cst.CSTNode, name: str, source: str,
     folder, dots = where
     helper = SupportHelper(rule.id, folder, name, source)
     statement = cst.parse_statement(f"from {'.' * dots}{SUPPORT_MODULE} import {name}\n")
-    anchor = _import_anchor(rule, before)
-    said = f"{message}; imported from {helper.path}, written once for the package"
-    if anchor is not None:
-        rule.replace(anchor, lambda updated: cst.FlattenSentinel([updated, statement]), said)
-    else:
-        rule.replace(before, lambda updated: cst.FlattenSentinel([statement, updated]), said)
+    # right before the statement, where an inserted helper goes: no other line of the module
+    # (an import line with a `# covo-port: ignore`) can switch the import off alone
+    rule.replace(before, lambda updated: cst.FlattenSentinel([statement, updated]),
+                 f"{message}; imported from {helper.path}, written once for the package")
     tree = rule.file.tree
     if tree is not None and folder not in tree.support:  # else it is there from an earlier run
         rule.file.add_support(helper)
