@@ -6,8 +6,8 @@ import posixpath
 import re
 
 import libcst as cst
-import libcst.matchers as m
 
+from covo_port.lib.tree import nodes_in
 from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
 from covo_port.model import Category, Example, ImportStyle, PythonRule, Safety, Severity, Target
 
@@ -46,7 +46,8 @@ def _is_docstring_or_future(statement: cst.BaseStatement) -> bool:
 
 
 def _has_main_guard(module: cst.Module) -> bool:
-    return any(m.matches(s, m.If(test=m.Comparison(left=m.Name("__name__"))))
+    return any(isinstance(s, cst.If) and isinstance(s.test, cst.Comparison)
+               and isinstance(s.test.left, cst.Name) and s.test.left.value == "__name__"
                for s in module.body)
 
 
@@ -260,7 +261,7 @@ class ImportTorchNpu(PythonRule):
 
     def _lazy_torch_imports(self) -> list[cst.CSTNode]:
         """``import torch`` statements inside functions."""
-        return [s for s in m.findall(self.file.module, m.SimpleStatementLine())
+        return [s for s in nodes_in(self.file.module, cst.SimpleStatementLine)
                 if _imports_torch(s) and not any(s is t for t in self.file.module.body)]
 
     def _statement(self, guarded: bool) -> cst.BaseStatement:
@@ -297,7 +298,7 @@ class ImportTorchNpu(PythonRule):
 
     def _already_imported(self, runtime: str) -> bool:
         """Any import of the runtime module, anywhere (try/except, if-guarded...)."""
-        for node in m.findall(self.file.module, m.Import() | m.ImportFrom()):
+        for node in nodes_in(self.file.module, cst.Import, cst.ImportFrom):
             if isinstance(node, cst.Import):
                 names = [cst.helpers.get_full_name_for_node(a.name) for a in node.names]
             elif node.module is not None and not node.relative:

@@ -6,11 +6,11 @@ of them must stay ``"cuda"`` there ("npu" is an error in faster-whisper, vLLM, b
 from __future__ import annotations
 
 import libcst as cst
-import libcst.matchers as m
 
 from covo_port.lib.consumers import Consumer, ConsumerKind, consumer_of, consumers
 from covo_port.lib.devices import consumer_arguments, terminal_name
 from covo_port.lib.names import full_name, imported_names
+from covo_port.lib.tree import nodes_in
 from covo_port.lib.treefacts import imported_modules
 from covo_port.model import PythonRule, TreeIndex
 
@@ -43,9 +43,8 @@ class ConsumerFlow:
     def assign(self, node: cst.Assign) -> None:
         if not self.active:
             return
-        read = {n.value for n in m.findall(node.value, m.Name()) if isinstance(n, cst.Name)} | {
-            n.attr.value for n in m.findall(node.value, m.Attribute())
-            if isinstance(n, cst.Attribute)}
+        read = {n.value for n in nodes_in(node.value, cst.Name)} | {
+            n.attr.value for n in nodes_in(node.value, cst.Attribute)}
         made = self._made_by_call(node.value)
         for target in node.targets:
             name = terminal_name(target.target)
