@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.lib.modulefn import helper_state, insert_helper
+from covo_port.lib.modulefn import helper_state, place_helper
 from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
 from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
@@ -44,8 +44,10 @@ class SdpKernel(PythonRule):
     nothing but that list built from its flags (flash, memory-efficient, math, cuDNN; each
     True by default, cuDNN included) handed to sdpa_kernel, so the rewrite passes exactly
     the same list: literal True/False flags become a literal list; flags known only at run
-    time (variables, **config._asdict()) go through a small helper function inserted once
-    into the module, which builds the list the same way. An empty list behaves as before
+    time (variables, **config._asdict()) go through a small helper function, which builds
+    the list the same way: imported from the package's support module `_covo_port_npu.py`
+    (written once by the run) where the module is imported as part of its package, else
+    inserted once into the module. An empty list behaves as before
     (attention then fails for want of a backend). Like the original, the list never holds
     OVERRIDEABLE, the backend through which a PrivateUse1 device such as the NPU may provide
     its own fused attention. Uses that cannot be rewritten in place (imported under another
@@ -233,5 +235,5 @@ class SdpKernel(PythonRule):
             self.replace(call, rewrite, f"sdp_kernel(...) -> sdpa_kernel({HELPER}(...))")
         anchor = top_level_statement(self, self._dynamic[0][0])
         if state == "free" and anchor is not None:
-            insert_helper(self, anchor, HELPER_SOURCE,
-                          f"{HELPER}(): the backend list of sdp_kernel's flags, built at run time")
+            place_helper(self, anchor, HELPER, HELPER_SOURCE,
+                         f"{HELPER}(): the backend list of sdp_kernel's flags, built at run time")

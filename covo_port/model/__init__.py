@@ -33,12 +33,15 @@ from covo_port.model.rule import (
 )
 from covo_port.model.shell import ShellScan, VarRef, Word
 from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
+from covo_port.model.support import SUPPORT_HEADER, SUPPORT_MODULE, SupportHelper
 from covo_port.model.target import Target, TargetError, get_target, parse_device
 from covo_port.model.tree import TreeIndex
 
 __all__ = [
     "DOC_SECTIONS",
     "ENGINE_CODE",
+    "SUPPORT_HEADER",
+    "SUPPORT_MODULE",
     "BaseImage",
     "BuildSetting",
     "BuildSource",
@@ -64,6 +67,7 @@ __all__ = [
     "Severity",
     "ShellScan",
     "ShellSource",
+    "SupportHelper",
     "Suppressed",
     "SuppressedKind",
     "Target",

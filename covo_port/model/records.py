@@ -89,7 +89,7 @@ class FileKind(str, enum.Enum):
 
 
 class FileStatus(str, enum.Enum):
-    """What the run did with a file of SRC."""
+    """What the run did with a file of SRC (or, ``added``, wrote into OUT)."""
 
     CHANGED = "changed"
     UNCHANGED = "unchanged"
@@ -99,6 +99,8 @@ class FileStatus(str, enum.Enum):
     #: copied unchanged, not rewritten: left out by --include/--exclude or .gitignore, or
     #: marked generated (a finding says so)
     EXCLUDED = "excluded"
+    #: not in SRC: a support module that the run wrote into OUT (see model.support)
+    ADDED = "added"
 
 
 class SuppressedKind(str, enum.Enum):

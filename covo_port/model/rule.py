@@ -37,6 +37,7 @@ from libcst.metadata.base_provider import ProviderT
 
 from covo_port.model.records import Change, Finding, Safety, Severity
 from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
+from covo_port.model.support import SupportHelper
 from covo_port.model.target import Target
 from covo_port.model.tree import TreeIndex
 
@@ -157,6 +158,10 @@ class Rule:
     safety: ClassVar[Safety] = Safety.SAFE
     #: When a rewriting rule declines and reports instead (one sentence, for `rules` and docs).
     declines: ClassVar[str] = ""
+    #: Where the rewrite fixes a problem that is not the NPU's (a library's packaging), what
+    #: it is, in one sentence: OUT's commit of the rule and `rules` say so, for a reviewer who
+    #: may drop that commit.
+    fixes_non_npu: ClassVar[str] = ""
     #: Whether the rule's warning and error findings mark code that cannot run on the target
     #: (a Triton kernel, a torch.cuda call with no NPU twin...): a probe (``x.is_cuda``,
     #: ``torch.cuda.is_available()``, a device-type test) that guards such code is not switched
@@ -293,6 +298,10 @@ class PythonSource(Protocol):
     def add_finding(self, rule: PythonRule, node: cst.CSTNode, message: str,
                     severity: Severity) -> None:
         """Record a finding at ``node``."""
+        ...
+
+    def add_support(self, helper: SupportHelper) -> None:
+        """Record that the module, rewritten, imports ``helper`` from a support module."""
         ...
 
     def changes(self) -> Sequence[Change]:
