@@ -8,13 +8,10 @@ from dataclasses import asdict
 from typing import Any
 
 from covo_port import __version__
+from covo_port.verify.core import StageResult
 from covo_port.verify.markdown import seconds as _seconds
 from covo_port.verify.markdown import table as _table
-from covo_port.verify.profiles.covo_audio.stages import (
-    BF16_TOLERANCE,
-    StageResult,
-    Verification,
-)
+from covo_port.verify.profiles.covo_audio.options import BF16_TOLERANCE, Verification
 from covo_port.verify.residual import render as _residual
 
 SCHEMA = 1
