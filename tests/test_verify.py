@@ -288,16 +288,20 @@ def test_report_renders_every_table_and_the_json_schema(small_src: Path, tmp_pat
             "| 0.25 s |") in md
     assert "| generation, round 0 | 4.00 s (16 tokens, 4.0 tokens/s) |" in md
     assert "'a\\|b'" in md  # pipes in generated text do not break the table
-    assert "15/16 tokens identical (94%), different text" in md
-    assert "| pkg/run.py" not in md  # no leftover, no finding table rows
+    assert "| token match rate | 93.8% (15/16 tokens) |" in md
+    assert "| identical text | False |" in md and "| run | decoded text |" in md
+    findings = md[md.index("## Findings from apply"):]
+    assert "| pkg/run.py" not in findings and "None." in findings  # no finding table rows
+    assert "| pkg/run.py:6 | NPU001 | 'cuda:0' -> 'npu:0' |" in md  # the port's changes
 
     data = report.to_json(v)
     assert set(data) == {
         "tool", "command", "schema", "version", "started", "seconds", "out", "target", "source",
         "device", "emulated", "mode", "max_new_tokens", "model", "audio", "environment", "stages",
-        "timings", "op_stats", "unlisted_dtypes", "findings", "passed", "exit_code"}
+        "timings", "op_stats", "unlisted_dtypes", "components", "changes", "memory",
+        "known_issues", "findings", "passed", "exit_code"}
     assert (data["command"], data["passed"], data["exit_code"]) == ("verify", False, 1)
-    assert data["max_new_tokens"] == 16  # the tiny model's default
+    assert data["max_new_tokens"] == 64  # the default, as the reference's determinism check
     assert [s["name"] for s in data["stages"]] == [n for _, n, _ in options.STAGES]
     assert set(data["stages"][0]) == {"number", "name", "title", "status", "passed", "seconds",
                                       "summary", "error", "data"}
@@ -357,7 +361,7 @@ def test_readme_recipe_passes_all_five_stages_with_relative_paths_and_no_shared_
                for c in equivalence)
 
     inference = data["stages"][3]["data"]
-    assert [r["new_tokens"] for r in inference["rounds"]] == [16, 16]
+    assert [r["new_tokens"] for r in inference["rounds"]] == [64, 64]
     for r in inference["rounds"]:
         assert r["speech_codes"] and r["text"]  # the tiny model says and speaks something
         assert r["wav"]["sample_rate"] == 24000 and r["wav"]["finite"]
@@ -366,7 +370,7 @@ def test_readme_recipe_passes_all_five_stages_with_relative_paths_and_no_shared_
     assert {"initialisation", "weight_loading", "generation_round_0", "generation_round_1",
             "audio_decode_round_0", "audio_decode_round_1"} <= set(data["timings"])
     determinism = data["stages"][4]["data"]
-    assert determinism["matched"] == determinism["tokens"] == 16
+    assert determinism["matched"] == determinism["tokens"] == 64
     assert data["op_stats"]  # the emulation saw the run
 
     text = md.read_text()

@@ -9,6 +9,7 @@ from typing import Any
 
 from covo_port.pipeline.manifest import Manifest
 from covo_port.verify.core import Runner, StageResult
+from covo_port.verify.profiles.covo_audio import summaries
 from covo_port.verify.profiles.covo_audio.clips import ROUND_AUDIO
 from covo_port.verify.profiles.covo_audio.options import (
     BF16_TOLERANCE,
@@ -26,8 +27,7 @@ def stage_import(opts: VerifyOptions, runner: Runner) -> tuple[StageResult, dict
     modules = data.get("modules", [])
     failed = [m for m in modules if m.get("error")]
     stage.data = {"modules": modules, "missing_packages": data.get("missing", [])}
-    stage.summary = (f"{len(modules) - len(failed)}/{len(modules)} modules of "
-                     "covoaudio, token2wav imported in a fresh interpreter")
+    stage.summary = summaries.imports(stage.data)
     environment = data.get("environment", {})
     if error:
         return stage.fail(error), environment
@@ -112,10 +112,7 @@ def stage_equivalence(opts: VerifyOptions, manifest: Manifest, runner: Runner,
             row["problem"] = "not computed"
         stage.data["comparisons"].append(row)
     stage.data["n_mels"] = ported.get("n_mels") or src.get("n_mels")
-    done = [r for r in stage.data["comparisons"] if "max_abs_error" in r]
-    stage.summary = "; ".join(
-        f"{r['reference']} vs {r['other']}: max abs {r['max_abs_error']:.3e}, cosine "
-        f"{r['cosine_similarity']:.7f}" for r in done) or "no comparison computed"
+    stage.summary = summaries.equivalence(stage.data)
     if problems:
         return stage.fail("; ".join(problems))
     stage.status = "pass"

@@ -2,18 +2,27 @@
 ``example.py`` drives it (model built from its config and moved to the device, safetensors shards
 loaded, round 0 then round 1 on the history, token2wav decoding and written wavs for ``a2ta``),
 then round 0 again, greedy, for the determinism check (twice where round 0 itself was sampled).
+
+On the way it records what reaches the NPU, per component of the model (:mod:`.components`),
+and the memory each step leaves at its peak: the process's peak resident set size (on the CPU
+and under the emulation, where the NPU's tensors are host memory) and, on a real Ascend device,
+``torch.npu.max_memory_allocated``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import resource
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from covo_port.verify.profiles.covo_audio.clips import ROUND_AUDIO
+from covo_port.verify.profiles.covo_audio.components import Scope
 from covo_port.verify.profiles.covo_audio.runner_base import Record, synchronize
 
 REPETITION_PENALTY = 1.05
@@ -49,24 +58,43 @@ def wav_stats(path: Path, expected_rate: int) -> dict[str, Any]:
     return stats
 
 
+def peak_rss() -> int:
+    """This process's peak resident set size so far, in bytes."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # Linux counts KiB
+
+
 class Dialogue:
     """OUT's model, tokenizer and (for a2ta) token2wav decoder, driven like ``example.py``."""
 
-    def __init__(self, args: argparse.Namespace, record: Record) -> None:
-        self.args, self.record = args, record
+    def __init__(self, args: argparse.Namespace, record: Record, scope: Scope) -> None:
+        self.args, self.record, self.scope = args, record, scope
         self.device = args.device
         self.audio_dir = Path(args.audio_dir)
         self.timings: dict[str, float] = {}
         record.data["timings"] = self.timings
+        #: the peaks after each timed step: "rss" always, "device" on a real NPU
+        self.memory: dict[str, dict[str, int]] = {}
+        record.data["memory"] = {"runtime": args.runtime, "steps": self.memory}
 
     def timed(self, key: str, func: Callable[[], Any]) -> Any:
         synchronize(self.device)
+        self.scope.step = key
         started = time.perf_counter()
         value = func()
         synchronize(self.device)
         self.timings[key] = round(time.perf_counter() - started, 3)
+        self.memory[key] = self.peaks()
         self.record.save()
         return value
+
+    def peaks(self) -> dict[str, int]:
+        peaks = {"rss": peak_rss()}
+        if self.args.runtime == "torch_npu":
+            import torch
+
+            peaks["device"] = int(torch.npu.max_memory_allocated(self.device))
+        return peaks
 
     def load(self) -> None:
         from covoaudio.configuration_covo_audio import CovoAudioConfig
@@ -141,10 +169,12 @@ class Dialogue:
                                  first_round=turn == 0)
 
     def generate(self, key: str, history: Any = None, turn: int = 0,
-                 **sampling: Any) -> tuple[list[int], Any]:
-        """One round; returns the new token ids and the KV cache after it."""
+                 max_new_tokens: int | None = None, **sampling: Any) -> tuple[list[int], Any]:
+        """One round (of at most ``max_new_tokens``, else ``--max-new-tokens``); returns the new
+        token ids and the KV cache after it."""
         import torch
 
+        self.scope.step = key  # the calls until the next step are this round's
         wavs, input_ids, attention_mask = self.prompt(turn)
         if history is not None:  # the mask covers the history too
             seen = history.get_seq_length()
@@ -157,7 +187,8 @@ class Dialogue:
             with torch.no_grad():
                 return self.model.generate(
                     input_ids=input_ids, wavs=wavs, attention_mask=attention_mask,
-                    max_new_tokens=self.args.max_new_tokens, eos_token_id=self.eos_id,
+                    max_new_tokens=max_new_tokens or self.args.max_new_tokens,
+                    eos_token_id=self.eos_id,
                     pad_token_id=self.tokenizer.pad_token_id, return_dict_in_generate=True,
                     logits_processor=self.processors(), repetition_penalty=REPETITION_PENALTY,
                     **sampling)
@@ -193,9 +224,30 @@ class Dialogue:
 
 
 def action_infer(args: argparse.Namespace, record: Record, root: Path) -> None:
+    from covo_port.verify import emulation
+    from covo_port.verify.emulation._errors import ROOT_VARIABLE
+
+    scope = Scope()
+    recorder = None
+    if args.runtime in ("emulate", "torch_npu"):
+        os.environ[ROOT_VARIABLE] = str(root)  # "the user's line" is a line of the tree
+        recorder = emulation.record(None, args.runtime)
+        recorder.scope = scope
+    try:
+        converse(Dialogue(args, record, scope), args, record)
+    finally:
+        if recorder is not None:
+            data = recorder.data()
+            record.data["recording"] = {key: data[key] for key in (
+                "ops", "refusals", "cuda", "syncs", "not_emulated")}
+        record.data.setdefault("memory", {})["peak_rss"] = peak_rss()
+        record.save()
+
+
+def converse(dialogue: Dialogue, args: argparse.Namespace, record: Record) -> None:
+    """Both rounds, then the determinism runs: ``--determinism-tokens`` tokens of round 0."""
     import torch
 
-    dialogue = Dialogue(args, record)
     dialogue.load()
     rounds: list[dict[str, Any]] = []
     record.data["rounds"] = rounds
@@ -216,17 +268,21 @@ def action_infer(args: argparse.Namespace, record: Record, root: Path) -> None:
     record.data["inference_done"] = True
 
     # Round 0 runs with the model's generation config, as example.py runs it: where that is
-    # greedy, round 0 is the first of the two greedy runs, and one more run is enough.
-    runs = []
+    # greedy, its first tokens are the first of the two greedy runs (generation is causal: the
+    # first N tokens of a longer greedy run are what a run of N tokens gives), and one more run
+    # is enough.
+    count = args.determinism_tokens
+    runs: list[dict[str, Any]] = []
+    record.data["determinism"] = runs
     if not getattr(dialogue.model.generation_config, "do_sample", False):
-        runs.append({"tokens": first_tokens, "text": rounds[0]["text"], "run": "round 0"})
+        runs.append({"tokens": first_tokens[:count], "run": "round 0"})
     while len(runs) < 2:
         run = f"determinism_run_{len(runs) + 1}"
         record.step(run)
-        tokens, _ = dialogue.generate(run, do_sample=False)
-        text = dialogue.tokenizer.decode([t for t in tokens if t < dialogue.text_vocab],
-                                         skip_special_tokens=True)
-        runs.append({"tokens": tokens, "text": text, "run": run.replace("_", " ")})
-        record.data["determinism"] = runs
+        tokens, _ = dialogue.generate(run, max_new_tokens=count, do_sample=False)
+        runs.append({"tokens": tokens, "run": run.replace("_", " ")})
         record.save()
+    for entry in runs:
+        entry["text"] = dialogue.tokenizer.decode(
+            [t for t in entry["tokens"] if t < dialogue.text_vocab], skip_special_tokens=True)
     record.step("done")

@@ -4,12 +4,13 @@ inference as the user runs it, then the determinism runs."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from covo_port.pipeline.manifest import Manifest
 from covo_port.verify.core import Runner, StageResult
-from covo_port.verify.profiles.covo_audio import tiny
+from covo_port.verify.profiles.covo_audio import summaries, tiny
 from covo_port.verify.profiles.covo_audio.options import (
     LIMITS,
     PROMPT_FILES,
@@ -48,14 +49,17 @@ def prepare_model(opts: VerifyOptions, manifest: Manifest, runner: Runner
         if error:
             return model, f"building the tiny model with OUT's classes failed: {error}"
         model["build"] = f"built in {built.get('seconds', 0):.1f} s"
+        model["build_seconds"] = round(built.get("seconds", 0), 1)
     model["summary"] = tiny.summary(folder)
     return model, None
 
 
 def stage_inference(opts: VerifyOptions, runner: Runner, audio: Path,
-                    prepared: tuple[dict[str, Any], str | None], verification: Verification
+                    prepared: tuple[dict[str, Any], str | None], verification: Verification,
+                    on_determinism: Callable[[], None] | None = None
                     ) -> tuple[StageResult, StageResult]:
-    """Stages 4 and 5; ``prepared`` is what :func:`prepare_model` returned."""
+    """Stages 4 and 5; ``prepared`` is what :func:`prepare_model` returned; ``on_determinism``
+    is called once, when the interpreter starts its first determinism run."""
     inference, determinism = new_stage(4), new_stage(5)
     model, error = prepared
     verification.model = model
@@ -64,20 +68,33 @@ def stage_inference(opts: VerifyOptions, runner: Runner, audio: Path,
     wav_dir = opts.audio_out or runner.work
     wav_dir.mkdir(parents=True, exist_ok=True)
     args = ["--device", opts.device, "--model-dir", model["model_dir"], "--mode", opts.mode,
-            "--max-new-tokens", str(opts.new_tokens), "--audio-dir", str(audio),
+            "--max-new-tokens", str(opts.new_tokens),
+            "--determinism-tokens", str(opts.determinism_tokens), "--audio-dir", str(audio),
             "--t2w-config", model["t2w_config"], "--t2w-ckpt", model["t2w_ckpt"],
             "--wav-dir", str(wav_dir)]
     if model.get("prompt_dir"):
         args += ["--prompt-dir", model["prompt_dir"]]
     limit = opts.timeout or LIMITS[f"infer_{opts.model_kind}"]
     started = time.perf_counter()
-    data, error = runner.run("infer", args, cwd=opts.out, runtime=opts.runtime, limit=limit)
+    announced = False
+
+    def watch(progress: dict[str, Any]) -> None:
+        nonlocal announced
+        if (on_determinism is not None and not announced
+                and str(progress.get("step", "")).startswith("determinism")):
+            announced = True
+            on_determinism()
+
+    data, error = runner.run("infer", args, cwd=opts.out, runtime=opts.runtime, limit=limit,
+                             watch=watch)
     elapsed = time.perf_counter() - started
     verification.timings = data.get("timings", {})
     verification.op_stats = data.get("op_stats", {})
     verification.unlisted_dtypes = data.get("unlisted_dtypes", {})
+    verification.recording = data.get("recording", {})
+    verification.memory = data.get("memory", {})
     _inference_result(inference, opts, data, error if not data.get("inference_done") else None)
-    _determinism_result(determinism, data, error)
+    _determinism_result(determinism, data, error, opts.determinism_tokens)
     timings = verification.timings
     determinism.seconds = sum(timings.get(f"determinism_run_{n}", 0.0) for n in (1, 2))
     inference.seconds = elapsed - determinism.seconds
@@ -90,9 +107,7 @@ def _inference_result(stage: StageResult, opts: VerifyOptions, data: dict[str, A
     stage.data = {"mode": opts.mode, "max_new_tokens": opts.new_tokens, "device": opts.device,
                   "weights": data.get("weights", {}), "rounds": rounds,
                   "timings": data.get("timings", {})}
-    parts = [f"round {r['round']}: {r['new_tokens']} tokens"
-             + (f", {r['wav']['seconds']:.2f} s of audio" if "wav" in r else "") for r in rounds]
-    stage.summary = "; ".join(parts) or "no round completed"
+    stage.summary = summaries.inference(stage.data)
     if error:
         stage.fail(error)
         return
@@ -114,7 +129,8 @@ def _inference_result(stage: StageResult, opts: VerifyOptions, data: dict[str, A
         stage.status = "pass"
 
 
-def _determinism_result(stage: StageResult, data: dict[str, Any], error: str | None) -> None:
+def _determinism_result(stage: StageResult, data: dict[str, Any], error: str | None,
+                        limit: int) -> None:
     runs = data.get("determinism", [])
     if len(runs) < 2:
         stage.fail(error if data.get("inference_done") and error else "not run: stage 4 failed")
@@ -122,15 +138,14 @@ def _determinism_result(stage: StageResult, data: dict[str, Any], error: str | N
     first, second = runs[0]["tokens"], runs[1]["tokens"]
     matched = sum(1 for a, b in zip(first, second, strict=False) if a == b)
     total = max(len(first), len(second))
-    same_text = runs[0]["text"] == runs[1]["text"]
-    stage.data = {"tokens": total, "matched": matched,
+    texts = [runs[0].get("text", ""), runs[1].get("text", "")]
+    same_text = texts[0] == texts[1]
+    stage.data = {"tokens": total, "matched": matched, "limit": limit,
                   "match_rate": matched / total if total else 1.0,
-                  "identical_text": same_text, "texts": [runs[0]["text"], runs[1]["text"]],
+                  "identical_text": same_text, "texts": texts, "token_ids": [first, second],
                   "runs": [r.get("run", "") for r in runs],
                   "sampling": "greedy (do_sample=False), repetition_penalty 1.05"}
-    stage.summary = (f"{matched}/{total} tokens identical "
-                     f"({100 * stage.data['match_rate']:.0f}%), "
-                     f"{'identical' if same_text else 'different'} text")
+    stage.summary = summaries.determinism(stage.data)
     if matched != total or not same_text or not total:
         stage.fail(f"two greedy runs differ: {stage.summary}")
     else:

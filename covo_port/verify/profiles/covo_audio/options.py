@@ -21,7 +21,9 @@ RUNNER = "covo_port.verify.profiles.covo_audio.runner"
 PROMPT_FILES = ("prompt_token.npy", "prompt_latent.npy", "speaker_embed.npy")
 BF16_TOLERANCE = 0.01  # the reference's "within bf16 tolerance"
 MIN_COSINE = 0.9999
-DEFAULT_NEW_TOKENS = {"tiny": 16, "checkpoint": 64}
+DEFAULT_NEW_TOKENS = {"tiny": 64, "checkpoint": 64}
+#: The reference compares 64 tokens of two greedy runs (fewer where ``--max-new-tokens`` is).
+DETERMINISM_TOKENS = 64
 #: Time limits of the subprocesses, in seconds (``--timeout`` replaces the inference one).
 LIMITS = {"probe": 300.0, "mel": 300.0, "tiny": 600.0, "infer_tiny": 600.0,
           "infer_checkpoint": 3600.0}
@@ -53,6 +55,10 @@ class VerifyOptions:
     def new_tokens(self) -> int:
         return self.max_new_tokens or DEFAULT_NEW_TOKENS[self.model_kind]
 
+    @property
+    def determinism_tokens(self) -> int:
+        return min(DETERMINISM_TOKENS, self.new_tokens)
+
 
 @dataclass
 class Verification(core.Verification):
@@ -63,6 +69,10 @@ class Verification(core.Verification):
     op_stats: dict[str, int] = field(default_factory=dict)
     #: "api(dtype)" -> calls the emulation let through although torch_npu's table omits them
     unlisted_dtypes: dict[str, int] = field(default_factory=dict)
+    #: what reached the NPU during stages 4 and 5, per component (the recorder's lists)
+    recording: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: the inference process's memory: "runtime", "peak_rss", "steps" (key -> peaks)
+    memory: dict[str, Any] = field(default_factory=dict)
 
 
 def new_stage(number: int) -> core.StageResult:

@@ -98,7 +98,8 @@ def parser() -> argparse.ArgumentParser:
     # infer
     p.add_argument("--model-dir")
     p.add_argument("--mode", choices=("a2t", "a2ta"), default="a2t")
-    p.add_argument("--max-new-tokens", type=int, default=16)
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--determinism-tokens", type=int, default=64)
     p.add_argument("--audio-dir")
     p.add_argument("--t2w-config")
     p.add_argument("--t2w-ckpt")

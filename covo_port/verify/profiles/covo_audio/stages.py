@@ -39,10 +39,17 @@ def _guarded(number: int, func: Callable[[], StageResult]) -> StageResult:
 
 
 def run_verify(opts: VerifyOptions, manifest: Manifest,
-               on_stage: Callable[[StageResult], None] | None = None) -> Verification:
-    """All five stages on OUT; ``on_stage`` is told of each as it ends."""
+               on_stage: Callable[[StageResult], None] | None = None,
+               on_start: Callable[[int, str], None] | None = None) -> Verification:
+    """All five stages on OUT; ``on_start`` is told of each stage (number, title) as it starts,
+    ``on_stage`` of each as it ends. Stage 5 runs in stage 4's interpreter: it is announced
+    when that interpreter starts its first determinism run."""
     verification = Verification(opts, manifest, started=core.now())
     started = time.perf_counter()
+
+    def start(number: int) -> None:
+        if on_start:
+            on_start(number, STAGES[number - 1][2])
 
     def done(stage: StageResult) -> None:
         verification.stages.append(stage)
@@ -68,17 +75,22 @@ def run_verify(opts: VerifyOptions, manifest: Manifest,
         # stage 2's interpreter and the tiny model's build start while stage 1 runs here;
         # stage 4 (the timed one) runs alone
         model_job = pool.submit(prepare)
+        start(1)
+        start(2)
         import_job = pool.submit(_guarded, 2, imports)
         done(_guarded(1, lambda: stage_residual(opts.out, manifest)))
         done(import_job.result())
+        start(3)
         done(_guarded(3, lambda: stage_equivalence(opts, manifest, runner, audio)))
         prepared = model_job.result()
         pair: list[StageResult] = []
 
         def inference() -> StageResult:
-            pair.extend(stage_inference(opts, runner, audio, prepared, verification))
+            pair.extend(stage_inference(opts, runner, audio, prepared, verification,
+                                        on_determinism=lambda: start(5)))
             return pair[0]
 
+        start(4)
         done(_guarded(4, inference))
         done(pair[1] if len(pair) == 2 else new_stage(5).fail("not run: stage 4 failed"))
     verification.seconds = time.perf_counter() - started
