@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import libcst as cst
-import libcst.matchers as m
 
-from covo_port.lib.consumers import Consumer, consumer_of
+from covo_port.lib.consumers import Consumer
 from covo_port.lib.devices import (
     CUDA_DEVICE,
     DEVICE_TYPES,
     DeviceLiterals,
     DeviceUse,
     Use,
-    consumer_arguments,
     terminal_name,
 )
+from covo_port.lib.flows import ConsumerFlow, consumer_elsewhere, consumer_facts
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import is_imported
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
 
 class DeviceStrings(ImportAware):
@@ -61,6 +60,7 @@ class DeviceStrings(ImportAware):
     """
 
     id = "NPU001"
+    category = Category.DEVICES
     name = "cuda-device-strings"
     summary = 'CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu'
     severity = Severity.WARNING
@@ -68,7 +68,13 @@ class DeviceStrings(ImportAware):
     cuda_only = True
     declines = 'a "cuda" string whose use is not certainly a torch device (reported)'
     triggers = ("cuda",)
+    needs_tree = True
     examples = (
+        Example(  # bitsandbytes moves and quantises in its own .cuda()
+            "import bitsandbytes as bnb\n"
+            "w = bnb.nn.Params4bit(data, requires_grad=False)\nw.cuda(device)\n",
+            findings=1,
+        ),
         Example(
             'import torch\nmodel = model.to("cuda:0")\nx = torch.zeros(3, device="cuda")\n',
             'import torch\nmodel = model.to("npu:0")\nx = torch.zeros(3, device="npu")\n',
@@ -167,13 +173,7 @@ class DeviceStrings(ImportAware):
         #: device literals to rewrite, decided at the end (their values may reach a library
         #: that is not torch): (literal, its use, the device index in it)
         self._pending: list[tuple[cst.SimpleString, Use, str | None]] = []
-        #: names whose values reach a library with its own device vocabulary -> that library
-        self._foreign: dict[str, Consumer] = {}
-        #: name -> the names read in what is assigned to it (how a value travels in the file)
-        self._feeds: dict[str, set[str]] = {}
-        #: whether the module imports a library with its own device vocabulary at all
-        self._foreign_imports = any(consumer_of(full) is not None
-                                    for fulls in file.imports.values() for full in fulls)
+        self.flow = ConsumerFlow(self)
 
     # -- device literals -------------------------------------------------------------------
     def leave_SimpleString(self, original_node: cst.SimpleString) -> None:
@@ -193,40 +193,21 @@ class DeviceStrings(ImportAware):
             self._pending.append((original_node, use, match.group(1)))
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self._foreign_imports:
-            received = consumer_arguments(self, node)
-            if received is not None:
-                for name in received[1]:
-                    self._foreign.setdefault(name, received[0])
+        self.flow.call(node)
         self._cuda_call(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if not self._foreign_imports:
-            return
-        read = {n.value for n in m.findall(node.value, m.Name())
-                if isinstance(n, cst.Name)} | {
-            n.attr.value for n in m.findall(node.value, m.Attribute())
-            if isinstance(n, cst.Attribute)}
-        for target in node.targets:
-            name = terminal_name(target.target)
-            if name is not None:
-                self._feeds.setdefault(name, set()).update(read)
+        self.flow.assign(node)
 
-    def _reaching(self) -> dict[str, Consumer]:
-        """Every name whose value may reach a library with its own devices, following
-        assignments within the file (``x = asr_device if ... else "cpu"``: asr_device too)."""
-        found = dict(self._foreign)
-        todo = list(found)
-        while todo:
-            name = todo.pop()
-            for source in self._feeds.get(name, ()):
-                if source not in found:
-                    found[source] = found[name]
-                    todo.append(source)
-        return found
+    @classmethod
+    def tree_words(cls, path: str, data: bytes) -> set[str]:
+        """``consumer:<package>`` where a file imports a library with its own devices."""
+        return consumer_facts(path, data)
 
     def finish(self) -> None:
-        reaching = self._reaching() if self._foreign else {}
+        reaching = self.flow.reaching()
+        elsewhere = (consumer_elsewhere(self.file.tree, self.id, self.file.path)
+                     if any(u.travels for _, u, _ in self._pending) else None)
         for literal, use, index in self._pending:
             value = string_value(literal)
             consumer = reaching.get(use.name or "")
@@ -235,7 +216,13 @@ class DeviceStrings(ImportAware):
                             f"`{use.name}`, is passed to it in this module)")
                 continue
             new = self._new_device(literal, index)
-            self.replace(literal, new, f"{value!r} -> {new.evaluated_value!r}")
+            message = f"{value!r} -> {new.evaluated_value!r}"
+            if use.travels and elsewhere is not None:
+                self.replace(literal, new, f"{message}: `{use.name}` may reach "
+                             f"{elsewhere[0].library}, imported in {elsewhere[1]}, where "
+                             "\"npu\" is an error", safety=Safety.UNSAFE)
+                continue
+            self.replace(literal, new, message)
             self._map_index_argument(literal)
 
     def _new_device(self, literal: cst.SimpleString, index: str | None) -> cst.SimpleString:
@@ -315,6 +302,12 @@ class DeviceStrings(ImportAware):
         if not isinstance(func, cst.Attribute) or func.attr.value != "cuda":
             return
         if self.is_name(func, "torch.cuda") or self._is_module_path(func):
+            return
+        made = self.flow.made(func.value)
+        if made is not None:
+            self.report(node, f".cuda() of an object of {made.library}, whose .cuda() does more "
+                        "than move it (bitsandbytes quantises there): .npu() would skip that; "
+                        f"left as it is; on an Ascend host: {made.advice}")
             return
         self.replace(func.attr, func.attr.with_changes(value="npu"), ".cuda() -> .npu()")
         positional = [a for a in node.args if a.keyword is None]

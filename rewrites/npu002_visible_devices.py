@@ -8,7 +8,15 @@ import libcst as cst
 
 from covo_port.lib.shell import command_name
 from covo_port.lib.strings import string_value
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, ShellSource
+from covo_port.model import (
+    Category,
+    Example,
+    PythonRule,
+    PythonSource,
+    Safety,
+    Severity,
+    ShellSource,
+)
 
 CUDA_ENV = "CUDA_VISIBLE_DEVICES"
 _ENV_READERS = {
@@ -59,6 +67,7 @@ class VisibleDevices(PythonRule):
     """
 
     id = "NPU002"
+    category = Category.DEVICES
     name = "cuda-visible-devices"
     summary = "CUDA_VISIBLE_DEVICES -> ASCEND_RT_VISIBLE_DEVICES, in Python and shell"
     severity = Severity.WARNING

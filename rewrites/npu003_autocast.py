@@ -7,14 +7,16 @@ the CUDA-only ``torch.cuda.amp.autocast(...)`` becomes ``torch.amp.autocast("npu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.calls import argument, as_keyword, prepend_arg
 from covo_port.lib.imports import ImportAware, ImportMove, move_imports
 from covo_port.lib.names import dotted, module_name, references
-from covo_port.lib.strings import string_value
-from covo_port.model import Example, PythonSource, Safety, Severity
+from covo_port.lib.strings import string_value, with_value
+from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
 _AUTOCASTS = ("torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast")
 _CUDA_AUTOCASTS = ("torch.cuda.amp.autocast", "torch.cuda.amp.autocast_mode.autocast")
@@ -70,6 +72,7 @@ class Autocast(ImportAware):
     """
 
     id = "NPU003"
+    category = Category.AMP
     name = "autocast-device-type"
     summary = 'autocast device_type "cuda" and torch.cuda.amp.autocast -> the "npu" device type'
     severity = Severity.WARNING
@@ -78,6 +81,16 @@ class Autocast(ImportAware):
     declines = 'a device type computed at run time, or autocast passed as a value'
     triggers = ("autocast",)
     examples = (
+        Example(  # through functools.partial, and a choice between literals
+            "import torch\nfrom functools import partial\n"
+            "ctx = partial(torch.autocast, 'cuda', enabled=False)\n"
+            "with torch.autocast('cuda' if not torch.backends.mps.is_available() else 'mps'):\n"
+            "    pass\n",
+            "import torch\nfrom functools import partial\n"
+            "ctx = partial(torch.autocast, 'npu', enabled=False)\n"
+            "with torch.autocast('npu' if not torch.backends.mps.is_available() else 'mps'):\n"
+            "    pass\n",
+        ),
         Example(
             "import torch\n\n"
             "class Attention(torch.nn.Module):\n"
@@ -177,12 +190,21 @@ class Autocast(ImportAware):
         self._imports: list[cst.ImportFrom] = []
 
     def visit_Call(self, node: cst.Call) -> None:
+        if self._is_partial_autocast(node):  # partial(autocast, "cuda", enabled=False)
+            self._device_type(node.with_changes(args=node.args[1:]), node.args[1:])
+            return
         if not self.file.may_reach(node.func, "autocast"):
             return  # every name the rule looks for ends in autocast: skip the name resolution
         if self.is_name(node.func, *_AUTOCASTS):
-            self._device_type(node)
+            self._device_type(node, node.args)
         elif self.is_name(node.func, *_CUDA_AUTOCASTS):
             self._cuda_calls.append(node)
+
+    def _is_partial_autocast(self, node: cst.Call) -> bool:
+        return (bool(node.args) and node.args[0].keyword is None
+                and self.file.may_reach(node.args[0].value, "autocast")
+                and self.is_name(node.func, "functools.partial")
+                and self.is_name(node.args[0].value, *_AUTOCASTS))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         super().visit_ImportFrom(node)
@@ -235,28 +257,37 @@ class Autocast(ImportAware):
         positional = [a for a in call.args if a.keyword is None]
         return not any(a.star for a in positional) and len(positional) <= len(_CUDA_POSITIONAL)
 
-    def _device_type(self, call: cst.Call) -> None:
+    def _device_type(self, call: cst.Call, args: Sequence[cst.Arg]) -> None:
+        """The device type of an autocast call (``args``: its arguments, those of the
+        original nodes; ``call`` may be a stand-in for ``partial(autocast, ...)``)."""
         arg = argument(call, 0, "device_type")
         if arg is None:
-            if any(a.star for a in call.args):
-                self.report(call, "autocast with unpacked arguments: make sure its device_type "
-                            f'is "{self.file.target.device_type}" on the target')
+            if any(a.star for a in args):
+                self.report(args[0] if args else call, "autocast with unpacked arguments: make "
+                            f'sure its device_type is "{self.file.target.device_type}" on the '
+                            "target")
             return
-        value = string_value(arg.value)
-        if value is None:
-            self.report(arg.value, "autocast device_type is computed at run time: make sure it "
-                        f'is "{self.file.target.device_type}" on the target (not rewritten)')
+        literals = self._literal_choices(arg.value)  # arg: a node of the module, also for
+        if literals is None:                          # the stand-in of a partial
+            self.report(arg.value, "autocast device_type is computed at run time: make "
+                        f'sure it is "{self.file.target.device_type}" on the target (not '
+                        "rewritten)")
             return
-        if value != _CUDA:
-            return
-        literal = arg.value
-        assert isinstance(literal, cst.SimpleString)
         device = self.file.target.device_type
-        self.replace(
-            literal,
-            literal.with_changes(value=f"{literal.prefix}{literal.quote}{device}{literal.quote}"),
-            f'autocast device_type "cuda" -> "{device}"',
-        )
+        for literal in literals:  # "cuda", or "cuda" if ... else "mps"
+            if string_value(literal) == _CUDA:
+                self.replace(literal, with_value(literal, device),
+                             f'autocast device_type "cuda" -> "{device}"')
+
+    def _literal_choices(self, node: cst.BaseExpression) -> list[cst.SimpleString] | None:
+        """The string literals a device type is chosen among (a literal, or the branches of
+        a conditional expression of literals); None where it is computed otherwise."""
+        if isinstance(node, cst.IfExp):
+            body, orelse = (self._literal_choices(node.body),
+                            self._literal_choices(node.orelse))
+            return None if body is None or orelse is None else [*body, *orelse]
+        return [node] if isinstance(node, cst.SimpleString) and string_value(
+            node) is not None else None
 
     def _cuda_autocast(self, call: cst.Call, keep_name: bool) -> None:
         if not self._rewritable(call):

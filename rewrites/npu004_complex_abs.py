@@ -15,7 +15,7 @@ import libcst as cst
 from covo_port.lib.calls import argument, keyword_arg
 from covo_port.lib.names import dotted, is_imported, module_name
 from covo_port.lib.values import all_values, is_side_effect_free, sum_needs_parentheses
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
 
 _ABS_FUNCS = ("torch.abs", "torch.absolute", "builtins.abs")
 _ABS_METHODS = ("abs", "absolute")
@@ -133,6 +133,7 @@ class ComplexAbs(PythonRule):
     """
 
     id = "NPU004"
+    category = Category.OPERATORS
     name = "complex-abs"
     summary = "abs() of a complex tensor -> real ** 2 + imag ** 2 (or its sqrt)"
     severity = Severity.ERROR

@@ -14,7 +14,7 @@ from covo_port.lib.calls import append_arg, argument, as_keyword, keyword_arg, m
 from covo_port.lib.devices import device_like
 from covo_port.lib.names import dotted, is_imported, module_name
 from covo_port.lib.values import all_values, assigned_values
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
 
 _WINDOWS = tuple(f"torch.{kind}_window" for kind in (
     "hann", "hamming", "blackman", "bartlett", "kaiser"))
@@ -80,6 +80,7 @@ class StftDtype(PythonRule):
     """
 
     id = "NPU005"
+    category = Category.OPERATORS
     name = "stft-float32"
     summary = "torch.stft input and window made float32 (x.float(), dtype=torch.float32)"
     severity = Severity.WARNING

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import ScopeProvider
 
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
 
 PROPERTIES = "torch.cuda.get_device_properties"
 CAPABILITY = "torch.cuda.get_device_capability"
@@ -90,6 +90,7 @@ class DeviceProperties(PythonRule):
     """
 
     id = "NPU006"
+    category = Category.CUDA_API
     name = "capability-branches"
     summary = "CUDA compute-capability tests (get_device_properties/capability) folded"
     severity = Severity.WARNING

@@ -7,7 +7,7 @@ import libcst as cst
 from covo_port.lib.modulefn import helper_state, insert_helper
 from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
 
 SDP_KERNEL = "torch.backends.cuda.sdp_kernel"
 HELPER = "_sdpa_backends"
@@ -77,6 +77,7 @@ class SdpKernel(PythonRule):
     """
 
     id = "NPU007"
+    category = Category.BACKENDS
     name = "sdp-kernel"
     summary = "torch.backends.cuda.sdp_kernel(...) -> torch.nn.attention.sdpa_kernel([...])"
     severity = Severity.WARNING

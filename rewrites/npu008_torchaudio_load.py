@@ -7,7 +7,7 @@ import libcst as cst
 from covo_port.lib.modulefn import helper_state, insert_helper, inside_helper
 from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
 
 LOAD = "torchaudio.load"
 HELPER = "_torchaudio_load"
@@ -60,6 +60,7 @@ class TorchaudioLoad(PythonRule):
     """
 
     id = "NPU008"
+    category = Category.PACKAGES
     name = "torchaudio-load-fallback"
     summary = "torchaudio.load(...) -> the same load with a soundfile fallback"
     severity = Severity.WARNING

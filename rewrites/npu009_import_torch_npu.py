@@ -6,46 +6,20 @@ import posixpath
 import re
 
 import libcst as cst
-import libcst.matchers as m
 
-from covo_port.model import Example, ImportStyle, PythonRule, Safety, Severity, Target
+from covo_port.lib.tree import nodes_in
+from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
+from covo_port.model import Category, Example, ImportStyle, PythonRule, Safety, Severity, Target
 
 #: Facts of the tree (TreeIndex words): a package's __init__.py, a Python module, a module
 #: with a ``__main__`` guard, a module that imports torch, a module that mentions CUDA, and
 #: ``console:<module>`` for the modules that console scripts name (pyproject, setup.cfg/py).
-PACKAGE, PYTHON, MAIN, TORCH, CUDA, CONSOLE, IMPORT = (
-    "package", "python", "main", "torch", "cuda", "console:", "import:")
+PACKAGE, PYTHON, MAIN, TORCH, CUDA, CONSOLE = (
+    "package", "python", "main", "torch", "cuda", "console:")
 _IMPORTS_TORCH = re.compile(rb"^[ \t]*(?:import[ \t]+torch\b|from[ \t]+torch\b)", re.M)
 _USES_CUDA = re.compile(rb"cuda|nccl|CUDA_VISIBLE_DEVICES")
 _ENTRY_POINT = re.compile(rb"""=\s*["']?([A-Za-z_][\w.]*)\s*:\s*[A-Za-z_][\w.]*""")
 _BUILD_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
-_IMPORT_LINE = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))",
-                          re.M)
-
-
-def _imported_modules(path: str, data: bytes) -> set[str]:
-    """The modules a file imports (relative imports made absolute from its path)."""
-    found = set()
-    package = posixpath.dirname(path).split("/") if posixpath.dirname(path) else []
-    for relative, plain in _IMPORT_LINE.findall(data):
-        name = (relative or plain).decode("ascii", errors="replace")
-        dots = len(name) - len(name.lstrip("."))
-        if dots:
-            base = package[:len(package) - dots + 1] if dots <= len(package) + 1 else []
-            name = ".".join([*base, name.lstrip(".")]).strip(".")
-        if name:
-            found.add(name)
-    return found
-
-
-def _module_names(path: str) -> set[str]:
-    """The dotted names a file can be imported by (``src/pkg/m.py``: pkg.m, m, src.pkg.m)."""
-    parts = path.removesuffix(".py").split("/")
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return {".".join(parts[i:]) for i in range(len(parts))}
-
-
 def _imports_torch(statement: cst.CSTNode) -> bool:
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
@@ -72,7 +46,8 @@ def _is_docstring_or_future(statement: cst.BaseStatement) -> bool:
 
 
 def _has_main_guard(module: cst.Module) -> bool:
-    return any(m.matches(s, m.If(test=m.Comparison(left=m.Name("__name__"))))
+    return any(isinstance(s, cst.If) and isinstance(s.test, cst.Comparison)
+               and isinstance(s.test.left, cst.Name) and s.test.left.value == "__name__"
                for s in module.body)
 
 
@@ -123,6 +98,7 @@ class ImportTorchNpu(PythonRule):
     """
 
     id = "NPU009"
+    category = Category.SETUP
     name = "import-torch-npu"
     summary = "import torch_npu in the entry modules of a ported program (or guarded)"
     severity = Severity.INFO
@@ -140,10 +116,9 @@ class ImportTorchNpu(PythonRule):
             'x = "cuda:0"\nmodel.to("npu:0")\n',
             with_rules=("NPU001",),
         ),
-        Example(
+        Example(  # no torch here: torch_npu is imported where torch is (the entry modules)
             "from __future__ import annotations\n\ndef f(x):\n    return x.cuda()\n",
-            "from __future__ import annotations\nimport torch_npu\n\ndef f(x):\n"
-            "    return x.npu()\n",
+            "from __future__ import annotations\n\ndef f(x):\n    return x.npu()\n",
             with_rules=("NPU001",),
         ),
         Example(  # torch imported lazily: torch_npu too
@@ -177,7 +152,7 @@ class ImportTorchNpu(PythonRule):
         if not path.endswith(".py"):
             return words
         words.add(PYTHON)
-        words.update(IMPORT + module for module in _imported_modules(path, data))
+        words.update(IMPORT + module for module in imported_modules(path, data))
         if name == "__init__.py":
             words.add(PACKAGE)
         if b"__main__" in data:
@@ -208,7 +183,7 @@ class ImportTorchNpu(PythonRule):
     def _cuda_modules(self) -> set[str]:
         """The dotted names of the tree's modules that mention CUDA."""
         tree = self.file.tree
-        return {name for f in tree.files_with(self.id, CUDA) for name in _module_names(f)
+        return {name for f in tree.files_with(self.id, CUDA) for name in module_names(f)
                 } if tree else set()
 
     def _imports_cuda_module(self, path: str) -> bool:
@@ -246,11 +221,13 @@ class ImportTorchNpu(PythonRule):
         runtime = target.runtime_module
         if runtime.encode() in self.file.source and self._already_imported(runtime):
             return
+        if not self._torch_imported():
+            return  # a module without torch (a config dict, a CLI) registers nothing
         uses = any(target.needs_runtime(c.after) for c in self.file.recorded_changes())
         style = self.file.options.import_style
         entry = self._role() == "entry"
         # an entry that does not use the NPU itself but starts a program whose modules may
-        if entry and not uses and self._torch_imported() and self._imports_cuda_module(
+        if entry and not uses and self._imports_cuda_module(
                 self.file.path):
             if style is not ImportStyle.MODULE:
                 self._insert(guarded=True)  # without torch_npu it still runs (CPU users)
@@ -284,7 +261,7 @@ class ImportTorchNpu(PythonRule):
 
     def _lazy_torch_imports(self) -> list[cst.CSTNode]:
         """``import torch`` statements inside functions."""
-        return [s for s in m.findall(self.file.module, m.SimpleStatementLine())
+        return [s for s in nodes_in(self.file.module, cst.SimpleStatementLine)
                 if _imports_torch(s) and not any(s is t for t in self.file.module.body)]
 
     def _statement(self, guarded: bool) -> cst.BaseStatement:
@@ -321,7 +298,7 @@ class ImportTorchNpu(PythonRule):
 
     def _already_imported(self, runtime: str) -> bool:
         """Any import of the runtime module, anywhere (try/except, if-guarded...)."""
-        for node in m.findall(self.file.module, m.Import() | m.ImportFrom()):
+        for node in nodes_in(self.file.module, cst.Import, cst.ImportFrom):
             if isinstance(node, cst.Import):
                 names = [cst.helpers.get_full_name_for_node(a.name) for a in node.names]
             elif node.module is not None and not node.relative:

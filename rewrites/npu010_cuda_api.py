@@ -15,7 +15,7 @@ from covo_port.lib.cuda_api import NPU_MODULE, Action, ApiEntry, lookup
 from covo_port.lib.imports import ImportAware, ImportMove, alias_key, move_imports
 from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted, references
 from covo_port.lib.strings import new_string
-from covo_port.model import Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
 
 class _Form(enum.Enum):
@@ -79,6 +79,7 @@ class CudaApi(ImportAware):
     """
 
     id = "NPU010"
+    category = Category.CUDA_API
     name = "torch-cuda-api"
     summary = "torch.cuda.* API -> torch.npu.* (table of every public name), the rest reported"
     severity = Severity.WARNING

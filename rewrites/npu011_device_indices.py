@@ -9,7 +9,7 @@ import libcst as cst
 from covo_port.lib.cuda_api import cuda_device_params
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Example, PythonRule, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, Safety, Severity, Target
 
 # "cuda:" followed by one placeholder: the whole literal is a device template.
 _PERCENT = re.compile(r"^cuda:%[sdi]$")
@@ -69,6 +69,7 @@ class DeviceIndices(PythonRule):
     """
 
     id = "NPU011"
+    category = Category.DEVICES
     name = "device-indices"
     summary = 'device indices (.to(0), device=0, DDP device_ids) and f"cuda:{i}" device templates'
     severity = Severity.INFO

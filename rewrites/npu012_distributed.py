@@ -9,7 +9,7 @@ import libcst as cst
 from covo_port.lib.imports import ImportMove, move_imports
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Example, PythonRule, Safety, Severity, ShellSource
+from covo_port.model import Category, Example, PythonRule, Safety, Severity, ShellSource
 
 _BACKEND = re.compile(r"^(?:nccl|(?:[a-z]+:[a-z]+,)*cuda:nccl(?:,[a-z]+:[a-z]+)*)$")
 _ENV = re.compile(r"\b(?:TORCH_)?NCCL_[A-Z0-9_]+\b")
@@ -46,6 +46,9 @@ _ENV_TWINS = {
     "TORCH_NCCL_DEBUG_INFO_PIPE_FILE": "TORCH_HCCL_DEBUG_INFO_PIPE_FILE",
     "TORCH_NCCL_HIGH_PRIORITY": "TORCH_HCCL_HIGH_PRIORITY",
 }
+#: a shell word that is the backend "nccl": quoted or not, or an expansion's default
+_SHELL_NCCL = re.compile(r"""(["']?)(?P<nccl>nccl)\1"""
+                         r"""|"?\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=](?P<default>nccl)\}"?""")
 _TRANSPARENT = (cst.IfExp, cst.BooleanOperation, cst.Element, cst.List, cst.Tuple, cst.Set)
 
 
@@ -119,6 +122,7 @@ class Distributed(PythonRule):
     """
 
     id = "NPU012"
+    category = Category.DISTRIBUTED
     name = "nccl-backend"
     summary = '"nccl" backend -> "hccl", is_nccl_available -> is_hccl_available, NCCL_* reported'
     severity = Severity.WARNING
@@ -284,20 +288,41 @@ class Distributed(PythonRule):
     # -- shell -------------------------------------------------------------------------------
     @classmethod
     def shell(cls, file: ShellSource) -> None:
+        # variables whose value a --*backend* flag passes on (`--dist_backend $dist_backend`)
+        passed: set[str] = set()
         for words in file.scan.commands:
             for index, word in enumerate(words):
                 flag, sep, value = word.text.partition("=")
-                if flag.startswith("--") and _backendish(flag):
-                    if sep and value.strip("'\"") == "nccl":
-                        start = word.start + len(flag) + 1 + value.index("nccl")
-                        file.replace(cls, start, start + 4, "hccl", f"{flag}=nccl -> hccl")
-                    elif not sep and index + 1 < len(words) and (
-                            words[index + 1].text.strip("'\"") == "nccl"):
-                        nxt = words[index + 1]
-                        start = nxt.start + nxt.text.index("nccl")
-                        file.replace(cls, start, start + 4, "hccl", f"{flag} nccl -> hccl")
+                if not (flag.startswith("--") and _backendish(flag)):
+                    continue
+                if sep:
+                    _shell_nccl(cls, file, word.start + len(flag) + 1, value, f"{flag}=nccl")
+                    argument = word
+                elif index + 1 < len(words):
+                    argument = words[index + 1]
+                    _shell_nccl(cls, file, argument.start, argument.text, f"{flag} nccl")
+                else:
+                    continue
+                passed.update(r.name for r in file.scan.refs
+                              if argument.start <= r.start < argument.end)
+        for words in file.scan.commands:
+            for word in words:
+                name = word.assignment_name
+                if name is not None and (_backendish(name) or name in passed):
+                    head = word.text.index("=") + 1
+                    _shell_nccl(cls, file, word.start + head, word.text[head:], f"{name}=nccl")
         seen: set[int] = set()
         for m in _ENV.finditer(file.text):
             if m.start() not in seen and not file.scan.in_comment(m.start()):
                 seen.add(m.start())
                 file.report(cls, m.start(), env_message(m.group()))
+
+
+def _shell_nccl(rule: type[Distributed], file: ShellSource, start: int, value: str,
+                what: str) -> None:
+    """Rewrite the backend ``value`` (a shell word's text at ``start``) where it is "nccl",
+    quoted or not, or an expansion's default (``${BACKEND:-nccl}``)."""
+    match = _SHELL_NCCL.fullmatch(value)
+    if match is not None:
+        begin = start + match.start("nccl" if match.group("nccl") else "default")
+        file.replace(rule, begin, begin + 4, "hccl", f"{what} -> hccl")

@@ -10,7 +10,7 @@ from libcst.helpers import get_full_name_for_node
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted
 from covo_port.lib.values import is_constant
-from covo_port.model import Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
 _CUDNN = "torch.backends.cudnn"
 #: words of a dotted name that may reach a backend flag (see BackendFlags._may_be_backend)
@@ -92,6 +92,7 @@ class BackendFlags(ImportAware):
     """
 
     id = "NPU013"
+    category = Category.BACKENDS
     name = "backend-flags"
     summary = "cudnn / cuda.matmul flags: removed where inert, TF32 -> HF32, determinism kept"
     severity = Severity.INFO
@@ -113,6 +114,11 @@ class BackendFlags(ImportAware):
             "torch.npu.matmul.allow_hf32 = True  # faster\n"
             "torch.npu.conv.allow_hf32 = args.tf32\n",
             findings=4,
+            unsafe_fixes=True,
+        ),
+        Example(  # by default the switch to every operator's determinism is only proposed
+            "import torch\ntorch.backends.cudnn.deterministic = True\n",
+            findings=2,
         ),
         Example(
             "import torch\n"
@@ -133,6 +139,7 @@ class BackendFlags(ImportAware):
             "    torch.use_deterministic_algorithms(args.deterministic, warn_only=True)\n"
             "x = 1\n",
             findings=4,
+            unsafe_fixes=True,
         ),
         Example(
             "import torch\n"
@@ -216,7 +223,9 @@ class BackendFlags(ImportAware):
             assert isinstance(call, cst.Call)
             call = call.with_changes(args=[call.args[0].with_changes(value=node.value),
                                            call.args[1]])
-            self.replace(node, cst.Expr(call), f"{short} -> torch.use_deterministic_algorithms")
+            self.replace(node, cst.Expr(call), f"{short} -> torch.use_deterministic_algorithms "
+                         "(it also makes the CPU and every other operator deterministic)",
+                         safety=Safety.UNSAFE)
             self.report(node, f"{short} -> torch.use_deterministic_algorithms(..., "
                         "warn_only=True): the switch torch_npu honours for NPU kernels")
 

@@ -7,7 +7,7 @@ from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.imports import ImportAware, ImportMove, move_imports
 from covo_port.lib.names import dotted, imported_names, is_dotted
-from covo_port.model import Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
 _MODULES = ("torch.profiler", "torch.profiler.profiler")
 # What torch_npu.profiler has under the same name (its __all__), and transfer_to_npu rebinds.
@@ -85,6 +85,7 @@ class Profiler(ImportAware):
     """
 
     id = "NPU014"
+    category = Category.PROFILING
     name = "profiler"
     summary = "torch.profiler -> torch_npu.profiler, ProfilerActivity.CUDA -> .NPU (when safe)"
     severity = Severity.WARNING

@@ -7,7 +7,7 @@ from importlib import metadata
 
 import libcst as cst
 
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
 
 FLAG = "is_first_iteration"
 CACHE = "past_key_values"
@@ -75,6 +75,7 @@ class TransformersVersion(PythonRule):
     """
 
     id = "NPU015"
+    category = Category.PACKAGES
     name = "transformers-version"
     summary = "prepare_inputs_for_generation kwargs that need transformers >=5.0,<5.24"
     severity = Severity.WARNING

@@ -9,13 +9,13 @@ from functools import cache
 from importlib import resources
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import ScopeProvider
 
 from covo_port.lib.extensions import compiles_cuda
 from covo_port.lib.names import imported_names
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.lib.tree import nodes_in
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
 
 #: Huawei's table (covo_port/data/ascend/, Mulan PSL v2): {"op_list": {torch API: "-"}}.
 TABLE = ("data", "ascend", "op_list_2_8.json")
@@ -146,6 +146,7 @@ class UnsupportedApis(PythonRule):
     """
 
     id = "NPU017"
+    category = Category.OPERATORS
     name = "unsupported-apis"
     summary = "calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)"
     severity = Severity.WARNING
@@ -256,8 +257,8 @@ class UnsupportedApis(PythonRule):
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass") \
                 and len(node.args) > 1:
-            self._type_args.update(id(n) for n in m.findall(
-                node.args[1].value, m.Name() | m.Attribute()))
+            self._type_args.update(id(n) for n in nodes_in(
+                node.args[1].value, cst.Name, cst.Attribute))
 
     def leave_Call(self, original_node: cst.Call) -> None:
         func = original_node.func  # the receiver's own names are seen by now

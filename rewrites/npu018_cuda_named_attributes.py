@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from covo_port.lib.words import words_containing
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
 
 _PART = re.compile(r"(?<![A-Za-z0-9])cuda(?![A-Za-z0-9])", re.IGNORECASE)
 _RECORD_FACTORIES = {"collections.namedtuple", "typing.NamedTuple"}
@@ -86,6 +86,7 @@ class CudaNamedAttributes(PythonRule):
     """
 
     id = "NPU018"
+    category = Category.DEVICES
     name = "cuda-named-attributes"
     summary = "attributes named for CUDA (self.cuda_config) renamed for the target, if confined"
     severity = Severity.INFO

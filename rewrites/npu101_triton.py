@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
 ADVICE = ("port the kernel to torch / torch_npu operators, or build it for the NPU with "
           "Triton-Ascend (Huawei's Triton backend for Ascend, `pip install triton-ascend`; it "
@@ -47,6 +47,7 @@ class Triton(PackageRule):
     """
 
     id = "NPU101"
+    category = Category.KERNELS
     name = "triton-kernels"
     summary = "Triton kernels (import triton, @triton.jit, kernel[grid](...)) reported"
     severity = Severity.WARNING

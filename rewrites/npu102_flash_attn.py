@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Safety, Severity
+from covo_port.model import Category, Example, Safety, Severity
 
 _ATTENTION = ("torch_npu.npu_fusion_attention (the NPU's fused attention: q, k, v, head_num, "
               "input_layout such as \"BSND\", scale, atten_mask; its softmax statistics are "
@@ -44,6 +44,7 @@ class FlashAttn(PackageRule):
     """
 
     id = "NPU102"
+    category = Category.KERNELS
     name = "flash-attn"
     summary = "flash_attn imports and calls reported (-> torch_npu.npu_fusion_attention)"
     severity = Severity.WARNING

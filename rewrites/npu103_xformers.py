@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Safety, Severity
+from covo_port.model import Category, Example, Safety, Severity
 
 
 class Xformers(PackageRule):
@@ -42,6 +42,7 @@ class Xformers(PackageRule):
     """
 
     id = "NPU103"
+    category = Category.KERNELS
     name = "xformers"
     summary = "xformers imports and calls reported (-> sdpa / torch_npu.npu_fusion_attention)"
     severity = Severity.WARNING

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Safety, Severity
+from covo_port.model import Category, Example, Safety, Severity
 
 _FUSED = "torch_npu.optim.NpuFused{} (a fused optimizer of torch_npu, same arguments)"
 
@@ -45,6 +45,7 @@ class Apex(PackageRule):
     """
 
     id = "NPU104"
+    category = Category.PACKAGES
     name = "apex"
     summary = "apex / amp_C reported (-> torch.amp, torch_npu.optim.NpuFused*, torch DDP)"
     severity = Severity.WARNING

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Safety, Severity
+from covo_port.model import Category, Example, Safety, Severity
 
 #: CuPy objects that compile CUDA C source: each one is a kernel to port by hand.
 KERNELS = {"cupy.RawKernel", "cupy.RawModule", "cupy.ElementwiseKernel", "cupy.ReductionKernel",
@@ -45,6 +45,7 @@ class Cupy(PackageRule):
     """
 
     id = "NPU105"
+    category = Category.KERNELS
     name = "cupy"
     summary = "cupy imports and CUDA kernels (RawKernel, ElementwiseKernel...) reported"
     severity = Severity.WARNING

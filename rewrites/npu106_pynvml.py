@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Safety, Severity
+from covo_port.model import Category, Example, Safety, Severity
 
 _MEMORY = ("torch.npu.mem_get_info() / torch.npu.memory_allocated() / "
            "torch.npu.max_memory_allocated() for memory, torch.npu.utilization() for load, "
@@ -42,6 +42,7 @@ class Nvml(PackageRule):
     """
 
     id = "NPU106"
+    category = Category.PROFILING
     name = "nvml"
     summary = "pynvml / GPUtil / gpustat (NVML) reported (-> torch.npu memory APIs, npu-smi)"
     severity = Severity.WARNING

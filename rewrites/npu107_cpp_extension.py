@@ -8,7 +8,7 @@ from covo_port.lib.extensions import CPP_EXTENSION as MODULE
 from covo_port.lib.extensions import compiles_cuda
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import imported_names
-from covo_port.model import Example, Safety, Severity
+from covo_port.model import Category, Example, Safety, Severity
 
 _BUILDERS = {f"{MODULE}.CppExtension", f"{MODULE}.load", f"{MODULE}.load_inline"}
 ADVICE = ("port the CUDA kernels to torch / torch_npu operators or to an Ascend C custom "
@@ -51,6 +51,7 @@ class CppExtension(ImportAware):
     """
 
     id = "NPU107"
+    category = Category.KERNELS
     name = "cuda-extensions"
     summary = "torch.utils.cpp_extension builds of CUDA code (CUDAExtension, .cu sources)"
     severity = Severity.WARNING

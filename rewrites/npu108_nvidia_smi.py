@@ -10,7 +10,7 @@ from covo_port.lib.calls import positional_count
 from covo_port.lib.names import assigning_statements, imported_names
 from covo_port.lib.shell import command_name
 from covo_port.lib.strings import texts_in
-from covo_port.model import Example, PythonRule, Safety, Severity, ShellSource
+from covo_port.model import Category, Example, PythonRule, Safety, Severity, ShellSource
 
 TOOL = "nvidia-smi"
 _SEPARATORS = re.compile(r"[\s;|&()`$=<>\"']+")
@@ -73,6 +73,7 @@ class NvidiaSmi(PythonRule):
     """
 
     id = "NPU108"
+    category = Category.PROFILING
     name = "nvidia-smi"
     summary = "nvidia-smi run from Python (subprocess, os.system) or shell scripts reported"
     severity = Severity.WARNING

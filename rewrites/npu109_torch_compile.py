@@ -7,7 +7,7 @@ import libcst as cst
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value
 from covo_port.lib.values import is_constant
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
 
 _COMPILERS = {"torch.compile", "torch._dynamo.optimize"}
 #: mode -> what it does that needs CUDA
@@ -69,6 +69,7 @@ class TorchCompile(PythonRule):
     """
 
     id = "NPU109"
+    category = Category.KERNELS
     name = "cuda-compile-modes"
     summary = "torch.compile modes/backends that assume CUDA (reduce-overhead, cudagraphs...)"
     severity = Severity.WARNING

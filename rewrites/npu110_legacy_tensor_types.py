@@ -10,7 +10,7 @@ import libcst as cst
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import imported_names, is_dotted
 from covo_port.lib.strings import string_value
-from covo_port.model import Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
 _KINDS = ("Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool")
 _CUDA_TYPE = re.compile(r"torch\.cuda\.(?P<kind>" + "|".join(_KINDS) + r")Tensor")
@@ -59,6 +59,7 @@ class LegacyTensorTypes(ImportAware):
     """
 
     id = "NPU110"
+    category = Category.CUDA_API
     name = "legacy-tensor-types"
     summary = "legacy tensor types: 'torch.cuda.FloatTensor' strings, set_default_tensor_type"
     severity = Severity.WARNING

@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Example, Safety, Severity
+from covo_port.model import Category, Example, Safety, Severity
 
 #: cuda-python's modules. A bare ``import cuda`` may be a project's own module, so only these
 #: count: ``from cuda import cudart``, ``from cuda.bindings import runtime``, ``import cuda.core``.
@@ -52,6 +52,7 @@ class TensorRT(PackageRule):
     """
 
     id = "NPU111"
+    category = Category.KERNELS
     name = "tensorrt"
     summary = "TensorRT, pycuda, cuda-python and numba.cuda reported (-> ATC/.om, torch.npu)"
     severity = Severity.WARNING

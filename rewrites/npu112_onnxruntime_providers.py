@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from covo_port.lib.strings import string_value
-from covo_port.model import Example, PythonRule, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, Safety, Severity
 
 _GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
@@ -43,6 +43,7 @@ class OnnxRuntimeProviders(PythonRule):
     """
 
     id = "NPU112"
+    category = Category.PACKAGES
     name = "onnxruntime-providers"
     summary = "onnxruntime CUDA/TensorRT execution providers reported (-> CANNExecutionProvider)"
     severity = Severity.WARNING

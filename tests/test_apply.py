@@ -178,14 +178,30 @@ def test_diff_defaults_to_apply_output(src: Path, tmp_path: Path,
 
 def test_existing_output_needs_force(src: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    assert run("apply", str(src), "--out", str(out))[0] == 0
+    (out / "stale.txt").write_text("from an earlier port")
     code, output = run("apply", str(src), "--out", str(out))
     assert code == 2 and "--force" in output
-    assert (out / "keep.txt").read_text() == "mine"
     code, _ = run("apply", str(src), "--out", str(out), "--force")
-    assert code == 0
-    assert not (out / "keep.txt").exists() and (out / "entry.py").exists()
+    assert code == 0  # an earlier output of apply is replaced whole
+    assert not (out / "stale.txt").exists() and (out / "entry.py").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("apply", str(src), "--out", str(empty), "--force")[0] == 0
+
+
+def test_force_never_replaces_a_folder_covo_port_did_not_write(
+        src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    monkeypatch.chdir(mine)
+    for out in (".", str(mine)):
+        code, output = run("apply", str(src), "--out", out, "--force")
+        assert code == 2 and "covo-port did not write" in output
+        assert len(output.strip().splitlines()) == 1
+    assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
+    assert (mine / "thesis.tex").read_text() == "years of work"
 
 
 def test_unparsable_file_is_copied_and_reported(src: Path, tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def source(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def ported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     """(source, OUT, what apply printed) of one full apply, shared by the tests that only read;
-    the patches are in OUT's parent folder, under patches/npu."""
+    the patches are in OUT, under .covo-port/patches."""
     root = tmp_path_factory.mktemp("ported")
     src = root / "src"
     make_repo(src, _source_tree(root))
@@ -81,7 +81,7 @@ def test_out_history_is_the_pristine_tree_then_one_commit_per_rule(
     assert [line.split("|")[1] for line in log] == [PORT] * (1 + len(changed_rules))
     subjects = [line.split("|")[2] for line in log]
     head = git("rev-parse", "HEAD", cwd=source).strip()
-    assert subjects[0] == f"Pristine source: {source.name} at {head[:12]}"
+    assert subjects[0] == f"Pristine source at {head[:12]}"  # never a local path
     assert [s.split(":")[0] for s in subjects[1:]] == changed_rules
     assert {"NPU001", "NPU002", "NPU006", "NPU007", "NPU008"} <= set(changed_rules)
     # the pristine commit is exactly the source commit's tree
@@ -112,9 +112,10 @@ def test_each_rule_commit_holds_that_rule_stage(source: Path, tmp_path: Path) ->
 def test_patches_applied_with_git_am_give_out_exactly(
         ported: tuple[Path, Path, str], tmp_path: Path) -> None:
     source, out, printed = ported
-    patches = sorted((out.parent / "patches" / "npu").glob("*.patch"))
+    patches = sorted((out / ".covo-port" / "patches").glob("*.patch"))
     assert len(patches) == len(gitout.rule_commits(out))
-    assert f"patches: {len(patches)} in patches/npu/" in printed
+    assert f"patches: {len(patches)} in {out}/.covo-port/patches/" in printed
+    assert not (out.parent / "patches").exists()
     clone = tmp_path / "clone"
     git("clone", "-q", source, clone, cwd=tmp_path)
     git("am", "-q", "--keep-cr", *patches, cwd=clone)
@@ -140,7 +141,7 @@ def test_output_is_reproducible_whatever_the_git_config(
     monkeypatch.delenv("GIT_DIR")
     assert git("rev-parse", "HEAD", cwd=out) == git("rev-parse", "HEAD", cwd=tmp_path / "b")
     assert git("symbolic-ref", "HEAD", cwd=tmp_path / "b").strip() == "refs/heads/main"
-    first = {p.name: p.read_bytes() for p in (out.parent / "patches" / "npu").iterdir()}
+    first = {p.name: p.read_bytes() for p in (out / ".covo-port" / "patches").iterdir()}
     second = {p.name: p.read_bytes() for p in (tmp_path / "pb").iterdir()}
     assert first == second and first
     assert git("status", "--porcelain", cwd=tmp_path / "b") == ""
@@ -149,24 +150,61 @@ def test_output_is_reproducible_whatever_the_git_config(
 def test_patch_folder_is_replaced_and_can_be_moved_or_skipped(
         source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    default = tmp_path / "patches" / "npu"
-    default.mkdir(parents=True)
-    (default / "0042-stale.patch").write_text("old\n")
-    (default / "notes.txt").write_text("mine\n")
     _apply(source, "--out", tmp_path / "out", "--select", "NPU001", "--select", "NPU002")
-    names = sorted(p.name for p in default.iterdir())
-    assert "0042-stale.patch" not in names and "notes.txt" in names
-    assert [n[:12] for n in names] == ["0001-NPU001-", "0002-NPU002-", "notes.txt"]
+    inside = tmp_path / "out" / ".covo-port" / "patches"
+    assert [p.name[:12] for p in sorted(inside.glob("*.patch"))] == ["0001-NPU001-",
+                                                                     "0002-NPU002-"]
+    assert not (tmp_path / "patches").exists()  # never relative to the current folder
     printed = _apply(source, "--out", tmp_path / "out2", "--no-patches", "--select", "NPU002")
-    assert "patches:" not in printed
-    assert sorted(p.name for p in default.iterdir()) == names
-    _apply(source, "--out", tmp_path / "out3", "--patches", tmp_path / "elsewhere",
-           "--select", "NPU002")
-    assert [p.name[:12] for p in (tmp_path / "elsewhere").iterdir()] == ["0001-NPU002-"]
+    assert "patches:" not in printed and not (tmp_path / "out2" / ".covo-port" / "patches"
+                                              ).exists()
+    elsewhere = tmp_path / "elsewhere"
+    _apply(source, "--out", tmp_path / "out3", "--patches", elsewhere, "--select", "NPU002")
+    assert [p.name[:12] for p in elsewhere.glob("*.patch")] == ["0001-NPU002-"]
+    assert not (tmp_path / "out3" / ".covo-port" / "patches").exists()
     check = CliRunner().invoke(main, ["apply", str(source), "--out", str(tmp_path / "o4"),
                                       "--check", "--patches", str(tmp_path / "never"),
                                       "--select", "NPU002"])
     assert check.exit_code == 1 and not (tmp_path / "never").exists()
+
+
+def test_only_the_patches_covo_port_wrote_are_ever_replaced_or_removed(
+        source: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "series"
+    dest.mkdir()
+    (dest / "0042-mine.patch").write_text("a patch of my own\n")
+    (dest / "notes.txt").write_text("mine\n")
+    _apply(source, "--out", tmp_path / "a", "--patches", dest, "--select", "NPU001",
+           "--select", "NPU002")
+    ours = sorted(p.name for p in dest.glob("0*-NPU*.patch"))
+    assert [n[:12] for n in ours] == ["0001-NPU001-", "0002-NPU002-"]
+    # a later run replaces what the earlier one wrote, and only that
+    _apply(source, "--out", tmp_path / "b", "--patches", dest, "--select", "NPU002")
+    names = sorted(p.name for p in dest.iterdir())
+    assert [n[:12] for n in names if "NPU" in n] == ["0001-NPU002-"]
+    assert ours[1] not in names and "0042-mine.patch" in names and "notes.txt" in names
+    assert (dest / "0042-mine.patch").read_text() == "a patch of my own\n"
+    # a patch of ours that was edited since is the user's now: never overwritten
+    edited = next(dest.glob("0001-NPU002-*.patch"))
+    edited.write_text("my edit\n")
+    result = CliRunner().invoke(main, ["apply", str(source), "--out", str(tmp_path / "c"),
+                                       "--patches", str(dest), "--select", "NPU002"])
+    assert result.exit_code == 2 and "covo-port did not write it" in result.output
+    assert edited.read_text() == "my edit\n"
+
+
+def test_patches_inside_the_source_are_refused(
+        source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (source / "fix.patch").write_text("the source's own patch\n")
+    before = {p.name: p.read_bytes() for p in source.iterdir() if p.is_file()}
+    for patches in (source, source / "patches"):
+        result = CliRunner().invoke(main, ["apply", str(source), "--out", str(tmp_path / "o"),
+                                           "--patches", str(patches)])
+        assert result.exit_code == 2 and "inside the source" in result.output
+    monkeypatch.chdir(source)  # the old default, patches/<target>, was relative to here
+    _apply(".", "--out", tmp_path / "o2", "--select", "NPU002")
+    assert {p.name: p.read_bytes() for p in source.iterdir() if p.is_file()} == before
+    assert not (source / "patches").exists()
 
 
 def test_diff_rule_shows_that_rule_commit_only(ported: tuple[Path, Path, str]) -> None:
@@ -239,7 +277,7 @@ def test_source_without_git_gets_a_dated_pristine_commit(
     apply_tree(src, out, get_target("npu"), RunOptions(select=frozenset({"NPU002"})))
     assert git("log", "--format=%at %ct", cwd=out).split("\n")[0] == "1234567890 1234567890"
     message = git("log", "--reverse", "--format=%B", cwd=out).split("\n\n")
-    assert message[0] == "Pristine source: plain"
+    assert message[0] == "Pristine source (not a git checkout)"
     assert "Commit: none (SRC is not a git checkout)" in message[1]
     assert git("status", "--porcelain", cwd=out) == ""
     assert os.path.isdir(out / ".covo-port")

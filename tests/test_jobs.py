@@ -147,6 +147,12 @@ def die_on(bad: int, n: int) -> int:
     return n
 
 
+def slow_first_die_on(bad: int, n: int) -> int:
+    if n == 0:
+        time.sleep(3)  # the first task is still running when a later one's worker dies
+    return die_on(bad, n)
+
+
 def test_results_come_in_the_order_of_the_items(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "CHUNK", 2)
     items = list(range(20))
@@ -165,6 +171,11 @@ def test_a_worker_that_dies_names_the_items_of_its_task(monkeypatch: pytest.Monk
     with pytest.raises(WorkerDied) as caught:
         list(map_ordered(die_on, (9,), list(range(16)), 2, parallel.POOL_MIN_WORK))
     assert 9 in caught.value.items
+    # a later task's worker dies while an earlier task still runs: that task is named too,
+    # never only the earlier one whose result the caller was waiting for
+    with pytest.raises(WorkerDied) as caught:
+        list(map_ordered(slow_first_die_on, (9,), list(range(16)), 2, parallel.POOL_MIN_WORK))
+    assert 9 in caught.value.items and len(caught.value.items) <= 2 * 4
 
 
 def test_little_work_runs_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -259,3 +259,125 @@ def test_a_name_that_reads_itself_is_followed_once() -> None:
     source = ("import torch\nimport triton\nuse = torch.cuda.is_available()\n"
               "use = use and HAVE\nif use:\n    k[(1,)](x)\n")
     assert port(source).error is None
+
+
+def test_names_that_feed_each_other_are_followed_once_each() -> None:
+    # each assignment reads the name twice: following every path would take 2**40 steps
+    lines = ["import torch", "import triton", "@triton.jit", "def k(x):", "    pass",
+             "use = torch.cuda.is_available()"]
+    lines += ["use = use and use"] * 40
+    lines += ["if use:", "    k[(1,)](x)"]
+    outcome = port("\n".join(lines) + "\n")
+    assert outcome.error is None and "use = torch.cuda.is_available()" in outcome.output(
+        ("\n".join(lines) + "\n").encode()).decode()
+
+
+# -- 3, continued: what a probe guards, followed into the module's own functions and into
+# libraries with their own devices ------------------------------------------------------------
+CALLED = '''
+import torch
+import triton
+
+
+@triton.jit
+def _kernel(x_ptr):
+    pass
+
+
+def _fused(x):
+    _kernel[(1,)](x)
+    return x
+
+
+def act(x):
+    if not x.is_cuda:
+        return torch.relu(x)
+    return _fused(x)
+
+
+def load(name, load_8bit=False):
+    if torch.cuda.is_available():
+        return dict(name=name, load_in_8bit=load_8bit, device_map="auto")
+    return dict(name=name)
+'''
+
+
+def test_a_probe_guarding_a_call_of_cuda_only_code_is_left(tmp_path: Path) -> None:
+    pytest.importorskip("triton")
+    calls = ["act(torch.tensor([-1.0, 2.0]).to('npu' if hasattr(torch, 'npu') else 'cpu'))",
+             "load('m', True)"]
+    run = run_before_and_after(CALLED, calls, tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert "if not x.is_cuda:" in run.ported
+    assert "if torch.cuda.is_available():\n        return dict(name=name, load_in_8bit" in (
+        run.ported)
+    assert run.after[calls[1]] == run.before[calls[1]]
+
+
+def test_a_statement_is_ported_whole() -> None:
+    source = ("import pytest, torch\nDEVICES = [pytest.param('cuda', marks=pytest.mark.skip("
+              "'needs CUDA') if not torch.cuda.is_available() else [])]\n")
+    output = port(source).output(source.encode()).decode()
+    assert "torch.cuda.is_available()" in output  # the "cuda" case is still skipped
+
+
+def test_a_probe_in_front_of_another_module_s_kernels_is_left(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from covo_port.model import RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+    from covo_port.verify.emulation import shim_path
+
+    src = tmp_path / "src"
+    (src / "pkg" / "kernels").mkdir(parents=True)
+    for folder in ("pkg", "pkg/kernels"):
+        (src / folder / "__init__.py").write_text("")
+    (src / "pkg" / "kernels" / "entropy.py").write_text(
+        "import triton\n\n\ndef entropy_from_logits(logits):\n"
+        "    raise RuntimeError('a Triton kernel: CUDA only')\n")
+    (src / "pkg" / "trainer.py").write_text(
+        "import torch\nfrom .kernels.entropy import entropy_from_logits\n\n\n"
+        "def entropy(logits):\n    if not logits.is_cuda:\n"
+        "        return -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1)\n"
+        "    return entropy_from_logits(logits)\n")
+    (src / "tests").mkdir()
+    (src / "tests" / "test_kernels.py").write_text(
+        "import pytest\nimport torch\nfrom pkg.kernels.entropy import entropy_from_logits\n\n"
+        "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n")
+    out = tmp_path / "out"
+    apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    trainer = (out / "pkg" / "trainer.py").read_text()
+    assert "if not logits.is_cuda:" in trainer
+    assert "not torch.cuda.is_available()" in (out / "tests" / "test_kernels.py").read_text()
+    env = {"PYTHONPATH": f"{shim_path()}:{Path(__file__).resolve().parents[1]}",
+           "PATH": "/usr/bin:/bin"}
+    code = ("from covo_port.verify import emulation; emulation.install(); import torch, "
+            "torch_npu; from pkg.trainer import entropy; "
+            "print(entropy(torch.zeros(2, 3, device='npu')).device.type)")
+    npu = subprocess.run([sys.executable, "-c", code], cwd=out, capture_output=True, text=True,
+                         env=env)
+    assert npu.returncode == 0 and npu.stdout.strip() == "npu", npu.stderr
+
+
+def test_a_device_default_that_may_reach_another_module_s_library_is_unsafe(
+        tmp_path: Path) -> None:
+    from covo_port.model import RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+
+    src = tmp_path / "src"
+    (src / "tool").mkdir(parents=True)
+    (src / "tool" / "__init__.py").write_text("")
+    (src / "tool" / "__main__.py").write_text(
+        "import argparse\nimport torch\nfrom .asr import load\n\nparser = argparse."
+        "ArgumentParser()\nparser.add_argument('--device', default='cuda')\n"
+        "load(parser.parse_args().device)\nx = torch.zeros(2, device='cuda')\n")
+    (src / "tool" / "asr.py").write_text(
+        "from faster_whisper import WhisperModel\n\n\ndef load(device):\n"
+        "    return WhisperModel('small', device=device)\n")
+    out = tmp_path / "out"
+    result = apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    main = (out / "tool" / "__main__.py").read_text()
+    assert "default='cuda'" in main and "device='npu'" in main
+    (proposal,) = [f for f in result.manifest.findings if f.fix is not None]
+    assert "faster-whisper" in proposal.message and "tool/asr.py" in proposal.message

@@ -9,12 +9,13 @@ from covo_port.engines import FileOutcome
 from .conftest import run_rules
 
 
-def port(source: str, select: tuple[str, ...] = ("NPU013",)) -> tuple[str, FileOutcome]:
-    outcome = run_rules(source, select=select)
+def port(source: str, select: tuple[str, ...] = ("NPU013",),
+         unsafe_fixes: bool = False) -> tuple[str, FileOutcome]:
+    outcome = run_rules(source, select=select, unsafe_fixes=unsafe_fixes)
     assert outcome.error is None, outcome.error
     output = outcome.output(source.encode()).decode()
     cst.parse_module(output)
-    assert not run_rules(output, select=select).changed
+    assert not run_rules(output, select=select, unsafe_fixes=unsafe_fixes).changed
     return output, outcome
 
 
@@ -40,7 +41,8 @@ def test_one_line_suite() -> None:
 
 def test_deterministic_forms() -> None:
     output, outcome = port("import torch\ntorch.backends.cudnn.deterministic = False\n"
-                           "torch.backends.cudnn.deterministic = cfg.deterministic\nz = 0\n")
+                           "torch.backends.cudnn.deterministic = cfg.deterministic\nz = 0\n",
+                           unsafe_fixes=True)
     assert output == ("import torch\n"
                       "torch.use_deterministic_algorithms(cfg.deterministic, warn_only=True)\n"
                       "z = 0\n")

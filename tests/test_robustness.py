@@ -68,6 +68,13 @@ def leftovers(out: Path) -> list[Path]:
     return sorted(out.parent.glob(f".{out.name}.covo-port-*"))
 
 
+def previous_out(out: Path) -> None:
+    """An earlier output of apply at ``out`` (what --force may replace)."""
+    out.mkdir()
+    (out / "previous.txt").write_text("the last port")
+    Manifest(version="0", target="npu", source="/elsewhere").write(out)
+
+
 def error_line(output: str) -> str:
     """The single line of an input error (exit 2)."""
     lines = output.strip().splitlines()
@@ -605,8 +612,7 @@ def test_full_disk_patched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     src = make_src(tmp_path, {f"m{i}.py": GOOD for i in range(6)} | {"data.txt": b"x" * 100})
     out = tmp_path / "out"
     if existing_out:
-        out.mkdir()
-        (out / "previous.txt").write_text("the last port")
+        previous_out(out)
     before_out = fingerprint(out)
     real_write = Path.write_bytes
     writes: list[Path] = []
@@ -647,8 +653,7 @@ def test_failed_swap_keeps_the_previous_out(tmp_path: Path,
     """--force replaces OUT by renaming; if the last rename fails, the old OUT is put back."""
     src = make_src(tmp_path, {"a.py": GOOD})
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "previous.txt").write_text("the last port")
+    previous_out(out)
     before = fingerprint(out)
     rename = os.rename
 
@@ -703,8 +708,7 @@ def test_interrupt_leaves_no_partial_out(tmp_path: Path, phase: str, signum: sig
     src = make_src(tmp_path, {"a.py": GOOD, "notes.txt": b"text\n", "b.py": GOOD})
     out = tmp_path / "out"
     if existing_out:
-        out.mkdir()
-        (out / "previous.txt").write_text("the last port")
+        previous_out(out)
     before_src, before_out = fingerprint(src), fingerprint(out)
     script, marker = tmp_path / "slow_cli.py", tmp_path / "started"
     script.write_text(SLOW_CLI)

@@ -27,6 +27,7 @@ def _run(rule: type[Rule], example: Example, source: str) -> FileOutcome:
         select=(rule.id, *example.with_rules),
         device_map=example.device_map,
         optimize=(rule.opt_in,) if rule.opt_in else (),
+        unsafe_fixes=example.unsafe_fixes,
     )
 
 

@@ -1,4 +1,5 @@
-"""The shell lexer: words, commands, expansions, quotes, comments and here-documents."""
+"""The shell scan (tree-sitter-bash): words, commands, expansions, quotes, comments and
+here-documents."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import pytest
 from covo_port.engines.shell import is_shell_script
 from covo_port.engines.shell.lexer import lex
 from covo_port.lib.shell import command_name
+
+from .conftest import run_rules
 
 
 def words(text: str) -> list[list[str]]:
@@ -73,6 +76,42 @@ def test_crlf_scripts_keep_their_line_structure() -> None:
     text = "A=1 run x\r\necho $A\r\n"
     assert [c[0].text for c in lex(text).commands] == ["A=1", "echo"]
     assert refs(text) == ["A"]
+
+
+def test_words_after_a_redirection_and_lone_assignments() -> None:
+    assert words("python a.py >log 2>&1 --backend nccl\nA=1 B=2\nC=$(x)\n") == [
+        ["python", "a.py", "--backend", "nccl"], ["A=1", "B=2"], ["C=$(x)"], ["x"]]
+    assert words("time python a.py\n") == [["python", "a.py"]]
+
+
+def test_a_path_of_expansions_is_one_word() -> None:
+    # tree-sitter-bash splits `$A/$b/c` after `$A/$`: the scan joins it back
+    text = "X=$A/$b/c python $D/$model/run.py | cat <<EOF\n$E\nEOF\n"
+    assert words(text) == [["X=$A/$b/c", "python", "$D/$model/run.py"], ["cat"]]
+    assert refs(text) == ["A", "b", "D", "model", "E"]
+
+
+def test_length_and_indirect_expansions_name_their_variable() -> None:
+    assert refs("echo ${#CUDA_VISIBLE_DEVICES} ${!X} ${arr[0]} $((N + 1)) $1\n") == [
+        "CUDA_VISIBLE_DEVICES", "X", "arr"]
+
+
+def test_nesting_as_deep_as_bash_accepts() -> None:
+    text = "echo " + "$(" * 350 + "echo $A" + ")" * 350 + "\n"
+    scan = lex(text)
+    assert len(scan.commands) == 351 and refs(text) == ["A"] and not scan.unreadable
+
+
+def test_a_part_the_parser_cannot_read_is_a_finding() -> None:
+    text = "#!/bin/bash\nif [ ; then CUDA_VISIBLE_DEVICES=2 python x.py ; fi )\n"
+    assert lex(text).unreadable
+    messages = [f.message for f in run_rules(text, path="run.sh").findings]
+    assert any(m.startswith("line 2: shell syntax that the parser cannot read") for m in messages)
+
+
+def test_offsets_count_characters_not_bytes() -> None:
+    text = "echo caf\u00e9 \udcff $A\n"  # a UTF-8 letter, a byte that is not UTF-8
+    assert refs(text) == ["A"] and words(text) == [["echo", "caf\u00e9", "\udcff", "$A"]]
 
 
 @pytest.mark.parametrize(

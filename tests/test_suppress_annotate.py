@@ -198,7 +198,8 @@ def test_a_second_annotate_run_on_out_changes_nothing(tmp_path: Path) -> None:
     def per_rule(data: dict) -> dict[str, int]:
         counts: dict[str, int] = {}
         for finding in data["findings"]:
-            counts[finding["rule"]] = counts.get(finding["rule"], 0) + 1
+            if finding["path"] != ".covo-port":  # OUT's manifest folder: not copied, said so
+                counts[finding["rule"]] = counts.get(finding["rule"], 0) + 1
         return counts
 
     assert per_rule(second) == per_rule(first)

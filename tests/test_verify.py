@@ -320,7 +320,7 @@ def readme_verify_recipe() -> list[list[str]]:
     block = re.search(r"```sh\n(.*?)\n```", section, re.S)
     assert block, "README lost its verify recipe"
     lines = [shlex.split(line.partition("#")[0]) for line in block.group(1).splitlines()]
-    return [words[1:] for words in lines if words and words[0] == "covo-port"]
+    return [words[1:] for words in lines if words and Path(words[0]).name == "covo-port"]
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,9 @@ from covo_port.cli.options import (
 from covo_port.model import ImportStyle, RunOptions, get_target
 from covo_port.model.target import TARGETS
 from covo_port.pipeline.fetch import DEFAULT_DEST
-from covo_port.pipeline.gitout import write_patches
+from covo_port.pipeline.gitout import patches_folder, write_patches
 from covo_port.pipeline.result import Result
-from covo_port.pipeline.run import InputError, apply_tree
+from covo_port.pipeline.run import InputError, apply_tree, check_patches
 from covo_port.registry import optimizations
 from covo_port.report.diffing import run_diffs
 from covo_port.report.progress import file_progress
@@ -57,9 +57,13 @@ DEFAULT_SRC = DEFAULT_DEST
               help="Write `# covo-port: RULE message` above each line of OUT with a warning or "
                    "error finding. `# covo-port: ignore[RULE]` in SRC always suppresses.")
 @click.option("--patches", "patches_dir", type=click.Path(path_type=Path), metavar="DIR",
-              help="Write the patch series here [default: patches/<target>]; "
-                   "its old *.patch files are replaced.")
+              help="Write the patch series here [default: OUT/.covo-port/patches]; the "
+                   "patches an earlier apply wrote there are replaced, nothing else. Never "
+                   "inside SRC.")
 @click.option("--no-patches", is_flag=True, help="Write no patch series.")
+@click.option("--author", metavar="'NAME <EMAIL>'",
+              help="The author of OUT's commits and patches [default: covo-port "
+                   "<covo-port@localhost>]; the committer stays covo-port.")
 @click.option("--jobs", "-j", type=int, metavar="N",
               help="Rewrite files in N processes [default: one per core]; 1: no worker "
                    "processes. The result is the same for any N.")
@@ -76,8 +80,8 @@ DEFAULT_SRC = DEFAULT_DEST
 @user_errors
 def apply(src: Path | None, target_name: str, out: Path | None, check: bool, force: bool,
           device_map: tuple[str, ...], optimize: tuple[str, ...], patches_dir: Path | None,
-          no_patches: bool, jobs: int | None, annotate: bool, unsafe_fixes: bool,
-          import_style: str,
+          no_patches: bool, author: str | None, jobs: int | None, annotate: bool,
+          unsafe_fixes: bool, import_style: str,
           fmt: str | None, as_json: bool, show_diff: bool, select: tuple[str, ...],
           ignore: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str, ...],
           no_gitignore: bool, no_comments: bool) -> None:
@@ -86,7 +90,7 @@ def apply(src: Path | None, target_name: str, out: Path | None, check: bool, for
     SRC is never modified. OUT is a complete copy of SRC with the rewrites applied, plus
     OUT/.covo-port/manifest.json recording every change and finding. OUT is a git repository:
     the pristine source, then one commit per rule; `git format-patch` of those commits goes
-    to patches/<target>/ for `git am` onto a clone of the source.
+    to OUT/.covo-port/patches/ for `git am` onto a clone of the source.
 
     A comment `# covo-port: ignore[RULE,...]` (bare: every rule) on a line of SRC, or on the
     first or last line of its statement, switches off those rules' findings and rewrites
@@ -114,20 +118,22 @@ def apply(src: Path | None, target_name: str, out: Path | None, check: bool, for
                          unsafe_fixes=unsafe_fixes, import_style=ImportStyle(import_style),
                          comments=not no_comments)
     out = out if out is not None else default_out(target.name)
-
-    patches_to = None if no_patches else patches_dir or Path("patches") / target.name
+    if patches_dir is not None and not no_patches:
+        check_patches(src, patches_dir)
+    in_out = patches_dir is None and not no_patches  # the default: written with OUT
 
     with file_progress(err_console, "checking" if check else "rewriting") as progress:
         result = apply_tree(src, out, target, options, check=check, force=force,
                             progress=progress.step, on_start=progress.start, jobs=jobs,
-                            selection=file_selection(include, exclude, no_gitignore))
+                            selection=file_selection(include, exclude, no_gitignore),
+                            patches=in_out, author=author)
     if show_diff:
         for diff in run_diffs(src, result):
             click.echo(diff.text, nl=False)
         render(result, err_console)
         sys.exit(result.exit_code)
     if fmt != "text":
-        patches = _patches(result, out, patches_to)
+        patches = _patches(result, out, None if no_patches else patches_dir)
         extra = {}
         if result.git is not None:
             extra["git"] = {
@@ -139,19 +145,23 @@ def apply(src: Path | None, target_name: str, out: Path | None, check: bool, for
         sys.exit(result.exit_code)
 
     render(result, out_console)
-    patches = _patches(result, out, patches_to)
+    patches = _patches(result, out, None if no_patches else patches_dir)
     if result.git is not None:
         out_console.print(f"git: the pristine source + {len(result.git.commits)} rule "
                           f"commit(s) in {out} (review: git -C {out} log -p)")
     if patches is not None:
-        where = f" in {patches_to}/" if patches else f"; {patches_to}/ holds none"
+        folder = patches_folder(out) if patches_dir is None else patches_dir
+        where = f" in {folder}/" if patches else f"; {folder}/ holds none"
         out_console.print(f"patches: {len(patches)}{where} (onto a clone of the source: "
                           "git am --keep-cr)")
     sys.exit(result.exit_code)
 
 
 def _patches(result: Result, out: Path, dest: Path | None) -> list[Path] | None:
-    """Write the patch series of OUT's rule commits to ``dest``; None where none is written."""
+    """The patch series of OUT's rule commits: the one written into OUT, else written to
+    ``dest`` now; None where none is written."""
+    if result.patches is not None:
+        return result.patches
     if dest is None or result.check or result.git is None:
         return None
     return write_patches(out, dest)

@@ -3,14 +3,13 @@ which format the report is printed."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from covo_port.cli.common import out_console
 from covo_port.model import UserError
+from covo_port.pipeline.manifest import dumps, escape_surrogates
 from covo_port.pipeline.result import Result
 from covo_port.pipeline.select import FileSelection
 from covo_port.registry import RuleError, get_rule
@@ -84,9 +83,10 @@ def file_selection(include: tuple[str, ...], exclude: tuple[str, ...], no_gitign
 
 def print_machine_report(result: Result, fmt: str, extra: dict[str, Any] | None = None) -> None:
     """Print the json, sarif or csv report of ``result`` on stdout (``extra``: more JSON keys)."""
+    # valid UTF-8 whatever the file names (issue 14): non-UTF-8 bytes stay escapes
     if fmt == "json":
-        out_console.print_json(json.dumps({**to_json(result), **(extra or {})}))
+        click.echo(dumps({**to_json(result), **(extra or {})}))
     elif fmt == "sarif":
-        click.echo(json.dumps(to_sarif(result), indent=2, ensure_ascii=False))
+        click.echo(dumps(to_sarif(result)))
     else:
-        click.echo(to_csv(result), nl=False)
+        click.echo(escape_surrogates(to_csv(result)), nl=False)

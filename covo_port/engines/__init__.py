@@ -9,12 +9,17 @@ match the file's bytes (none: the file is not parsed at all) and rewrites the fi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
+from covo_port.engines.buildfiles import build_kind, rewrite_build
 from covo_port.engines.config import EngineConfig
+from covo_port.engines.configfiles import config_format, rewrite_config
 from covo_port.engines.notebook import rewrite_notebook
 from covo_port.engines.outcome import FileOutcome
-from covo_port.engines.python import is_python, rewrite_python
+from covo_port.engines.python import MAX_PYTHON_BYTES, cheap, is_python, rewrite_python
+from covo_port.engines.python.cheap import code_candidates, python_candidates
+from covo_port.engines.python.verdict import Verdict, python_verdict
 from covo_port.engines.shell import is_shell_script, rewrite_shell
 from covo_port.model import FileKind, PythonRule, Rule, Target
 
@@ -40,19 +45,6 @@ class Engine(Protocol):
         ...
 
 
-def _python_candidates(source: bytes, rules: Sequence[type[Rule]],
-                       target: Target) -> tuple[type[PythonRule], ...]:
-    """The Python rules worth running on ``source``: none where no rule's trigger word is in
-    it, else those whose trigger words are, and every rule of a later phase (those react to the
-    earlier rules' edits, not to the text)."""
-    python = [r for r in rules if issubclass(r, PythonRule)]
-    triggered = [r for r in python if r.might_match(source, target)]
-    if not triggered:
-        return ()
-    first = min(r.phase for r in python)
-    return tuple(r for r in python if r.phase > first or r in triggered)
-
-
 def _shell_candidates(source: bytes, rules: Sequence[type[Rule]],
                       target: Target) -> tuple[type[Rule], ...]:
     shells = tuple(r for r in rules if r.handles_shell())
@@ -60,18 +52,35 @@ def _shell_candidates(source: bytes, rules: Sequence[type[Rule]],
 
 
 class PythonEngine:
+    """Python files: the rules' trigger words in the raw bytes, then in the code alone (the
+    cheap pass, on Python's own parse of the file, see engines.python.cheap), then libcst."""
+
     kind = FileKind.PYTHON
+
+    def __init__(self) -> None:
+        #: The parse verdict of the file that candidates() last looked at, for rewrite().
+        self._verdict: tuple[bytes, Verdict] | None = None
 
     def claims(self, name: str, head: bytes) -> bool:
         return is_python(name, head)
 
     def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
-        return _python_candidates(source, config.rules, config.target)
+        self._verdict = None
+        rules = python_candidates(source, config.rules, config.target)
+        if not rules or not cheap.FAST_PATHS or len(source) > MAX_PYTHON_BYTES:
+            return rules
+        verdict = python_verdict(source)
+        self._verdict = (source, replace(verdict, tree=None))  # the tree is for the cheap pass
+        if verdict.refusal is not None:
+            return rules  # refused: rewrite() reports it
+        return code_candidates(source, verdict, rules, config.rules, config.target)
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
                 config: EngineConfig) -> FileOutcome:
+        known, self._verdict = self._verdict, None
+        verdict = known[1] if known is not None and known[0] is source else None
         return rewrite_python(source, path, [r for r in rules if issubclass(r, PythonRule)],
-                              config)
+                              config, verdict)
 
 
 class ShellEngine:
@@ -88,6 +97,46 @@ class ShellEngine:
         return rewrite_shell(source, path, rules, config)
 
 
+def _hook_candidates(source: bytes, rules: Sequence[type[Rule]], target: Target,
+                     handles: str) -> tuple[type[Rule], ...]:
+    """The rules with hook ``handles`` (``handles_config``...), where one of them may match."""
+    hooked = tuple(r for r in rules if getattr(r, handles)())
+    return hooked if any(r.might_match(source, target) for r in hooked) else ()
+
+
+class ConfigEngine:
+    """YAML, JSON, TOML, INI/cfg and .env files (engines/configfiles)."""
+
+    kind = FileKind.CONFIG
+
+    def claims(self, name: str, head: bytes) -> bool:
+        return config_format(name) is not None
+
+    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+        return _hook_candidates(source, config.rules, config.target, "handles_config")
+
+    def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
+                config: EngineConfig) -> FileOutcome:
+        return rewrite_config(source, path, rules, config)
+
+
+class BuildEngine:
+    """Requirements files, pyproject.toml, setup.cfg, conda environments and Dockerfiles
+    (engines/buildfiles)."""
+
+    kind = FileKind.BUILD
+
+    def claims(self, name: str, head: bytes) -> bool:
+        return build_kind(name, head) is not None
+
+    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+        return _hook_candidates(source, config.rules, config.target, "handles_build")
+
+    def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
+                config: EngineConfig) -> FileOutcome:
+        return rewrite_build(source, path, rules, config)
+
+
 class NotebookEngine:
     kind = FileKind.NOTEBOOK
 
@@ -95,7 +144,7 @@ class NotebookEngine:
         return name.endswith(".ipynb")
 
     def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
-        python = _python_candidates(source, config.rules, config.target)
+        python = python_candidates(source, config.rules, config.target)
         shell = _shell_candidates(source, config.rules, config.target)
         return tuple(r for r in config.rules if r in python or r in shell)
 
@@ -104,8 +153,10 @@ class NotebookEngine:
         return rewrite_notebook(source, path, rules, config)
 
 
-#: In the order they are asked: the first that claims a file rewrites it.
-ENGINES: tuple[Engine, ...] = (NotebookEngine(), PythonEngine(), ShellEngine())
+#: In the order they are asked: the first that claims a file rewrites it (build files before
+#: config files: pyproject.toml, setup.cfg and conda environments are both).
+ENGINES: tuple[Engine, ...] = (NotebookEngine(), PythonEngine(), ShellEngine(), BuildEngine(),
+                               ConfigEngine())
 
 
 def is_binary(head: bytes) -> bool:

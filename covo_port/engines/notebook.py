@@ -30,11 +30,9 @@ from covo_port.engines.python import rewrite_python
 from covo_port.engines.shell import rewrite_shell
 from covo_port.model import ENGINE_CODE, Finding, PythonRule, Rule, Severity
 
-_CELL_MARK = "# covo_port_nb cell {}\n"
-_CELL_SPLIT = re.compile(r"^# covo_port_nb cell (\d+)\n", re.M)
-_MAGIC_MARK = "pass  # covo_port_nb magic {}"
-_MAGIC_LINE = re.compile(r"^[ \t]*pass  # covo_port_nb magic (\d+)$")
-_SHELL = re.compile(r"^(?P<indent>[ \t]*)!(?P<command>.*)$")
+#: the markers' tag, made unique per notebook (see :func:`_tag`)
+_TAG = "covo_port_nb"
+_SHELL = re.compile(r"^(?P<indent>[ \t]*)!(?P<command>.*)$", re.S)
 _ENV = re.compile(r"^(?P<indent>[ \t]*)%env[ \t]+(?P<assignment>[A-Za-z_]\w*=.*)$")
 #: IPython-only lines: magics, shell escapes, `x = !ls`, `x = %time f()`, `obj?` help
 _IPYTHON = re.compile(r"^[ \t]*([%!?]|[\w.]+[ \t]*=[ \t]*[%!]|[\w.]+\?{1,2}[ \t]*$)")
@@ -86,19 +84,36 @@ def _cell_text(cell: dict[str, Any]) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
+def _tag(raw: str) -> str:
+    """A marker tag that the notebook's own text does not hold, so that no line of a cell can
+    be taken for a marker: ``covo_port_nb``, else ``covo_port_nb1``, ``covo_port_nb2``..."""
+    n = 0
+    while f"{_TAG}{n or ''}" in raw:
+        n += 1
+    return f"{_TAG}{n or ''}"
+
+
 def _language(notebook: dict[str, Any]) -> str:
     metadata = notebook.get("metadata") or {}
-    kernel = (metadata.get("kernelspec") or {}).get("language")
-    info = (metadata.get("language_info") or {}).get("name")
+    kernelspec, language_info = metadata.get("kernelspec"), metadata.get("language_info")
+    kernel = kernelspec.get("language") if isinstance(kernelspec, dict) else None
+    info = language_info.get("name") if isinstance(language_info, dict) else None
     return str(kernel or info or "python").lower()
 
 
 class _Split:
     """A notebook's code cells as one Python module and one shell script, and back."""
 
-    def __init__(self, notebook: dict[str, Any], path: str, triggers: Sequence[str]) -> None:
+    def __init__(self, notebook: dict[str, Any], path: str, triggers: Sequence[str],
+                 tag: str) -> None:
         self.notebook = notebook
         self.path = path
+        self._cell_mark = f"# {tag} cell {{}}\n"
+        self._cell_split = re.compile(rf"^# {tag} cell (\d+)\n", re.M)
+        self._magic_mark = f"pass  # {tag} magic {{}}"
+        self._magic_line = re.compile(rf"^[ \t]*pass  # {tag} magic (\d+)$")
+        #: the lines after an IPython line continued with ``\`` (part of it, not Python)
+        self._continued = f"# {tag} continued"
         self.magics: list[_Magic] = []
         self.findings: list[Finding] = []
         self.code: list[int] = []  # indices of the cells in the module
@@ -119,10 +134,19 @@ class _Split:
                 continue
             self.code.append(index)
             self.newline[index] = text.endswith("\n") or not text
-            module.append(_CELL_MARK.format(index))
+            module.append(self._cell_mark.format(index))
             self.starts[index] = len(module) + 1
-            for number, line in enumerate(text.splitlines(), 1):
-                module.append(self._mask(index, number, line, triggers) + "\n")
+            lines = text.splitlines()
+            number = 0
+            while number < len(lines):
+                size = 1
+                if _IPYTHON.match(lines[number]):  # `!cmd \` + continuation lines: one command
+                    while number + size < len(lines) and lines[number + size - 1].endswith("\\"):
+                        size += 1
+                line = "\n".join(lines[number:number + size])
+                module.append(self._mask(index, number + 1, line, triggers) + "\n")
+                module += [self._continued + "\n"] * (size - 1)
+                number += size
         self.module = "".join(module)
 
     def _mask(self, cell: int, number: int, line: str, triggers: Sequence[str]) -> str:
@@ -139,7 +163,7 @@ class _Split:
             self.findings.append(Finding(
                 ENGINE_CODE, self.path, number, len(indent) + 1, Severity.WARNING,
                 f"cell {cell + 1}: IPython magic not rewritten: {line.strip()}; check it by hand"))
-        return indent + _MAGIC_MARK.format(len(self.magics) - 1)
+        return indent + self._magic_mark.format(len(self.magics) - 1)
 
     @property
     def script(self) -> str:
@@ -152,24 +176,33 @@ class _Split:
         return cell, max(1, line - self.starts.get(cell, 1) + 1)
 
     def locate_shell(self, line: int) -> tuple[int, int]:
-        shells = [m for m in self.magics if m.shell is not None]
-        magic = shells[min(max(line, 1), len(shells)) - 1]
-        return magic.cell, magic.line
+        rows = [(m.cell, m.line + k) for m in self.magics if m.shell is not None
+                for k in range(m.shell.count("\n") + 1)]
+        return rows[min(max(line, 1), len(rows)) - 1]
 
     def join(self, module: str, script: str) -> dict[str, Any]:
         """The notebook with its code cells taken from ``module`` and shell lines from
         ``script`` (both as the rules left them)."""
-        parts = _CELL_SPLIT.split(module)
+        parts = self._cell_split.split(module)
         indices = [int(n) for n in parts[1::2]]
         if parts[0] or indices != self.code:
             raise ValueError("a rewrite moved the cell markers")
-        shells = iter(script.splitlines())
-        commands = {i: next(shells) for i, m in enumerate(self.magics) if m.shell is not None}
+        shells = script.splitlines()
+        commands, used = {}, 0
+        for i, magic in enumerate(self.magics):
+            if magic.shell is not None:  # a command continued with `\` is several lines
+                size = magic.shell.count("\n") + 1
+                if used + size > len(shells):
+                    raise ValueError("a rewrite moved the shell lines")
+                commands[i] = "\n".join(shells[used:used + size])
+                used += size
         notebook = copy.deepcopy(self.notebook)
         for index, body in zip(indices, parts[2::2], strict=True):
             lines = []
             for line in body.splitlines():
-                marked = _MAGIC_LINE.match(line)
+                if line == self._continued:
+                    continue  # put back with the line it continues
+                marked = self._magic_line.match(line)
                 lines.append(self._unmask(int(marked.group(1)), commands) if marked else line)
             text = "\n".join(lines) + ("\n" if lines and self.newline[index] else "")
             cell = notebook["cells"][index]
@@ -200,6 +233,24 @@ def _cumulative(stages: list[tuple[str, bytes]], order: dict[str, int],
     return state
 
 
+def _malformed(notebook: Any) -> str | None:
+    """Why ``notebook`` (parsed JSON) is not a notebook this engine can rewrite, if it is not."""
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        return ("nbformat 3 (cells inside worksheets): convert it with `jupyter nbconvert "
+                "--to notebook`" if isinstance(notebook, dict) and "worksheets" in notebook
+                else "no list of cells")
+    for index, cell in enumerate(notebook["cells"]):
+        if not isinstance(cell, dict):
+            return f"cell {index + 1} is not an object (a {type(cell).__name__})"
+        source = cell.get("source", "")
+        if not (isinstance(source, str) or (
+                isinstance(source, list) and all(isinstance(s, str) for s in source))):
+            return f"cell {index + 1}: its source is neither text nor a list of lines"
+    if not isinstance(notebook.get("metadata", {}), dict):
+        return "its metadata is not an object"
+    return None
+
+
 def rewrite_notebook(source: bytes, path: str, rules: Sequence[type[Rule]],
                      config: EngineConfig) -> FileOutcome:
     """Run ``rules`` over a notebook's code; never raises for bad input."""
@@ -208,17 +259,15 @@ def rewrite_notebook(source: bytes, path: str, rules: Sequence[type[Rule]],
         notebook = json.loads(raw.removeprefix(_BOM))
     except (UnicodeDecodeError, ValueError) as exc:
         return FileOutcome(error=f"not a notebook (invalid JSON: {exc}); copied unchanged")
-    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        reason = ("nbformat 3 (cells inside worksheets): convert it with `jupyter nbconvert "
-                  "--to notebook`" if isinstance(notebook, dict) and "worksheets" in notebook
-                  else "no list of cells")
+    reason = _malformed(notebook)
+    if reason is not None:
         return FileOutcome(findings=[Finding(ENGINE_CODE, path, 1, 1, Severity.WARNING,
                                              f"notebook not rewritten: {reason}")])
     if _language(notebook) != "python":
         return FileOutcome()
     python = [r for r in rules if issubclass(r, PythonRule)]
     shell_rules = [r for r in rules if r.handles_shell()]
-    split = _Split(notebook, path, [w for r in rules for w in r.triggers])
+    split = _Split(notebook, path, [w for r in rules for w in r.triggers], _tag(raw))
     py = rewrite_python(split.module.encode("utf-8"), path, python, config)
     if py.error is not None:
         cell, line = split.locate(py.error_line)

@@ -14,6 +14,7 @@ from covo_port.lib.datafiles import data_text
 class ConsumerKind(str, enum.Enum):
     RUNTIME = "runtime"  # a module importing it exists for a CUDA-only runtime
     CONSUMER = "consumer"  # has its own device vocabulary
+    KERNELS = "kernels"  # a library of CUDA kernels
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ class Use:
     name: str | None = None
     #: the library that receives the literal itself, where it is an argument of one of its calls
     consumer: Consumer | None = None
+    #: whether the value travels beyond where it stands (a default, an assigned value, an
+    #: option: other modules may receive it), rather than being used there (an argument)
+    travels: bool = False
 
 
 class DeviceLiterals:
@@ -99,7 +102,9 @@ class DeviceLiterals:
         call = self.parent(arg)
         if not isinstance(call, cst.Call):
             return Use(DeviceUse.UNKNOWN)
-        if self.rule.is_name(call.func, *_AUTOCASTS):
+        if self.rule.is_name(call.func, *_AUTOCASTS) or (
+                call.args and self.rule.is_name(call.func, "functools.partial")
+                and self.rule.is_name(call.args[0].value, *_AUTOCASTS)):
             return Use(DeviceUse.OWNED)  # NPU003 rewrites autocast device types
         names = imported_names(self.rule, call.func)
         consumer = next((c for n in sorted(names) if (c := consumer_of(n)) is not None), None)
@@ -107,7 +112,7 @@ class DeviceLiterals:
             return Use(DeviceUse.UNKNOWN, consumer=consumer)
         option = self._option_name(call, arg)
         if option is not None:
-            return Use(DeviceUse.DEVICE, option) if device_like(option) else Use(
+            return Use(DeviceUse.DEVICE, option, travels=True) if device_like(option) else Use(
                 DeviceUse.UNKNOWN)
         if arg.value is not child and not isinstance(child, (cst.List, cst.Tuple, cst.Set)):
             return Use(DeviceUse.UNKNOWN)
@@ -177,29 +182,41 @@ class DeviceLiterals:
     def _context(self, parent: cst.CSTNode | None, child: cst.CSTNode) -> Use:
         if isinstance(parent, cst.Param):
             name = parent.name.value
-            return Use(DeviceUse.DEVICE, name) if (
+            return Use(DeviceUse.DEVICE, name, travels=True) if (
                 parent.default is child and device_like(name)) else Use(DeviceUse.UNKNOWN)
         if isinstance(parent, cst.Assign | cst.AnnAssign):
             targets = [parent.target] if isinstance(parent, cst.AnnAssign) else [
                 t.target for t in parent.targets]
             name = next((n for t in targets if (n := terminal_name(t)) is not None
                          and device_like(n)), None)
-            return Use(DeviceUse.DEVICE, name) if name else Use(DeviceUse.UNKNOWN)
+            return Use(DeviceUse.DEVICE, name, travels=True) if name else Use(DeviceUse.UNKNOWN)
         if isinstance(parent, cst.ComparisonTarget):
             comparison = self.parent(parent)
-            return Use(DeviceUse.DEVICE) if isinstance(comparison, cst.Comparison) and (
-                self.is_device_operand(comparison.left)) else Use(DeviceUse.UNKNOWN)
+            if isinstance(comparison, cst.Comparison) and self.is_device_operand(
+                    comparison.left):
+                return Use(DeviceUse.DEVICE, self._operand_name(comparison.left))
+            return Use(DeviceUse.UNKNOWN)
         if isinstance(parent, cst.Comparison) and child is parent.left:
-            return Use(DeviceUse.DEVICE) if any(
-                self.is_device_operand(t.comparator) for t in parent.comparisons) else Use(
+            operand = next((t.comparator for t in parent.comparisons
+                            if self.is_device_operand(t.comparator)), None)
+            return Use(DeviceUse.DEVICE, self._operand_name(operand)) if operand else Use(
                 DeviceUse.UNKNOWN)
         if isinstance(parent, cst.DictElement) and child is parent.value:
             key = string_value(parent.key)
             if key is not None and device_like(key):
-                return Use(DeviceUse.DEVICE, key)
+                return Use(DeviceUse.DEVICE, key, travels=True)
             return Use(DeviceUse.DEVICE) if self._in_map_location(parent) else Use(
                 DeviceUse.UNKNOWN)
         return Use(DeviceUse.UNKNOWN)
+
+    @staticmethod
+    def _operand_name(node: cst.BaseExpression) -> str | None:
+        """The variable a compared device belongs to: ``device`` of ``device``,
+        ``self.model.device`` (a model's device travels with it)."""
+        name = terminal_name(node)
+        if name == "type" and isinstance(node, cst.Attribute):
+            name = terminal_name(node.value)
+        return name
 
     @staticmethod
     def is_device_operand(node: cst.BaseExpression) -> bool:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cache
+from typing import TypeVar
 
 import libcst as cst
 
 from covo_port.model import PythonRule
+
+N = TypeVar("N", bound=cst.CSTNode)
 
 
 @cache
@@ -41,13 +44,26 @@ def top_level_statement(rule: PythonRule, node: cst.CSTNode) -> cst.CSTNode | No
     return child if parent is not None else None
 
 
+def nodes_in(node: cst.CSTNode, *types: type[N]) -> list[N]:
+    """The nodes of ``types`` inside ``node`` (itself included), in source order: what
+    ``libcst.matchers.findall`` finds for plain type matchers, from a walk of the dataclass
+    fields (libcst.matchers takes half a second to import, on every start of covo-port)."""
+    found: list[N] = []
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        each = stack.pop()
+        if isinstance(each, types):
+            found.append(each)
+        children: list[cst.CSTNode] = []
+        for name in _fields(type(each)):
+            value = getattr(each, name)
+            for child in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(child, cst.CSTNode):
+                    children.append(child)
+        stack.extend(reversed(children))
+    return found
+
+
 def calls_in(node: cst.CSTNode) -> list[cst.Call]:
     """Every call inside ``node`` (itself included)."""
-    found: list[cst.Call] = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            found.append(call)
-
-    node.visit(_Find())
-    return found
+    return nodes_in(node, cst.Call)

@@ -2,9 +2,11 @@
 
 Rules import what they declare and record from here: :class:`Rule`, :class:`PythonRule`,
 :class:`Example`, :class:`Severity`, :class:`Safety`, :class:`Change`, :class:`Finding`, the
-:class:`Target` and the protocols of what a rule sees of a file.
+:class:`Target` and the protocols of what a rule sees of a file (Python, shell, config, build).
 """
 
+from covo_port.model.build import BaseImage, BuildSetting, PackageIndex, Requirement
+from covo_port.model.config import ConfigEntry, Scalar
 from covo_port.model.errors import UserError
 from covo_port.model.records import (
     ENGINE_CODE,
@@ -19,6 +21,7 @@ from covo_port.model.records import (
 )
 from covo_port.model.rule import (
     DOC_SECTIONS,
+    Category,
     Example,
     ImportStyle,
     NewNode,
@@ -27,28 +30,37 @@ from covo_port.model.rule import (
     Replacement,
     Rule,
     RunOptions,
-    ShellSource,
 )
 from covo_port.model.shell import ShellScan, VarRef, Word
+from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
 from covo_port.model.target import Target, TargetError, get_target, parse_device
 from covo_port.model.tree import TreeIndex
 
 __all__ = [
     "DOC_SECTIONS",
     "ENGINE_CODE",
+    "BaseImage",
+    "BuildSetting",
+    "BuildSource",
+    "Category",
     "Change",
+    "ConfigEntry",
+    "ConfigSource",
     "Example",
     "FileKind",
     "FileStatus",
     "Finding",
     "ImportStyle",
     "NewNode",
+    "PackageIndex",
     "PythonRule",
     "PythonSource",
     "Replacement",
+    "Requirement",
     "Rule",
     "RunOptions",
     "Safety",
+    "Scalar",
     "Severity",
     "ShellScan",
     "ShellSource",

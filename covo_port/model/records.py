@@ -77,12 +77,15 @@ class FileKind(str, enum.Enum):
     PYTHON = "python"
     SHELL = "shell"
     NOTEBOOK = "notebook"
+    CONFIG = "config"  # YAML, JSON, TOML, INI/cfg, .env
+    BUILD = "build"  # requirements, pyproject.toml, setup.cfg, conda environment, Dockerfile
     BINARY = "binary"
     TEXT = "text"
     LARGE = "large"  # over the rewrite size limit
     SYMLINK = "symlink"
     SPECIAL = "special"  # FIFO, socket, device
     UNREADABLE = "unreadable"
+    METADATA = "metadata"  # a VCS's metadata, a cache, covo-port's own folder: never copied
 
 
 class FileStatus(str, enum.Enum):

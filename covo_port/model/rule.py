@@ -9,12 +9,15 @@ file's raw text for the rule to possibly match, and ``examples`` that the test s
 Python rules are libcst visitors that run together in one batched pass over a file; they never
 mutate the tree, they record edits and findings on the file they are given (a
 :class:`PythonSource`), which the Python engine applies. Shell rules get the lexed script (a
-:class:`~covo_port.model.shell.ShellSource`) and record text edits. Nothing here knows how a
-file is parsed: the engines implement these protocols.
+:class:`~covo_port.model.shell.ShellSource`) and record text edits; config rules get a config
+file's values (a :class:`~covo_port.model.config.ConfigSource`) and rewrite values; build rules
+get what a build file installs (a :class:`~covo_port.model.build.BuildSource`) and report.
+Nothing here knows how a file is parsed: the engines implement these protocols.
 """
 
 from __future__ import annotations
 
+import ast
 import enum
 import inspect
 import re
@@ -33,7 +36,7 @@ from libcst.metadata import (
 from libcst.metadata.base_provider import ProviderT
 
 from covo_port.model.records import Change, Finding, Safety, Severity
-from covo_port.model.shell import ShellScan
+from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
 from covo_port.model.target import Target
 from covo_port.model.tree import TreeIndex
 
@@ -64,6 +67,32 @@ class Example:
     device_map: tuple[str, ...] = ()
     with_rules: tuple[str, ...] = ()
     unsafe_fixes: bool = False
+
+
+class Category(str, enum.Enum):
+    """The kind of CUDA construct a rule ports, as HIPIFY counts its conversions (the report's
+    per-category table); in the order the report lists them."""
+
+    DEVICES = "devices"
+    CUDA_API = "torch.cuda API"
+    AMP = "amp"
+    DISTRIBUTED = "distributed"
+    BACKENDS = "backends"
+    OPERATORS = "operators"
+    PROFILING = "profiling and monitoring"
+    KERNELS = "kernels and extensions"
+    PACKAGES = "packages"
+    #: Not a CUDA construct: what the port adds to make the NPU work (``import torch_npu``).
+    SETUP = "NPU set-up"
+    #: Not a CUDA construct: the opt-in optimizations.
+    OPTIMIZATION = "optimization"
+    #: Not a rule: covo-port's own findings (files it cannot read or parse...).
+    COVO_PORT = "covo-port"
+
+    @property
+    def is_construct(self) -> bool:
+        """Whether its records are CUDA constructs (counted in the converted share)."""
+        return self not in (Category.SETUP, Category.OPTIMIZATION, Category.COVO_PORT)
 
 
 class ImportStyle(str, enum.Enum):
@@ -107,6 +136,13 @@ def doc_sections(doc: str | None) -> dict[str, str]:
     return {parts[i].strip(): parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
 
 
+@cache
+def _encoded_triggers(rule: type, triggers: tuple[str, ...]) -> tuple[bytes, ...]:
+    """A rule's trigger words as bytes, encoded once per process (they are tested on every
+    file); keyed by the words too, so a rule whose words change gets them anew."""
+    return tuple(word.encode() for word in triggers)
+
+
 class Rule:
     """Common declaration of every rule."""
 
@@ -115,6 +151,8 @@ class Rule:
     name: ClassVar[str]
     summary: ClassVar[str]
     severity: ClassVar[Severity] = Severity.WARNING
+    #: The kind of CUDA construct it ports (the report's per-category counts).
+    category: ClassVar[Category]
     #: Whether the rule's fixes are applied by default (see :class:`Safety`).
     safety: ClassVar[Safety] = Safety.SAFE
     #: When a rewriting rule declines and reports instead (one sentence, for `rules` and docs).
@@ -156,7 +194,16 @@ class Rule:
         """Whether the rule can find anything in ``source``; where no rule can, the file is not
         parsed at all. One of the trigger words is necessary; a rule may narrow this with
         other cheap tests on the raw bytes (never wider than its trigger words)."""
-        return any(word.encode() in source for word in cls.triggers)
+        return any(word in source for word in _encoded_triggers(cls, cls.triggers))
+
+    @classmethod
+    def might_match_code(cls, code: bytes, tree: ast.Module, target: Target) -> bool:
+        """The second level of the cheap pass, for a Python file that :meth:`might_match`
+        passed, before libcst parses it: ``code`` is the file's bytes with its comments and
+        docstrings blanked out (offsets and lines unchanged), ``tree`` Python's own parse of it.
+        By default :meth:`might_match` on the code; a rule may narrow this with a look at the
+        tree (the names its imports bind, the calls it makes), never wider."""
+        return cls.might_match(code, target)
 
     @classmethod
     def sort_key(cls) -> tuple[int, str]:
@@ -171,37 +218,34 @@ class Rule:
         return cls.shell.__func__ is not Rule.shell.__func__  # type: ignore[attr-defined]
 
     @classmethod
+    def config(cls, file: ConfigSource) -> None:
+        """Rewrite a config file's values (YAML, JSON, TOML, INI, .env): override in rules
+        that apply to config files."""
+
+    @classmethod
+    def handles_config(cls) -> bool:
+        return cls.config.__func__ is not Rule.config.__func__  # type: ignore[attr-defined]
+
+    @classmethod
+    def build(cls, file: BuildSource) -> None:
+        """Report on a build file (requirements, pyproject.toml, setup.cfg, conda environment,
+        Dockerfile): override in rules that apply to build files."""
+
+    @classmethod
+    def handles_build(cls) -> bool:
+        return cls.build.__func__ is not Rule.build.__func__  # type: ignore[attr-defined]
+
+    @classmethod
     def handles_python(cls) -> bool:
         return issubclass(cls, PythonRule)
 
     @classmethod
     def languages(cls) -> str:
         names = [n for n, ok in (("python", cls.handles_python()),
-                                 ("shell", cls.handles_shell())) if ok]
+                                 ("shell", cls.handles_shell()),
+                                 ("config", cls.handles_config()),
+                                 ("build", cls.handles_build())) if ok]
         return "+".join(names)
-
-
-class ShellSource(Protocol):
-    """What a shell rule may read and record on the script it rewrites."""
-
-    path: str
-    text: str
-    target: Target
-    options: RunOptions
-    scan: ShellScan
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        """1-based (line, column) of ``offset``."""
-        ...
-
-    def replace(self, rule: type[Rule], start: int, end: int, new: str, message: str) -> None:
-        """Record that ``text[start:end]`` becomes ``new``."""
-        ...
-
-    def report(self, rule: type[Rule], offset: int, message: str,
-               severity: Severity | None = None) -> None:
-        """Record a finding at ``offset``."""
-        ...
 
 
 class PythonSource(Protocol):

@@ -43,6 +43,8 @@ class ShellScan:
     comments: list[tuple[int, int]] = field(default_factory=list)
     #: here-document bodies: (start, end, offset of their ``<<`` operator)
     heredocs: list[tuple[int, int, int]] = field(default_factory=list)
+    #: (start, end) of the parts that the parser could not read as shell: no command there
+    unreadable: list[tuple[int, int]] = field(default_factory=list)
 
     def in_comment(self, offset: int) -> bool:
         return any(start <= offset < end for start, end in self.comments)

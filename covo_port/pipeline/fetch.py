@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from covo_port.model import UserError
-from covo_port.pipeline.git import git_executable
+from covo_port.pipeline.checkout import differs, read_checkout, resolve
+from covo_port.pipeline.git import PROTOCOLS, GitError, git_bytes, git_executable
+from covo_port.pipeline.writer import remove_stale, temporary_folder
 
 UPSTREAM_URL = "https://github.com/Tencent/Covo-Audio"
 UPSTREAM_COMMIT = "710384c52c056ddd1c0e2517c341b5a5ae5f35f0"
@@ -25,6 +26,9 @@ UPSTREAM_COMMIT = "710384c52c056ddd1c0e2517c341b5a5ae5f35f0"
 DEFAULT_DEST = Path("upstream") / "Covo-Audio"
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+#: ``<transport>::<address>``: git runs a remote helper (``ext::`` runs any command)
+_HELPER = re.compile(r"^(?P<transport>[A-Za-z0-9][A-Za-z0-9+.-]*)::")
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 class FetchError(UserError):
@@ -39,13 +43,8 @@ class Fetched:
 
 
 def _git_reason(exc: Exception) -> str:
-    """The line of git's stderr that says what went wrong."""
-    stderr = getattr(exc, "stderr", "") or str(exc)
-    lines = [line.strip().removeprefix("stderr:").strip().strip("'\"").strip()
-             for line in str(stderr).splitlines()]
-    lines = [line for line in lines if line]
-    fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
-    reason = (fatal or lines or ["unknown error"])[-1]
+    """The words of git's error, without its ``fatal:`` prefix."""
+    reason = str(exc).rsplit(" failed: ", 1)[-1]
     return reason.removeprefix("fatal: ").removeprefix("error: ")
 
 
@@ -54,39 +53,35 @@ def _check_arg(name: str, value: str) -> None:
         raise FetchError(f"{name} {value!r} is not valid")
 
 
-def _resolve(repo: object, ref: str) -> str | None:
-    """The commit ``ref`` names in ``repo`` (also as a remote branch), or None."""
-    import git
-
-    for candidate in (ref, f"origin/{ref}"):
-        try:
-            return repo.commit(candidate).hexsha  # type: ignore[attr-defined]
-        except (git.exc.GitError, git.exc.BadName, git.exc.BadObject, ValueError):
-            continue
-    return None
+def check_source(source: str) -> None:
+    """Refuse a ``--from`` that would make git run a program: a remote helper
+    (``ext::``, ``fd::``...) or a scheme other than the plain transports."""
+    helper = _HELPER.match(source)
+    if helper:
+        raise FetchError(f"--from {source!r}: the {helper.group('transport')}:: transport is "
+                         "refused (give a URL (https://, ssh://, git://, file://), a path or a "
+                         "bundle)")
+    scheme = _SCHEME.match(source)
+    if scheme and scheme.group("scheme").lower() not in PROTOCOLS:
+        raise FetchError(f"--from {source!r}: the {scheme.group('scheme')}:// transport is "
+                         f"refused (known: {', '.join(PROTOCOLS)})")
 
 
 def _reuse(dest: Path, ref: str) -> Fetched:
     """DEST exists: accept it if it is a clean checkout of ``ref``, else refuse."""
-    import git
-
-    try:
-        repo = git.Repo(dest)
-        if Path(repo.working_tree_dir or "").resolve() != dest.resolve():
-            raise git.exc.InvalidGitRepositoryError(str(dest))
-    except (git.exc.InvalidGitRepositoryError, git.exc.NoSuchPathError):
+    if not os.path.lexists(dest / ".git"):
         raise FetchError(f"{dest} exists and is not a git checkout; remove it or choose "
-                         "another DEST") from None
-    try:
-        head = repo.head.commit.hexsha
-    except ValueError:
+                         "another DEST")
+    checkout = read_checkout(dest)
+    if checkout is None:
         raise FetchError(f"{dest} is a git repository without commits; remove it or choose "
-                         "another DEST") from None
-    wanted = _resolve(repo, ref)
+                         "another DEST")
+    head = checkout.commit
+    wanted = resolve(dest, ref)
     if wanted != head:
         raise FetchError(f"{dest} holds commit {head[:12]}, not {ref[:12]}; it is left as it "
                          "is (remove it or choose another DEST)")
-    if repo.is_dirty(untracked_files=False):
+    if differs(checkout):
         raise FetchError(f"{dest} holds {head[:12]} but has local changes; they are left as "
                          "they are (commit, stash or remove them, or choose another DEST)")
     return Fetched(dest, head, reused=True)
@@ -97,6 +92,7 @@ def fetch(dest: Path = DEFAULT_DEST, ref: str = UPSTREAM_COMMIT,
     """Clone ``source`` into ``dest`` at ``ref`` (or reuse a clean checkout of it)."""
     _check_arg("--ref", ref)
     _check_arg("--from", source)
+    check_source(source)
     if git_executable() is None:
         raise FetchError("git is not installed (or not on PATH): install git and run again")
     if dest.exists() or dest.is_symlink():
@@ -107,28 +103,31 @@ def fetch(dest: Path = DEFAULT_DEST, ref: str = UPSTREAM_COMMIT,
     if os.path.isdir(source) or os.path.isfile(source):
         source = str(Path(source).resolve())
 
-    import git
-
     target = dest.absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.covo-port-fetch-", dir=target.parent))
+    remove_stale(target)
+    tmp = temporary_folder(target, "fetch-")
+    clone = tmp / "clone"
     try:
         try:
-            repo = git.Repo.clone_from(source, tmp / "clone", no_checkout=True,
-                                       env={"GIT_TERMINAL_PROMPT": "0"})
-        except git.exc.GitCommandError as exc:
+            git_bytes(["clone", "--quiet", "--no-checkout", "--", source, str(clone)], tmp)
+        except GitError as exc:
             raise FetchError(f"cannot clone {source}: {_git_reason(exc)}") from None
-        commit = _resolve(repo, ref)
+        commit = resolve(clone, ref)
         if commit is None or (_SHA.match(ref.lower()) and commit != ref.lower()):
             raise FetchError(f"commit {ref} does not exist in {source}")
         try:
-            repo.git.checkout("--quiet", "--detach", commit)
-        except git.exc.GitCommandError as exc:
+            git_bytes(["checkout", "--quiet", "--detach", commit, "--"], clone,
+                      git_dir=clone / ".git", work_tree=clone)
+        except GitError as exc:
             raise FetchError(f"cannot check out {commit[:12]}: {_git_reason(exc)}") from None
-        repo.close()
+        checkout = read_checkout(clone)
+        if checkout is None or differs(checkout):  # git warns, yet exits 0, on a missing blob
+            raise FetchError(f"the checkout of {commit[:12]} from {source} is incomplete (a "
+                             "file's content is missing from that repository)")
         if target.is_dir():
             target.rmdir()  # empty, checked above
-        os.rename(tmp / "clone", target)
+        os.rename(clone, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return Fetched(dest, commit, reused=False)

@@ -1,9 +1,20 @@
-"""Running git for covo-port: one place, with the user's and the system's configuration switched
-off, so that what covo-port writes depends only on its input."""
+"""Running git for covo-port: the one place it runs, with nothing of the user's or of a
+repository's configuration that could run a program or change what covo-port writes.
+
+Every command gets the environment of :func:`clean_env` (no system or user config, no ``GIT_*``
+overrides, only the plain transports) and the options of :data:`SAFE_OPTIONS` (no fsmonitor,
+no hooks, no signature checks). A repository's own ``.git/config`` is still read by git; what in
+it could run a program is switched off by those options, or by the command's own options where
+it has them (``--no-ext-diff --no-textconv`` wherever a diff is shown). OUT's repository is always
+named explicitly (``--git-dir=OUT/.git --work-tree=OUT``): git never looks for it, so it never
+finds one of the user's. A source checkout is only ever read with commands that touch neither
+its index nor its work tree (see :mod:`covo_port.pipeline.checkout`).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +23,18 @@ from covo_port.model import UserError
 
 AUTHOR = "covo-port"
 EMAIL = "covo-port@localhost"
+#: the identity of OUT's commits unless ``apply --author`` names another author
+IDENTITY = f"{AUTHOR} <{EMAIL}>"
+#: the transports git may use (GIT_ALLOW_PROTOCOL): never ``ext::`` or ``fd::``
+PROTOCOLS = ("file", "git", "http", "https", "ssh")
+#: options of every git command: what a repository's config could make git run, switched off
+SAFE_OPTIONS = (
+    "-c", "core.fsmonitor=false",
+    "-c", f"core.hooksPath={os.devnull}",
+    "-c", "log.showSignature=false",
+)
+
+_IDENTITY = re.compile(r"^(?P<name>[^<>\n]*[^<>\s])\s*<(?P<email>[^<>\s]+)>$")
 
 
 class GitError(UserError):
@@ -23,6 +46,14 @@ def git_executable() -> str | None:
     return shutil.which(os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git")
 
 
+def parse_identity(text: str) -> tuple[str, str]:
+    """(name, email) of ``'Name <email>'``; GitError (one line) for anything else."""
+    m = _IDENTITY.match(text.strip())
+    if m is None:
+        raise GitError(f"--author {text!r}: give it as 'Name <email>'")
+    return m.group("name"), m.group("email")
+
+
 def clean_env(date: int | None = None) -> dict[str, str]:
     """The environment of covo-port's own git commands: no user config, no GIT_* overrides."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -30,6 +61,8 @@ def clean_env(date: int | None = None) -> dict[str, str]:
         GIT_CONFIG_NOSYSTEM="1",
         GIT_CONFIG_GLOBAL=os.devnull,
         GIT_TERMINAL_PROMPT="0",
+        GIT_OPTIONAL_LOCKS="0",  # a read never refreshes (writes) an index
+        GIT_ALLOW_PROTOCOL=":".join(PROTOCOLS),
         GIT_AUTHOR_NAME=AUTHOR,
         GIT_AUTHOR_EMAIL=EMAIL,
         GIT_COMMITTER_NAME=AUTHOR,
@@ -42,14 +75,40 @@ def clean_env(date: int | None = None) -> dict[str, str]:
     return env
 
 
-def run_git(args: list[str], cwd: Path, stdin: int | None = None) -> str:
-    """Run one git command in ``cwd`` with :func:`clean_env`; GitError with git's own words."""
+def git_bytes(args: list[str], cwd: Path, *, git_dir: Path | None = None,
+              work_tree: Path | None = None, stdin: int | None = None,
+              check: bool = True) -> bytes:
+    """Run one git command in ``cwd``; its stdout. ``git_dir``/``work_tree``: the repository,
+    named explicitly (git then never searches for one). GitError with git's own words."""
     exe = git_executable()
     if exe is None:
         raise GitError("git is not installed (or not on PATH)")
-    proc = subprocess.run([exe, *args], cwd=cwd, env=clean_env(), stdin=stdin,
+    where = []
+    if git_dir is not None:
+        where.append(f"--git-dir={git_dir}")
+    if work_tree is not None:
+        where.append(f"--work-tree={work_tree}")
+    proc = subprocess.run([exe, *where, *SAFE_OPTIONS, *args], cwd=cwd, env=clean_env(),
+                          stdin=stdin if stdin is not None else subprocess.DEVNULL,
                           capture_output=True)
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["(no message)"]
         raise GitError(f"git {args[0]} failed: {lines[-1]}")
-    return proc.stdout.decode(errors="surrogateescape")
+    return proc.stdout
+
+
+def run_git(args: list[str], repo: Path, stdin: int | None = None) -> str:
+    """Run one git command on the repository whose work tree is ``repo`` (``repo/.git``),
+    never on any other; its stdout as text (file names' bytes kept as surrogates)."""
+    repo = repo.absolute()
+    return git_bytes(args, repo, git_dir=repo / ".git", work_tree=repo,
+                     stdin=stdin).decode(errors="surrogateescape")
+
+
+def init_repo(repo: Path) -> None:
+    """Make a new repository at ``repo/.git``. Refuses a ``repo`` that holds a ``.git`` already
+    (a ``.git`` file would make git initialise the repository it points to)."""
+    repo = repo.absolute()
+    if os.path.lexists(repo / ".git"):
+        raise GitError(f"{repo} already holds a .git: not making a repository there")
+    git_bytes(["init", "-q", "--", str(repo)], repo.parent)

@@ -19,6 +19,7 @@ from covo_port.model import (
     SuppressedKind,
     UserError,
 )
+from covo_port.model.target import TARGETS
 
 MANIFEST_DIR = ".covo-port"
 MANIFEST_NAME = "manifest.json"
@@ -35,6 +36,29 @@ def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     return value
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (a byte of a file name that is not UTF-8) written as
+    its escape ``\\udcff``: what is printed or written stays valid UTF-8."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def dumps(data: Any, indent: int | None = 2) -> str:
+    """JSON text that is valid UTF-8 whatever the file names: a name that is not UTF-8 (its
+    bytes held as lone surrogates) stays a JSON escape (``\\udcff``), as in the manifest."""
+    return escape_surrogates(json.dumps(data, indent=indent, ensure_ascii=False))
+
+
+def check_path(path: Any) -> str:
+    """``path`` if it names a file inside OUT (relative, no ``..``, no empty or ``.`` part);
+    ValueError otherwise: a crafted manifest never makes covo-port read outside OUT."""
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise ValueError(f"bad file path {path!r}")
+    parts = path.split("/")
+    if any(p in ("", ".", "..") for p in parts):  # also an absolute path: an empty first part
+        raise ValueError(f"file path {path!r} is not inside OUT")
+    return path
 
 
 def _finding(data: dict[str, Any]) -> Finding:
@@ -93,14 +117,15 @@ class Manifest:
         folder = out / MANIFEST_DIR
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / MANIFEST_NAME
-        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False)
-        # a file name that is not UTF-8 (its bytes held as lone surrogates) stays a JSON escape
-        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-        path.write_text(text + "\n", encoding="utf-8")
+        path.write_text(dumps(self.to_json()) + "\n", encoding="utf-8")
         return path
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """The manifest ``data`` holds; KeyError/TypeError/ValueError where it is malformed
+        (a file path outside OUT included)."""
+        if data["target"] not in TARGETS:
+            raise ValueError(f"unknown target {data['target']!r}")
         return cls(
             version=data["version"],
             target=data["target"],
@@ -112,8 +137,8 @@ class Manifest:
             optimize=list(data.get("optimize", [])),
             unsafe_fixes=bool(data.get("unsafe_fixes", False)),
             fix_safety=dict(data.get("fix_safety", {})),
-            files=[FileRecord(**{**f, "kind": FileKind(f["kind"]),
-                                 "status": FileStatus(f["status"])})
+            files=[FileRecord(**{**f, "path": check_path(f["path"]),
+                                 "kind": FileKind(f["kind"]), "status": FileStatus(f["status"])})
                    for f in data.get("files", [])],
             changes=[Change(**c) for c in data.get("changes", [])],
             findings=[_finding(f) for f in data.get("findings", [])],
@@ -126,17 +151,19 @@ class Manifest:
         path = out / MANIFEST_DIR / MANIFEST_NAME
         if not out.is_dir():
             raise ManifestError(f"{out} does not exist (run `covo-port apply` first)")
+        if path.is_symlink() or path.parent.is_symlink():
+            raise ManifestError(f"{path} is a link: not a manifest that apply wrote")
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ManifestError(
                 f"{out} has no {MANIFEST_DIR}/{MANIFEST_NAME}: not an output of `covo-port apply`"
             ) from None
         except (OSError, ValueError) as exc:
             raise ManifestError(f"{path}: unreadable manifest ({exc})") from None
-        if data.get("tool") != "covo-port":
+        if not isinstance(data, dict) or data.get("tool") != "covo-port":
             raise ManifestError(f"{path} was not written by covo-port")
         try:
             return cls.from_json(data)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ManifestError(f"{path}: malformed manifest ({exc})") from None

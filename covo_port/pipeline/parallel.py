@@ -9,14 +9,21 @@ order the workers finish in: a run's manifest, report and OUT do not depend on t
 workers. One job, or too little work to pay for starting workers, runs in this process.
 
 An interrupt (Ctrl-C, or SIGTERM, made an interrupt while the pool runs) stops the workers at
-once and propagates; the workers themselves ignore Ctrl-C, which only the caller handles.
+once and propagates; the workers themselves ignore Ctrl-C, which only the caller handles. A
+caller that is killed outright (``kill -9``) takes its workers with it: each asks the kernel for
+SIGKILL when its parent dies (Linux), or watches for that itself (elsewhere).
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import pickle
 import signal
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,6 +44,10 @@ POOL_MIN_WORK = 512 * 1024
 CHUNK = 8
 #: Tasks queued per worker ahead of the one being merged (bounds what waits in memory).
 AHEAD = 4
+#: prctl(2) option: the signal this process gets when its parent dies
+PR_SET_PDEATHSIG = 1
+#: a task's state, as the workers record it in memory shared with the caller
+STARTED, FINISHED = 1, 2
 
 
 class WorkerDied(Exception):
@@ -44,7 +55,7 @@ class WorkerDied(Exception):
 
     def __init__(self, items: Sequence[Any]) -> None:
         super().__init__(f"a worker process died on one of {len(items)} item(s)")
-        self.items = list(items)
+        self.items = list(items)  # those of the tasks that were being worked on
 
 
 def default_jobs() -> int:
@@ -57,20 +68,45 @@ def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
-#: In a worker: the work function and the run's context, set once by :func:`_start_worker`.
+#: In a worker: the work function, the run's context and the tasks' states (shared with the
+#: caller), set once by :func:`_start_worker`.
 _work: Callable[..., Any] | None = None
 _context: tuple[Any, ...] = ()
+_states: Any = None
 
 
-def _start_worker(work: Callable[..., Any], context: tuple[Any, ...]) -> None:
-    global _work, _context
+def _die_with(parent: int) -> None:
+    """End this worker when ``parent`` (the caller) ends, however it ends."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    else:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # it died before the kernel was asked
+        os._exit(1)
+
+
+def _start_worker(parent: int, states: Any, payload: bytes) -> None:
+    """Set up a worker: bound to its parent first, then the work and the run's context
+    unpickled (``payload``; that imports the rules, which takes a while)."""
+    global _work, _context, _states
+    _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
-    _work, _context = work, context
+    _states = states
+    _work, _context = pickle.loads(payload)
 
 
-def _run_chunk(items: Sequence[Any]) -> list[Any]:
+def _run_chunk(index: int, items: Sequence[Any]) -> list[Any]:
     assert _work is not None, "_start_worker did not run"
-    return [_work(*_context, item) for item in items]
+    _states[index] = STARTED
+    results = [_work(*_context, item) for item in items]
+    _states[index] = FINISHED
+    return results
 
 
 def _stop(executor: ProcessPoolExecutor) -> None:
@@ -101,24 +137,29 @@ def map_ordered(
         for item in items:
             yield item, work(*context, item)
         return
-    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(work, context))
+    spawn = multiprocessing.get_context("spawn")
+    states = spawn.Array("b", len(chunks), lock=False)
+    executor = ProcessPoolExecutor(workers, mp_context=spawn, initializer=_start_worker,
+                                   initargs=(os.getpid(), states, pickle.dumps((work, context))))
     finished = False
     try:
         with terminate_as_interrupt():
-            queued = iter(chunks)
+            queued = iter(enumerate(chunks))
             pending: deque[tuple[Sequence[T], Future[list[R]]]] = deque(
-                (chunk, executor.submit(_run_chunk, chunk))
-                for chunk in islice(queued, workers * AHEAD))
+                (chunk, executor.submit(_run_chunk, i, chunk))
+                for i, chunk in islice(queued, workers * AHEAD))
             while pending:
                 chunk, future = pending.popleft()
                 try:
                     results = future.result()
                 except BrokenProcessPool:
-                    raise WorkerDied(chunk) from None
+                    # every unfinished task fails alike: name those a worker was on
+                    busy = [item for i, c in enumerate(chunks) if states[i] == STARTED
+                            for item in c]
+                    raise WorkerDied(busy or chunk) from None
                 following = next(queued, None)
                 if following is not None:
-                    pending.append((following, executor.submit(_run_chunk, following)))
+                    pending.append((following[1], executor.submit(_run_chunk, *following)))
                 yield from zip(chunk, results, strict=True)
         finished = True
     finally:

@@ -32,6 +32,8 @@ class FileResult:
     record: FileRecord
     outcome: FileOutcome = field(default_factory=FileOutcome)
     output: bytes | None = None
+    #: a changed file's bytes as they were read (OUT's pristine commit holds them)
+    source: bytes | None = None
 
     def finding(self, finding: Finding) -> FileResult:
         self.outcome.findings.append(finding)
@@ -45,8 +47,12 @@ class Result:
     out: Path | None
     outputs: dict[str, bytes] = field(default_factory=dict)
     stages: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
+    #: the changed files' bytes as they were read, for OUT's pristine commit
+    sources: dict[str, bytes] = field(default_factory=dict)
     #: OUT's git history (pristine commit, one commit per rule); None without git or OUT.
     git: GitInfo | None = None
+    #: the patch series written into OUT (``apply`` without ``--patches``/``--no-patches``)
+    patches: list[Path] | None = None
 
     def add(self, file: FileResult, keep_stages: bool) -> None:
         """Gather one file's result (in the order of the walk)."""
@@ -58,6 +64,8 @@ class Result:
             self.outputs[file.record.path] = file.output
             if keep_stages:
                 self.stages[file.record.path] = file.outcome.stages
+                if file.source is not None:
+                    self.sources[file.record.path] = file.source
 
     @property
     def pending(self) -> bool:

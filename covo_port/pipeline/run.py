@@ -1,7 +1,9 @@
 """Applies the rules to a whole tree: walk SRC, rewrite what the rules claim, copy the rest.
 
 OUT is built in a temporary sibling folder and renamed into place at the end, so an interrupted
-or failed run never leaves a half-written tree, and SRC is only ever read.
+or failed run never leaves a half-written tree, and SRC is only ever read: its files, and its
+git repository through :mod:`covo_port.pipeline.checkout` (nothing of its configuration runs).
+An existing OUT is replaced (``--force``) only if it is empty or an earlier output of apply.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from contextlib import closing, suppress
 from pathlib import Path
 
 from covo_port import __version__
-from covo_port.engines import EngineConfig, rewrite_file
+from covo_port.engines import ENGINES, EngineConfig, FileOutcome, rewrite_file
+from covo_port.engines.python.verdict import internal_error
 from covo_port.model import (
     ENGINE_CODE,
     FileKind,
@@ -26,7 +29,9 @@ from covo_port.model import (
     TreeIndex,
     UserError,
 )
-from covo_port.pipeline.manifest import FileRecord, Manifest
+from covo_port.pipeline.checkout import differs, read_checkout
+from covo_port.pipeline.git import parse_identity
+from covo_port.pipeline.manifest import FileRecord, Manifest, ManifestError
 from covo_port.pipeline.parallel import WorkerDied, default_jobs, map_ordered
 from covo_port.pipeline.result import FileResult, Result
 from covo_port.pipeline.select import (
@@ -36,7 +41,7 @@ from covo_port.pipeline.select import (
     select_files,
 )
 from covo_port.pipeline.walk import Entry, EntryKind, walk
-from covo_port.pipeline.writer import write_tree
+from covo_port.pipeline.writer import Snapshot, remove_stale, snapshot, write_tree
 from covo_port.registry import engine_config
 
 MAX_REWRITE_BYTES = 10 * 1024 * 1024
@@ -48,18 +53,6 @@ class InputError(UserError):
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _source_commit(src: Path) -> tuple[str | None, bool]:
-    if not (src / ".git").exists():
-        return None, False
-    try:
-        import git
-
-        repo = git.Repo(src)
-        return repo.head.commit.hexsha, repo.is_dirty(untracked_files=False)
-    except (ImportError, ValueError, git.exc.GitError):
-        return None, False
 
 
 def check_paths(src: Path, out: Path | None, force: bool) -> None:
@@ -79,8 +72,23 @@ def check_paths(src: Path, out: Path | None, force: bool) -> None:
         raise InputError(f"output {out} contains the source {src}; choose another output")
     if out.exists() and not out.is_dir():
         raise InputError(f"output {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise InputError(f"output {out} exists and is not empty (use --force to replace it)")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise InputError(f"output {out} exists and is not empty (use --force to replace it)")
+        try:
+            Manifest.read(out)
+        except ManifestError:
+            raise InputError(f"output {out} holds files that covo-port did not write (no "
+                             f"readable .covo-port/manifest.json): --force replaces only an "
+                             "empty folder or an earlier output of apply") from None
+
+
+def check_patches(src: Path, patches: Path) -> None:
+    """Refuse a patches folder inside SRC (the source is never written)."""
+    s, p = src.resolve(), patches.resolve()
+    if p == s or s in p.parents:
+        raise InputError(f"--patches {patches} is inside the source {src}; the source is never "
+                         "modified: put the patches beside it")
 
 
 def build_tree_index(src: Path, paths: Iterable[str], rules: Iterable[type[Rule]]) -> TreeIndex:
@@ -122,39 +130,53 @@ def apply_tree(
     keep_stages: bool = False,
     jobs: int | None = None,
     selection: FileSelection | None = None,
+    patches: bool = False,
+    author: str | None = None,
 ) -> Result:
     """Rewrite ``src`` into ``out`` (or, with ``check``, compute what would change).
 
     ``jobs`` worker processes rewrite the files (default: one per core; 1: this process only);
     the result is the same whatever their number. ``selection`` says which files are rewritten
-    (the rest is copied unchanged); None: every file.
+    (the rest is copied unchanged); None: every file. ``patches``: write the patch series into
+    ``OUT/.covo-port/patches/``. ``author``: ``'Name <email>'`` of OUT's commits.
     """
     if jobs is not None and jobs < 1:
         raise InputError(f"--jobs {jobs}: give 1 or more processes (default: one per core)")
-    check_paths(src, None if check else out, force)
+    if author is not None:
+        parse_identity(author)
+    writing = not check and out is not None
+    check_paths(src, out if writing else None, force)
+    stale = remove_stale(out.absolute()) if writing and out is not None else []
+    if stale:  # a previous OUT that a killed run had swapped out may be back in place
+        check_paths(src, out, force)
+    expected: Snapshot | None = snapshot(out) if writing and out is not None else None
     config = engine_config(target, options)
-    commit, dirty = _source_commit(src)
+    checkout = read_checkout(src)
     manifest = Manifest(
         version=__version__,
         target=target.name,
         device_map=dict(target.device_map),
         source=str(src.resolve()),
-        source_commit=commit,
-        source_dirty=dirty,
+        source_commit=checkout.commit if checkout else None,
         rules=[r.id for r in config.rules],
         optimize=sorted(options.optimize),
         unsafe_fixes=options.unsafe_fixes,
         fix_safety={r.id: r.safety.value for r in config.rules},
     )
+    manifest.findings += [_finding(".", f"removed {name}, left behind by an interrupted run",
+                                   Severity.INFO) for name in stale]
     result = Result(manifest=manifest, check=check, out=None if check else out)
     entries = list(walk(src, exclude=[out] if out is not None else []))
+    if checkout is not None:
+        manifest.source_dirty = differs(checkout, (
+            e.rel for e in entries if e.kind in (EntryKind.FILE, EntryKind.SYMLINK)))
     files, program = select_files(src, entries, selection)
     if any(rule.needs_tree for rule in config.rules):
         config.tree = build_tree_index(src, program, config.rules)
     if on_start:
         on_start(len(files))
 
-    keep = keep_stages or not (check or out is None)  # for OUT's per-rule commits
+    keep = keep_stages or writing  # for OUT's per-rule commits
     done = map_ordered(process_file, (src, config, keep), files,
                        default_jobs() if jobs is None else jobs, _source_bytes(src, files))
     try:
@@ -164,13 +186,15 @@ def apply_tree(
                 if progress:
                     progress(entry.rel)
     except WorkerDied as exc:
-        first, last = exc.items[0].rel, exc.items[-1].rel
+        names = [e.rel for e in exc.items]
+        where = ", ".join(names) if len(names) <= 3 else f"{names[0]} .. {names[-1]}"
         raise InputError(f"a worker process died (killed or out of memory?) while rewriting "
-                         f"{first} .. {last}; nothing was written") from None
-    if check or out is None:
+                         f"one of {len(names)} file(s) ({where}); nothing was written") from None
+    if not writing or out is None:
         return result
     try:
-        write_tree(src, out, entries, result, {r.id: r.summary for r in config.rules})
+        write_tree(src, out, entries, result, {r.id: r.summary for r in config.rules},
+                   checkout=checkout, author=author, expected=expected, patches=patches)
     except OSError as exc:  # a read-only or full destination: OUT is left as it was
         raise InputError(f"cannot write {out}: {exc.strerror or exc}; nothing was written"
                          ) from None
@@ -191,13 +215,19 @@ def _finding(path: str, message: str, severity: Severity, line: int = 1) -> Find
     return Finding(ENGINE_CODE, path, line, 1, severity, message)
 
 
+def _claimed(name: str, head: bytes) -> FileKind | None:
+    """The kind of the engine that claims a file of this name and first bytes, if any."""
+    return next((engine.kind for engine in ENGINES if engine.claims(name, head)), None)
+
+
 def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> FileResult:
     """Rewrite one file of ``src`` (in this process or a worker): its share of the Result.
-    ``keep``: send back the per-rule stages (for OUT's history), not only the output."""
+    ``keep``: send back the per-rule stages (for OUT's history), not only the output.
+    Whatever the file holds, or if it vanishes meanwhile, it costs that file only."""
     full = src / entry.rel
-    if entry.kind is EntryKind.SYMLINK:
-        return FileResult(FileRecord(entry.rel, FileKind.SYMLINK, FileStatus.COPIED,
-                                     link=os.readlink(full)))
+    if entry.kind is EntryKind.SKIPPED:
+        return FileResult(FileRecord(entry.rel, FileKind.METADATA, FileStatus.SKIPPED)).finding(
+            _finding(entry.rel, f"{entry.error}: not copied", Severity.INFO))
     if entry.kind is EntryKind.SPECIAL:
         return FileResult(FileRecord(entry.rel, FileKind.SPECIAL, FileStatus.SKIPPED)).finding(
             _finding(entry.rel, "not a regular file (FIFO, socket or device): skipped",
@@ -209,22 +239,38 @@ def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> F
             Severity.ERROR))
     if entry.excluded and (excluded := excluded_result(src, config, entry)) is not None:
         return excluded
-    size = full.stat().st_size
-    if size > MAX_REWRITE_BYTES:
-        return FileResult(FileRecord(entry.rel, FileKind.LARGE, FileStatus.UNCHANGED,
-                                     mode=entry.mode)).finding(_finding(
-            entry.rel, f"{size / 2**20:.1f} MB: larger than the 10 MB rewrite limit; "
-            "copied unchanged", Severity.WARNING))
     try:
+        if entry.kind is EntryKind.SYMLINK:
+            return FileResult(FileRecord(entry.rel, FileKind.SYMLINK, FileStatus.COPIED,
+                                         link=os.readlink(full)))
+        size = full.stat().st_size
+        if size > MAX_REWRITE_BYTES:
+            return FileResult(FileRecord(entry.rel, FileKind.LARGE, FileStatus.UNCHANGED,
+                                         mode=entry.mode)).finding(_finding(
+                entry.rel, f"{size / 2**20:.1f} MB: larger than the 10 MB rewrite limit; "
+                "copied unchanged", Severity.WARNING))
         source = full.read_bytes()
+    except FileNotFoundError:
+        return FileResult(FileRecord(entry.rel, FileKind.UNREADABLE, FileStatus.FAILED,
+                                     error="gone from SRC during the run")).finding(_finding(
+            entry.rel, "removed from SRC during the run: it is not in OUT", Severity.ERROR))
     except OSError as exc:
         return FileResult(FileRecord(entry.rel, FileKind.UNREADABLE, FileStatus.FAILED)).finding(
             _finding(entry.rel, f"cannot read: {exc.strerror}; it is not in OUT", Severity.ERROR))
-    kind, outcome = rewrite_file(entry.rel, source, config)
+    name, head = entry.rel.rsplit("/", 1)[-1], source[:8192]
+    try:
+        kind, outcome = rewrite_file(entry.rel, source, config)
+    except Exception as exc:  # an engine's bug on odd input: this file only, reported
+        kind = _claimed(name, head) or FileKind.TEXT
+        outcome = FileOutcome(error=f"{internal_error(exc)}; copied unchanged")
     if (generated := generated_result(entry, source, kind, outcome)) is not None:
         return generated
     record = FileRecord(entry.rel, kind, FileStatus.UNCHANGED, mode=entry.mode,
                         source_sha256=_sha256(source))
+    if kind is FileKind.BINARY and (claimed := _claimed(name, head)) is not None:
+        outcome.findings.append(_finding(
+            entry.rel, f"a NUL byte in its first 8 KB: read as binary, not as {claimed.value}; "
+            "not rewritten, copied unchanged", Severity.WARNING))
     if outcome.error:
         outcome.findings.append(
             _finding(entry.rel, outcome.error, Severity.ERROR, outcome.error_line))
@@ -237,6 +283,8 @@ def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> F
         record.status = FileStatus.CHANGED
         record.rules = [rule for rule, _ in outcome.stages]
         file.output = output
-        if not keep:
+        if keep:
+            file.source = source
+        else:
             outcome.stages = []
     return file

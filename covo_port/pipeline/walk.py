@@ -11,7 +11,14 @@ from pathlib import Path
 
 from covo_port.pipeline.manifest import MANIFEST_DIR
 
-SKIP_DIRS = {".git", "__pycache__", MANIFEST_DIR, ".hg", ".svn"}
+#: folders never copied into OUT, and why: each one found is a finding (see :func:`skipped`)
+SKIP_DIRS = {
+    ".git": "a git repository's metadata",
+    ".hg": "a Mercurial repository's metadata",
+    ".svn": "a Subversion working copy's metadata",
+    "__pycache__": "Python's bytecode cache",
+    MANIFEST_DIR: "covo-port's own folder (OUT gets its own)",
+}
 
 
 class EntryKind(str, enum.Enum):
@@ -20,6 +27,7 @@ class EntryKind(str, enum.Enum):
     SYMLINK = "symlink"
     SPECIAL = "special"  # FIFO, socket, device
     UNREADABLE = "unreadable"  # a folder that cannot be listed
+    SKIPPED = "skipped"  # never copied into OUT (``error`` says why)
 
 
 @dataclass
@@ -29,7 +37,7 @@ class Entry:
     rel: str
     kind: EntryKind
     mode: int = 0
-    error: str = ""  # why an unreadable folder cannot be listed
+    error: str = ""  # why an unreadable folder cannot be listed, or why it is skipped
     #: why the rules leave this file alone (--include/--exclude, .gitignore); see select.py
     excluded: str = ""
 
@@ -51,7 +59,10 @@ def walk(src: Path, exclude: Sequence[Path] = ()) -> Iterator[Entry]:
         keep = []
         for d in sorted(dirnames):
             full = base / d
-            if d in SKIP_DIRS or (full.resolve() in excluded and not full.is_symlink()):
+            if (skip := skipped(src, full)) is not None:
+                yield from skip
+                continue
+            if full.resolve() in excluded and not full.is_symlink():
                 continue
             if full.is_symlink():
                 filenames.append(d)
@@ -63,8 +74,14 @@ def walk(src: Path, exclude: Sequence[Path] = ()) -> Iterator[Entry]:
             yield Entry(rel_dir, EntryKind.DIR)
         for f in sorted(filenames):
             full = base / f
+            if (skip := skipped(src, full)) is not None:
+                yield from skip
+                continue
             rel = full.relative_to(src).as_posix()
-            st = os.lstat(full)
+            try:
+                st = os.lstat(full)
+            except FileNotFoundError:
+                continue  # gone since the folder was listed: not in SRC any more
             if stat.S_ISLNK(st.st_mode):
                 yield Entry(rel, EntryKind.SYMLINK)
             elif stat.S_ISREG(st.st_mode):
@@ -72,3 +89,19 @@ def walk(src: Path, exclude: Sequence[Path] = ()) -> Iterator[Entry]:
             else:
                 yield Entry(rel, EntryKind.SPECIAL)
     yield from _unreadable(src, errors)
+
+
+def skipped(src: Path, full: Path) -> list[Entry] | None:
+    """None where ``full`` (a folder, file or link in SRC) is walked as usual; else what the
+    walk yields for it instead: nothing for SRC's own ``.git`` (its repository, recorded as the
+    source commit), else one SKIPPED entry saying why it is not copied. A ``.git`` of any kind
+    is never copied: in OUT it would make covo-port's git act on the repository it names."""
+    name = full.name
+    rel = full.relative_to(src).as_posix()
+    if name.lower() == ".git":
+        return [] if rel == ".git" else [Entry(rel, EntryKind.SKIPPED, error=SKIP_DIRS[".git"])]
+    if name == MANIFEST_DIR and rel == name and not full.is_dir():
+        return [Entry(rel, EntryKind.SKIPPED, error="OUT's manifest folder has this name")]
+    if name in SKIP_DIRS and full.is_dir() and not full.is_symlink():
+        return [Entry(rel, EntryKind.SKIPPED, error=SKIP_DIRS[name])]
+    return None

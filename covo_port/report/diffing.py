@@ -27,9 +27,22 @@ def _lines(data: bytes) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines(keepends=True)
 
 
+def _inside(root: Path, path: str) -> Path:
+    """``root/path``, refused (ManifestError) unless it is a regular file inside ``root``: a
+    crafted manifest, or a link put into OUT, never makes diff read a file elsewhere."""
+    full = root / path
+    real = full.resolve()
+    if root.resolve() not in real.parents or full.is_symlink():
+        raise ManifestError(f"{full} is not a file inside {root}; re-run `covo-port apply`")
+    if not real.is_file():
+        raise ManifestError(f"{full} is gone (or not a file); re-run `covo-port apply`")
+    return real
+
+
 def file_diffs(out: Path, manifest: Manifest) -> list[FileDiff]:
     """Unified diffs of every changed file. The source side comes from OUT's pristine commit
-    where OUT is a git repository written by apply, else from the manifest's source."""
+    where OUT is a git repository written by apply, else from the manifest's source, shown only
+    if it still has the bytes that apply read."""
     src = Path(manifest.source)
     base = base_commit(out)
     diffs = []
@@ -40,14 +53,17 @@ def file_diffs(out: Path, manifest: Manifest) -> list[FileDiff]:
             before = pristine_file(out, base, record.path)
         else:
             try:
-                before = (src / record.path).read_bytes()
+                before = _inside(src, record.path).read_bytes()
             except OSError:
                 raise ManifestError(f"source file {src / record.path} is gone; "
                                     "re-run `covo-port apply`") from None
             if hashlib.sha256(before).hexdigest() != record.source_sha256:
                 raise ManifestError(
                     f"{src / record.path} changed since apply; re-run `covo-port apply`")
-        after = (out / record.path).read_bytes()
+        try:
+            after = _inside(out, record.path).read_bytes()
+        except OSError as exc:
+            raise ManifestError(f"cannot read {out / record.path}: {exc.strerror}") from None
         diffs.append(unified(record.path, tuple(record.rules), before, after))
     return diffs
 

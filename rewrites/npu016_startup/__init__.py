@@ -23,7 +23,7 @@ import libcst as cst
 from covo_port.lib.modulefn import HelperState, helper_state, insert_helper, inside_helper
 from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
-from covo_port.model import Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
 from covo_port.rewrites.npu016_startup.edits import (
     assigning,
     finish_call,
@@ -93,6 +93,7 @@ class StartupLoad(PythonRule):
     """
 
     id = "NPU016"
+    category = Category.OPTIMIZATION
     name = "meta-device-startup"
     summary = "model built with its parameters on meta, given the checkpoint's (no random init)"
     severity = Severity.INFO

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import CodeRange, ScopeProvider
 
+from covo_port.lib.tree import calls_in, nodes_in
 from covo_port.lib.values import assigned_values, is_side_effect_free
 from covo_port.model import PythonRule
 from covo_port.rewrites.npu016_startup.names import LOAD_FILE, META
@@ -58,7 +58,7 @@ def _statement_value(statement: cst.CSTNode, var: str) -> cst.BaseExpression | N
     if isinstance(small, cst.Expr):
         return small.value
     if isinstance(small, cst.Assign) and len(small.targets) == 1 \
-            and m.matches(small.targets[0].target, m.Name(var)):
+            and _is_name(small.targets[0].target, var):
         return small.value
     return None
 
@@ -139,7 +139,7 @@ class Matcher:
     def _variables(self, node: cst.CSTNode) -> list[cst.Name]:
         """The names in ``node`` that are variables (not ``x.attr``, not ``f(keyword=...)``)."""
         found = []
-        for name in m.findall(node, m.Name()):
+        for name in nodes_in(node, cst.Name):
             parent = self.parent(name)
             if (isinstance(parent, cst.Attribute) and parent.attr is name) \
                     or (isinstance(parent, cst.Arg) and parent.keyword is name):
@@ -156,7 +156,8 @@ class Matcher:
         block = self.parent(statement)
         owner = self.parent(block) if block is not None else None
         return isinstance(owner, cst.With) and any(
-            m.matches(item.item, m.Call(func=m.Name(META))) for item in owner.items)
+            isinstance(item.item, cst.Call) and _is_name(item.item.func, META)
+            for item in owner.items)
 
     def plan(self, call: cst.Call) -> Plan | None:
         """How to rewrite the build ``call``; None where nothing loads weights into it
@@ -220,7 +221,7 @@ class Matcher:
             assert isinstance(value, cst.Call)
             calls.append(value)
             value = parts[0]
-        if not calls or not m.matches(value, m.Name(var)):
+        if not calls or not _is_name(value, var):
             return None
         calls.reverse()
         if any(self._uses(a, var) for c in calls for a in c.args):
@@ -287,9 +288,8 @@ class Matcher:
 
     def _load_calls(self, statement: cst.CSTNode, var: str) -> list[cst.Call]:
         """The ``var.load_state_dict(...)`` calls in ``statement``."""
-        return [c for c in m.findall(statement, m.Call(func=m.Attribute(
-            value=m.Name(var), attr=m.Name("load_state_dict"))))
-            if isinstance(c, cst.Call)]
+        return [c for c in calls_in(statement) if isinstance(c.func, cst.Attribute)
+                and _is_name(c.func.value, var) and c.func.attr.value == "load_state_dict"]
 
     def _check_loader(self, plan: Plan) -> None:
         loader, var = plan.loader, plan.var
@@ -366,3 +366,7 @@ class Matcher:
                 if start < line <= end:
                     raise NotMatched(f"its device `{name.value}` is assigned again on line "
                                       f"{line}, before the weights are loaded")
+
+
+def _is_name(node: cst.CSTNode, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name

@@ -7,12 +7,15 @@ stage per rule that changed something) is available for the per-rule commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import libcst as cst
 
 from covo_port.engines.config import EngineConfig
 from covo_port.engines.outcome import FileOutcome
+from covo_port.engines.python import cheap
 from covo_port.engines.python.apply import Applier
 from covo_port.engines.python.directives import Note, PythonDirectives
 from covo_port.engines.python.file import Edit, PyFile
@@ -21,10 +24,12 @@ from covo_port.engines.python.guard import enforce
 from covo_port.engines.python.splice import Splice
 from covo_port.engines.python.verdict import (
     MAX_PYTHON_BYTES,
+    Verdict,
     internal_error,
     parse_error_message,
     python_verdict,
 )
+from covo_port.engines.python.walk import visit_batched
 from covo_port.model import ENGINE_CODE, Finding, PythonRule, Severity
 
 __all__ = ["MAX_PYTHON_BYTES", "is_python", "rewrite_python"]
@@ -43,11 +48,13 @@ def _unchanged(line: int, message: str) -> FileOutcome:
 
 
 def rewrite_python(source: bytes, path: str, rules: Sequence[type[PythonRule]],
-                   config: EngineConfig) -> FileOutcome:
+                   config: EngineConfig, verdict: Verdict | None = None) -> FileOutcome:
     """Run ``rules`` over ``source``; never raises for bad input (see ``FileOutcome.error``).
 
     A file that cannot be parsed, or that libcst cannot process, is copied unchanged with an
     error; so is a file on which a rule fails (a bug: the run goes on, and reports it).
+    ``verdict``: Python's verdict on ``source`` where the caller has it already (the cheap
+    pass), so that it is made once per file.
     """
     if not rules:
         return FileOutcome()
@@ -57,24 +64,45 @@ def rewrite_python(source: bytes, path: str, rules: Sequence[type[PythonRule]],
             f"{len(source) / 2**20:.1f} MB of Python: larger than the "
             f"{MAX_PYTHON_BYTES // 2**20} MB that libcst rewrites in reasonable memory; "
             "copied unchanged")])
-    deepest, refusal = python_verdict(source)
-    if refusal is not None:
-        return _unchanged(deepest, refusal)
+    if verdict is None:
+        verdict = python_verdict(source)
+    if verdict.refusal is not None:
+        return _unchanged(verdict.line, verdict.refusal)
     gated = runtime_module(source)
     if gated is not None:
         return FileOutcome(findings=[Finding(ENGINE_CODE, path, gated[0], 1, Severity.WARNING,
                                              gated[1])])
+    with _fewer_collections():
+        try:
+            module = cst.parse_module(source)
+        except (cst.ParserSyntaxError, UnicodeDecodeError, LookupError, SyntaxError) as exc:
+            line, message = parse_error_message(source, exc)
+            return _unchanged(line, f"cannot parse: {message}")
+        try:
+            return _rewrite(module, source, path, rules, config)
+        except RecursionError:
+            return _unchanged(verdict.line,
+                              "too deeply nested for libcst (Python's recursion limit)")
+        except Exception as exc:  # a rule's bug costs this file (reported), never the run
+            return _unchanged(1, internal_error(exc))
+
+
+#: Allocations between two young-generation collections while libcst works on a file.
+_YOUNG_COLLECTION = 20_000
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Python's cyclic garbage collector, run less often while libcst builds and walks a tree:
+    hundreds of thousands of young objects, few of them in cycles, that each collection scans
+    (5-10% of the time at the default of 700 allocations); as it was after."""
+    before = gc.get_threshold()
+    if cheap.FAST_PATHS and before[0] and before[0] < _YOUNG_COLLECTION:
+        gc.set_threshold(_YOUNG_COLLECTION, *before[1:])
     try:
-        module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, UnicodeDecodeError, LookupError, SyntaxError) as exc:
-        line, message = parse_error_message(source, exc)
-        return _unchanged(line, f"cannot parse: {message}")
-    try:
-        return _rewrite(module, source, path, rules, config)
-    except RecursionError:
-        return _unchanged(deepest, "too deeply nested for libcst (Python's recursion limit)")
-    except Exception as exc:  # a rule's bug costs this file (reported), never the whole run
-        return _unchanged(1, internal_error(exc))
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _run_rules(file: PyFile, ordered: Sequence[type[PythonRule]],
@@ -88,8 +116,10 @@ def _run_rules(file: PyFile, ordered: Sequence[type[PythonRule]],
         if all(set(v.get_visitors()) <= {"leave_Module"} for v in visitors):
             for visitor in visitors:  # rules that only look at the result (NPU009):
                 visitor.leave_Module(file.module)  # their finish(), with no walk of the tree
+        elif cheap.FAST_PATHS:
+            visit_batched(file.module, visitors)  # each finish() at leave_Module
         else:
-            cst.visit_batched(file.module, visitors)  # each finish() at leave_Module
+            cst.visit_batched(file.module, visitors)
         directives.suppress(file)
         if phase == min(by_phase):
             enforce(file, ordered)  # never half: probes that guard CUDA-only code stay
@@ -98,21 +128,23 @@ def _run_rules(file: PyFile, ordered: Sequence[type[PythonRule]],
 def _rewrite(module: cst.Module, source: bytes, path: str,
              rules: Sequence[type[PythonRule]], config: EngineConfig) -> FileOutcome:
     outcome = FileOutcome()
-    # libcst prints a few things differently from how it read them: it drops a last bare "\r"
-    # (put back after every stage) and the blank in `except E :` (such lines are taken from the
-    # source, see Splice)
-    printed = module.bytes
-    tail = b"\r" if source.endswith(b"\r") and not printed.endswith(b"\r") else b""
-    splice = Splice(source, printed + tail) if printed + tail != source else None
-
     file = PyFile(path, module, source, config.target, config.options, config.tree)
     ordered = sorted(rules, key=lambda r: r.sort_key())
-    directives = PythonDirectives(file.wrapper, source, path, config.known)
+    directives = PythonDirectives(file, source, path, config.known)
     _run_rules(file, ordered, directives)
 
     outcome.findings = [*directives.ignores.findings, *file.findings]
     outcome.suppressed = directives.suppressed
     notes = directives.notes(file) if config.options.annotate else {}
+    if not file.edits and not any(notes.values()):
+        return outcome  # nothing to print
+    # libcst prints a few things differently from how it read them: it drops a last bare "\r"
+    # (put back after every stage) and the blank in `except E :` (such lines are taken from the
+    # source, see Splice)
+    printed = file.printed()
+    tail = b"\r" if source.endswith(b"\r") and not printed.endswith(b"\r") else b""
+    splice = Splice(source, printed + tail) if printed + tail != source else None
+
     applied: list[Edit] = []
     applied_notes: list[Note] = []
     annotated: set[int] = set()
@@ -123,7 +155,8 @@ def _rewrite(module: cst.Module, source: bytes, path: str,
         if not edits and not rule_notes:
             continue
         candidate = applied + edits
-        applier = Applier(candidate, applied_notes + rule_notes)
+        applier = Applier(candidate, applied_notes + rule_notes,
+                          file.parents if cheap.FAST_PATHS else None)
         new_bytes = file.module.visit(applier).bytes + tail
         if splice is not None:
             spliced = splice.onto_source(new_bytes)

@@ -3,7 +3,7 @@ rules composed, ``--annotate`` notes put above their statements."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import libcst as cst
 
@@ -13,7 +13,11 @@ from covo_port.model import Replacement
 
 
 class Applier(cst.CSTTransformer):
-    def __init__(self, edits: Sequence[Edit], notes: Sequence[Note] = ()) -> None:
+    """Applies ``edits`` and ``notes``; given the tree's ``parents``, it visits only the nodes
+    that hold one (every other subtree is kept as it is)."""
+
+    def __init__(self, edits: Sequence[Edit], notes: Sequence[Note] = (),
+                 parents: Mapping[cst.CSTNode, cst.CSTNode] | None = None) -> None:
         super().__init__()
         self._edits: dict[int, list[Edit]] = {}
         for edit in edits:
@@ -23,6 +27,18 @@ class Applier(cst.CSTTransformer):
             self._notes.setdefault(id(note.anchor), []).append(note.text)
         #: the anchors that got their annotations (a rewrite may have removed others)
         self.annotated: set[int] = set()
+        #: ids of the nodes that hold an edit or a note (None: every node)
+        self._inside: set[int] | None = None
+        if parents is not None:
+            self._inside = set()
+            for node in [*(e.node for e in edits), *(n.anchor for n in notes)]:
+                current: cst.CSTNode | None = node
+                while current is not None and id(current) not in self._inside:
+                    self._inside.add(id(current))
+                    current = parents.get(current)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return self._inside is None or id(node) in self._inside
 
     def on_leave(  # type: ignore[override]
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode

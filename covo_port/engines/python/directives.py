@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from covo_port.engines.directives import (
     ANNOTATED,
@@ -45,19 +44,18 @@ class Note:
 
 
 class PythonDirectives:
-    """Suppressions and annotations of one Python file, on its metadata wrapper."""
+    """Suppressions and annotations of one Python file."""
 
-    def __init__(self, wrapper: MetadataWrapper, source: bytes, path: str,
-                 known: frozenset[str]) -> None:
-        self._wrapper = wrapper
+    def __init__(self, file: PyFile, source: bytes, path: str, known: frozenset[str]) -> None:
+        self._file = file
         self.path = path
         self.source_lines = source.splitlines()
         self.suppressed: list[Suppressed] = []
         comments: list[tuple[int, str]] = []
         if MAYBE_IGNORE.search(source):
             visitor = _Comments()
-            wrapper.module.visit(visitor)
-            positions = wrapper.resolve(PositionProvider)
+            file.module.visit(visitor)
+            positions = file.positions
             comments = [(positions[c].start.line, c.value) for c in visitor.found]
         self.ignores = Ignores(path, comments, known)
 
@@ -68,7 +66,7 @@ class PythonDirectives:
         The statement is the simple statement line, decorator or compound-statement header
         (``if``, ``def``, ``except``...) that holds ``node``; None for the module itself.
         """
-        positions = self._wrapper.resolve(PositionProvider)
+        positions = self._file.positions
         own = positions[node].start.line if node in positions else 1
         current: cst.CSTNode | None = node
         while current is not None:

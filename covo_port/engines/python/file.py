@@ -3,14 +3,18 @@ edits and findings the rules record (the :class:`~covo_port.model.PythonSource` 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 from libcst.metadata import (
+    BatchableMetadataProvider,
+    CodeRange,
     MetadataWrapper,
+    PositionProvider,
     QualifiedName,
     QualifiedNameProvider,
     Scope,
@@ -18,6 +22,8 @@ from libcst.metadata import (
 )
 from libcst.metadata.base_provider import ProviderT
 
+from covo_port.engines.python import cheap
+from covo_port.engines.python.positions import Positions
 from covo_port.lib.imports import import_bindings
 from covo_port.lib.tree import parent_map
 from covo_port.model import (
@@ -54,13 +60,15 @@ class _QualifiedNames(Mapping[cst.CSTNode, Collection[QualifiedName]]):
     provider prepares it for every node of the tree, a pass that costs as much as the scope
     analysis itself."""
 
-    def __init__(self, wrapper: MetadataWrapper) -> None:
-        self._wrapper = wrapper
+    def __init__(self, wrapper: MetadataWrapper,
+                 resolve: Callable[[ProviderT], Mapping[cst.CSTNode, Any]] | None = None) -> None:
+        #: how the scopes are resolved: the wrapper's own way, unless the file has a faster
+        self._resolve = resolve or wrapper.resolve
         self._names: dict[cst.CSTNode, Collection[QualifiedName]] = {}
 
     @property
     def _scopes(self) -> Mapping[cst.CSTNode, Scope | None]:
-        return self._wrapper.resolve(ScopeProvider)  # resolved once, kept by the wrapper
+        return self._resolve(ScopeProvider)  # resolved once, then kept
 
     def __getitem__(self, node: cst.CSTNode) -> Collection[QualifiedName]:
         names = self._names.get(node)
@@ -95,7 +103,8 @@ class PyFile:
         self.findings: list[Finding] = []
         #: The node of each finding (for suppressions and annotations), in step with findings.
         self.finding_nodes: list[cst.CSTNode] = []
-        self._names = _QualifiedNames(self.wrapper)
+        self._resolved: dict[ProviderT, Mapping[cst.CSTNode, Any]] = {}
+        self._names = _QualifiedNames(self.wrapper, self.resolve)
 
     # -- what rules read ---------------------------------------------------------------------
     @cached_property
@@ -125,16 +134,75 @@ class PyFile:
         it is resolved (once, for every rule) only when a rule first asks for it; qualified
         names are worked out per node from the scopes."""
         values: Mapping[cst.CSTNode, object] = (
-            self._names if provider is QualifiedNameProvider else self.wrapper.resolve(provider))
+            self._names if provider is QualifiedNameProvider else self.resolve(provider))
         value = values.get(node, default)
         return value
 
-    def code(self, node: Replacement) -> str:
+    def resolve(self, provider: ProviderT) -> Mapping[cst.CSTNode, Any]:
+        """``provider``'s values for the whole tree, computed once.
+
+        Positions come from one plain print (engines.python.positions). A provider that does
+        all its work when it meets the module (libcst's scopes and expression contexts: each
+        walks the tree its own way) is run on the module alone, not in a batched traversal
+        that would then walk every node for nothing.
+        """
+        values = self._resolved.get(provider)
+        if values is not None:
+            return values
+        if not cheap.FAST_PATHS:
+            values = self.wrapper.resolve(provider)
+        elif provider is PositionProvider:
+            values = self.positions
+        elif issubclass(provider, BatchableMetadataProvider) and set(
+                provider().get_visitors()) <= {"visit_Module", "leave_Module"}:
+            instance = provider()
+            instance.metadata = {dep: self.resolve(dep) for dep in
+                                 instance.get_inherited_dependencies()}
+            visitors = instance.get_visitors()
+            if "visit_Module" in visitors:
+                visitors["visit_Module"](self.module)
+            if "leave_Module" in visitors:
+                visitors["leave_Module"](self.module)
+            values = dict(instance._computed)
+        else:
+            values = self.wrapper.resolve(provider)
+        self._resolved[provider] = values
+        return values
+
+    @cached_property
+    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        """Each node's position, as PositionProvider gives it (see resolve)."""
+        return Positions(self.module) if cheap.FAST_PATHS else self.resolve(PositionProvider)
+
+    def printed(self) -> bytes:
+        """libcst's print of the module as parsed (with the positions, where they were worked
+        out: the same print)."""
+        if isinstance(self.__dict__.get("positions"), Positions):
+            return self.__dict__["positions"].code.encode(self.module.encoding)
+        return self.module.bytes
+
+    def code(self, node: Replacement, indent: str = "") -> str:
+        """The source of ``node`` as it stands at its place in the module: the lines after its
+        first indented by ``indent`` (the indentation of a statement's block), as the module's
+        print indents them."""
         if isinstance(node, cst.RemovalSentinel):
             return ""
-        if isinstance(node, cst.FlattenSentinel):
-            return "".join(self.module.code_for_node(n) for n in node.nodes)
-        return self.module.code_for_node(node)
+        nodes = node.nodes if isinstance(node, cst.FlattenSentinel) else (node,)
+        if not indent:
+            return "".join(self.module.code_for_node(n) for n in nodes)
+        # Module.code_for_node with the block's indentation (libcst has no public form of it)
+        state = CodegenState(default_indent=self.module.default_indent,
+                             default_newline=self.module.default_newline, indent_tokens=[indent])
+        for each in nodes:
+            each._codegen(state)
+        return "".join(state.tokens).removeprefix(indent)
+
+    def _indent(self, node: cst.CSTNode, line: int, column: int) -> str:
+        """The indentation of the block a statement stands in ("" for anything else)."""
+        if column == 1 or not isinstance(node, cst.BaseStatement):
+            return ""
+        start = self.printed().split(b"\n", line)[line - 1].decode(self.module.encoding, "replace")
+        return start.removeprefix("\ufeff")[:column - 1]
 
     def recorded_changes(self) -> Sequence[Change]:
         return [edit.change for edit in self.edits]
@@ -151,8 +219,9 @@ class PyFile:
         line, column, end_line, end_column = self._position(rule, node)
         after = new(node) if callable(new) else new
         unsafe = safety is Safety.UNSAFE
-        change = Change(rule.id, self.path, line, column, end_line, end_column, self.code(node),
-                        self.code(after), message, unsafe=unsafe)
+        indent = self._indent(node, line, column)
+        change = Change(rule.id, self.path, line, column, end_line, end_column,
+                        self.code(node, indent), self.code(after, indent), message, unsafe=unsafe)
         if unsafe and not self.options.unsafe_fixes:
             severity = Severity.ERROR if rule.severity is Severity.ERROR else Severity.WARNING
             self.findings.append(Finding(

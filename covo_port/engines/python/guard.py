@@ -21,13 +21,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 import libcst as cst
-from libcst.metadata import ScopeProvider
+from libcst.metadata import PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from covo_port.engines.python.file import Edit, PyFile
-from covo_port.model import Finding, PythonRule, Severity
+from covo_port.lib.consumers import consumer_of
+from covo_port.lib.tree import calls_in
+from covo_port.model import ENGINE_CODE, Finding, PythonRule, Severity
 
 _JUMPS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
 _BLOCKING = (Severity.WARNING, Severity.ERROR)
+#: Keyword arguments that select CUDA-only kernels of the library they are given to.
+CUDA_ONLY_KEYWORDS = {"load_in_8bit": "bitsandbytes 8-bit weights",
+                      "load_in_4bit": "bitsandbytes 4-bit weights",
+                      "replace_with_kernel_inject": "DeepSpeed's CUDA inference kernels",
+                      "use_flash_attention_2": "flash-attn 2"}
+#: Keyword values that do.
+CUDA_ONLY_VALUES = {"flash_attention_2": "flash-attn 2", "flash_attention_3": "flash-attn 3"}
+_STATEMENTS = (cst.SimpleStatementLine, cst.Decorator, cst.BaseCompoundStatement)
 
 
 def _ends_in_jump(block: cst.BaseSuite | None) -> bool:
@@ -68,6 +78,62 @@ class Guard:
                 while current is not None and id(current) not in self.blocked:
                     self.blocked[id(current)] = finding
                     current = self.parents.get(current)
+        #: the module's functions and classes that hold (or call one that holds) such code
+        self.blocked_defs = self._blocked_definitions()
+
+    def _blocked_definitions(self) -> dict[str, Finding]:
+        defs = {d.name.value: d for d in self.file.module.body
+                if isinstance(d, cst.FunctionDef | cst.ClassDef)}
+        found = {name: self.blocked[id(d)] for name, d in defs.items() if id(d) in self.blocked}
+        changed = True
+        while changed:  # a function that calls a blocked one is blocked too
+            changed = False
+            for name, node in defs.items():
+                if name not in found:
+                    callee = self._calls_into(node, found)
+                    if callee is not None:
+                        found[name], changed = callee, True
+        return found
+
+    @staticmethod
+    def _calls_into(node: cst.CSTNode, defs: Mapping[str, Finding]) -> Finding | None:
+        """A finding of one of ``defs`` that ``node`` calls (``f(...)``, ``Cls.apply(...)``,
+        ``kernel[grid](...)``)."""
+        for call in calls_in(node):
+            assert isinstance(call, cst.Call)
+            root: cst.BaseExpression = call.func
+            while isinstance(root, cst.Attribute | cst.Subscript):
+                root = root.value
+            if isinstance(root, cst.Name) and root.value in defs:
+                return defs[root.value]
+        return None
+
+    def _foreign(self, node: cst.CSTNode) -> Finding | None:
+        """A call in ``node`` that hands work to a library with its own devices, or that asks
+        for CUDA-only kernels by a keyword (``load_in_8bit=True``, ``attn_implementation=
+        "flash_attention_2"``): a synthetic finding that says which."""
+        for call in calls_in(node):
+            assert isinstance(call, cst.Call)
+            why = None
+            names = self.file.metadata(QualifiedNameProvider, call.func, set())
+            consumer = next((c for q in names if (c := consumer_of(q.name)) is not None), None)
+            if consumer is not None:
+                why = f"it hands work to {consumer.library}"
+            for arg in call.args:
+                keyword = arg.keyword.value if arg.keyword is not None else None
+                value = arg.value.evaluated_value if isinstance(
+                    arg.value, cst.SimpleString) else None
+                off = isinstance(arg.value, cst.Name) and arg.value.value == "False"
+                if keyword in CUDA_ONLY_KEYWORDS and not off:
+                    why = f"`{keyword}=` asks for {CUDA_ONLY_KEYWORDS[keyword]}"
+                elif isinstance(value, str) and value in CUDA_ONLY_VALUES:
+                    why = f"{value!r} asks for {CUDA_ONLY_VALUES[value]}"
+            if why is not None:
+                where = self.file.metadata(PositionProvider, call, None)
+                line = where.start.line if where is not None else 1
+                return Finding(ENGINE_CODE, self.file.path, line, 1, Severity.WARNING,
+                               f"{why}, which does not run on the NPU")
+        return None
 
     def _guarded_by_test(self, test: cst.CSTNode) -> Iterator[cst.CSTNode]:
         """What the outcome of the test expression ``test`` decides."""
@@ -93,24 +159,43 @@ class Guard:
         elif isinstance(owner, cst.UnaryOperation | cst.Comparison | cst.ComparisonTarget):
             yield from self._guarded_by_test(owner)
 
-    def probe(self, node: cst.CSTNode, seen: frozenset[int] = frozenset()
-              ) -> tuple[cst.CSTNode, list[cst.CSTNode]] | None:
-        """(the test expression, what it guards) where ``node`` is part of a test, else None.
-        ``seen``: the assignments followed so far (``x = x and y`` reads itself)."""
+    def _test_of(self, node: cst.CSTNode) -> tuple[cst.CSTNode | None, cst.CSTNode | None]:
+        """(the test that ``node`` is part of, or None; else the Assign whose value holds
+        ``node``, or None)."""
         child: cst.CSTNode = node
         parent = self.parents.get(child)
         while parent is not None:
             if (isinstance(parent, cst.If | cst.While | cst.IfExp) and parent.test is child) or (
                     isinstance(parent, cst.BooleanOperation) and parent.left is child):
-                guarded = list(self._guarded_by_test(child))
-                return self._outermost_test(child), guarded
+                return child, None
             if isinstance(parent, cst.BaseStatement | cst.BaseSmallStatement):
                 break
             child, parent = parent, self.parents.get(parent)
-        if isinstance(parent, cst.Assign) and parent.value is child and id(parent) not in seen:
-            guarded = list(self._guarded_by_name(parent, seen | {id(parent)}))
-            return (child, guarded) if guarded else None
-        return None
+        if isinstance(parent, cst.Assign) and parent.value is child:
+            return None, parent
+        return None, None
+
+    def probe(self, node: cst.CSTNode) -> tuple[cst.CSTNode, list[cst.CSTNode]] | None:
+        """(the test expression, what it guards) where ``node`` is part of a test, or of a
+        value assigned to names that tests read (followed through further assignments, each
+        once: ``x = x and y`` reads itself), else None."""
+        test, assign = self._test_of(node)
+        if test is not None:
+            return self._outermost_test(test), list(self._guarded_by_test(test))
+        if assign is None:
+            return None
+        guarded: list[cst.CSTNode] = []
+        seen = {id(assign)}
+        todo = [assign]
+        while todo:
+            for reader in self._readers(todo.pop()):
+                test, further = self._test_of(reader)
+                if test is not None:
+                    guarded += [self._outermost_test(test), *self._guarded_by_test(test)]
+                elif further is not None and id(further) not in seen:
+                    seen.add(id(further))
+                    todo.append(further)
+        return (assign.value, guarded) if guarded else None
 
     def _outermost_test(self, test: cst.CSTNode) -> cst.CSTNode:
         """The whole test expression that ``test`` is part of (``a and b`` for ``a``)."""
@@ -118,9 +203,8 @@ class Guard:
             test = up
         return test
 
-    def _guarded_by_name(self, assign: cst.Assign, seen: frozenset[int]
-                         ) -> Iterator[cst.CSTNode]:
-        """What the tests that read ``name`` (the target of ``name = <probe>``) guard."""
+    def _readers(self, assign: cst.Assign) -> Iterator[cst.CSTNode]:
+        """The nodes that read the names ``assign`` binds."""
         for target in assign.targets:
             if not isinstance(target.target, cst.Name):
                 continue
@@ -129,10 +213,7 @@ class Guard:
                 continue
             for assignment in scope.assignments[target.target.value]:
                 for access in assignment.references:
-                    found = self.probe(access.node, seen)
-                    if found is not None:
-                        yield found[0]
-                        yield from found[1]
+                    yield access.node
 
     def feeding(self, node: cst.CSTNode, rule: str) -> Finding | None:
         """The blocking finding of another rule whose node holds ``node`` (an edit there feeds
@@ -146,7 +227,20 @@ class Guard:
         return None
 
     def blocking(self, guarded: list[cst.CSTNode]) -> Finding | None:
-        return next((self.blocked[id(g)] for g in guarded if id(g) in self.blocked), None)
+        """Why the code ``guarded`` cannot run on the NPU (None: it can, as far as known)."""
+        found = next((self.blocked[id(g)] for g in guarded if id(g) in self.blocked), None)
+        for region in guarded:
+            if found is not None:
+                break
+            found = self._calls_into(region, self.blocked_defs) or self._foreign(region)
+        return found
+
+    def statement(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """The statement (or decorator) that holds ``node``."""
+        current: cst.CSTNode | None = node
+        while current is not None and not isinstance(current, _STATEMENTS):
+            current = self.parents.get(current)
+        return current
 
 
 def _inside(node: cst.CSTNode, container: cst.CSTNode,
@@ -162,11 +256,9 @@ def _inside(node: cst.CSTNode, container: cst.CSTNode,
 def enforce(file: PyFile, rules: Sequence[type[PythonRule]]) -> None:
     """Drop the edits of every test whose probe guards code that cannot run on the target, and
     report each such test once."""
-    if not file.edits or not file.findings:
+    if not file.edits:
         return
     guard = Guard(file, rules)
-    if not guard.blocked:
-        return
     left: list[tuple[cst.CSTNode, Finding, Edit]] = []
     for edit in file.edits:
         inner = guard.feeding(edit.node, edit.change.rule)
@@ -177,7 +269,8 @@ def enforce(file: PyFile, rules: Sequence[type[PythonRule]]) -> None:
         if found is None:
             continue
         test, guarded = found
-        blocking = guard.blocking([test, *guarded])
+        statement = guard.statement(edit.node)
+        blocking = guard.blocking([test, *guarded, *([statement] if statement else [])])
         if blocking is not None and all(t is not test for t, _, _ in left):
             left.append((test, blocking, edit))
     if not left:

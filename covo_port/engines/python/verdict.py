@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import traceback
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
@@ -36,43 +37,94 @@ MAX_PYTHON_BYTES = 2 * 1024 * 1024
 MAX_NESTING = 1000
 
 
-def python_verdict(source: bytes) -> tuple[int, str | None]:
-    """What Python's own parser says before libcst sees ``source``: (line, refusal).
+#: A string literal or docstring, as Python's parser places it: (line, column, end line, end
+#: column), lines from 1, columns in bytes of the line's UTF-8.
+Span = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What Python's own parser says of a file, once per file (see :func:`python_verdict`)."""
+
+    #: The line where the file is refused, else the line nested deepest.
+    line: int
+    #: Why the file is refused; None: go ahead.
+    refusal: str | None = None
+    #: Whether Python parsed it (else the spans below are unknown, and libcst has its say).
+    parsed: bool = False
+    #: Every str/bytes literal (f-strings whole).
+    strings: tuple[Span, ...] = ()
+    #: The string literals that are statements of their own: docstrings.
+    docstrings: tuple[Span, ...] = ()
+    #: Python's tree of the file, for the cheap pass (dropped after it).
+    tree: ast.Module | None = field(default=None, compare=False, repr=False)
+
+
+def _span(node: ast.expr) -> Span:
+    return (node.lineno, node.col_offset, node.end_lineno or node.lineno,
+            node.end_col_offset or 0)
+
+
+def python_verdict(source: bytes) -> Verdict:
+    """What Python's own parser says before libcst sees ``source``.
 
     ``refusal`` is None to go ahead, ``line`` then being the line nested deepest (for a
     RecursionError in libcst later); otherwise the file is refused at ``line``: a null byte, or
     nesting beyond Python's limits or beyond :data:`MAX_NESTING`. Other syntax errors are left to
-    libcst, which knows newer grammar than the running Python may.
+    libcst, which knows newer grammar than the running Python may. The same walk of Python's
+    tree finds the string literals and docstrings (for the cheap pass, see engines.python.cheap).
     """
     if b"\0" in source:
-        return (source.count(b"\n", 0, source.index(b"\0")) + 1,
-                "cannot parse: a null byte in the source (Python refuses it too)")
+        return Verdict(source.count(b"\n", 0, source.index(b"\0")) + 1,
+                       "cannot parse: a null byte in the source (Python refuses it too)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid escapes etc.: not this tool's business
         try:
             tree = ast.parse(source)
         except SyntaxError as exc:
             if (exc.msg or "").startswith("too many") or "too complex" in (exc.msg or ""):
-                return exc.lineno or 1, f"cannot parse: {type(exc).__name__}: {exc.msg}"
-            return 1, None
+                return Verdict(exc.lineno or 1, f"cannot parse: {type(exc).__name__}: {exc.msg}")
+            return Verdict(1)
         except (RecursionError, MemoryError) as exc:
-            return 1, (f"cannot parse: too deeply nested ({type(exc).__name__} in Python's own "
-                       "parser too)")
+            return Verdict(1, f"cannot parse: too deeply nested ({type(exc).__name__} in "
+                           "Python's own parser too)")
         except ValueError:
-            return 1, None  # libcst reports it in its own words
+            return Verdict(1)  # libcst reports it in its own words
     depth, line = 0, 1
+    strings: list[ast.expr] = []
+    docstrings: list[ast.expr] = []
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    push, pop = stack.append, stack.pop
     while stack:
-        node, level = stack.pop()
-        if isinstance(node, ast.BoolOp):  # flat in Python's tree, one level per link in libcst's
-            level += len(node.values) - 1
+        node, level = pop()
+        kind = type(node)
+        if kind is ast.BoolOp:  # flat in Python's tree, one level per link in libcst's
+            level += len(node.values) - 1  # type: ignore[attr-defined]
+        elif kind is ast.Constant:
+            if isinstance(node.value, (str, bytes)):  # type: ignore[attr-defined]
+                strings.append(node)  # type: ignore[arg-type]
+        elif kind is ast.JoinedStr:
+            strings.append(node)  # type: ignore[arg-type]
+        elif kind is ast.Expr:
+            value = node.value  # type: ignore[attr-defined]
+            if type(value) is ast.Constant and isinstance(value.value, str):
+                docstrings.append(value)
         if level > depth:
             depth, line = level, getattr(node, "lineno", line)
-        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+        level += 1
+        for name in node._fields:  # ast.iter_child_nodes, without a generator per node
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        push((item, level))
+            elif isinstance(value, ast.AST):
+                push((value, level))
     if depth > MAX_NESTING:
-        return line, (f"nested {depth} levels deep: more than libcst can parse safely "
-                      f"({MAX_NESTING})")
-    return line, None
+        return Verdict(line, f"nested {depth} levels deep: more than libcst can parse safely "
+                       f"({MAX_NESTING})")
+    return Verdict(line, None, True, tuple(map(_span, strings)), tuple(map(_span, docstrings)),
+                   tree)
 
 
 def internal_error(exc: Exception) -> str:

@@ -8,7 +8,7 @@ from covo_port.engines.config import EngineConfig
 from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.shell.directives import ShellDirectives
 from covo_port.engines.shell.file import ShellFile, TextEdit, apply_edits
-from covo_port.model import Rule
+from covo_port.model import ENGINE_CODE, Finding, Rule, Severity
 
 SHELLS = ("sh", "bash", "dash", "zsh", "ksh")
 
@@ -46,7 +46,7 @@ def rewrite_shell(source: bytes, path: str, rules: Sequence[type[Rule]],
     directives.suppress()  # `# covo-port: ignore` comments
     if config.options.annotate:
         directives.annotate()
-    outcome.findings = [*directives.ignores.findings, *file.findings]
+    outcome.findings = [*directives.ignores.findings, *_unread(file, ordered), *file.findings]
     outcome.suppressed = directives.suppressed
     applied: list[TextEdit] = []
     previous = text
@@ -64,3 +64,21 @@ def rewrite_shell(source: bytes, path: str, rules: Sequence[type[Rule]],
         outcome.changes.extend(e.change for e in edits)
         previous = new_text
     return outcome
+
+
+def _unread(file: ShellFile, rules: Sequence[type[Rule]]) -> list[Finding]:
+    """A warning for each part of the script that the parser could not read and that holds a
+    word the rules look for: what is there may be left as it is."""
+    words = {word for rule in rules for word in rule.triggers}
+    findings, covered = [], -1
+    for start, end in file.scan.unreadable:
+        if end <= covered:
+            continue  # inside a part already reported
+        covered = end
+        if any(word in file.text[start:end] for word in words):
+            first, last = file.line_col(start)[0], file.line_col(max(end - 1, start))[0]
+            lines = f"line {first}" if first == last else f"lines {first}-{last}"
+            findings.append(Finding(ENGINE_CODE, file.path, first, 1, Severity.WARNING,
+                                    f"{lines}: shell syntax that the parser cannot read: "
+                                    "what is there may be left as it is; check it by hand"))
+    return findings

@@ -1,0 +1,111 @@
+"""The build engine: pip requirements files, ``pyproject.toml``, ``setup.cfg``, conda
+environment files and Dockerfiles, each read with its ecosystem's own parser into what it
+installs (requirements, package indexes and channels), its base images and the environment it
+sets. Build rules only report (a build file is the user's to change: which NPU build to install
+depends on their CANN and torch versions); ``--annotate`` notes are the only edits, checked by
+reading the file back. A file its parser refuses costs only that file (a warning finding).
+Suppression comments (``# covo-port: ignore[NPU201]``) go on the requirement's line (in a
+Dockerfile, on a comment line above the instruction).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from covo_port.engines.buildfiles import conda, dockerfile, pyproject, requirements, setupcfg
+from covo_port.engines.buildfiles.file import BuildFile
+from covo_port.engines.buildfiles.parts import BuildParts
+from covo_port.engines.config import EngineConfig
+from covo_port.engines.configfiles.base import ConfigParseError
+from covo_port.engines.outcome import FileOutcome
+from covo_port.engines.textfile import annotation_edits, apply_edits, comment_ignores, suppress
+from covo_port.model import ENGINE_CODE, Finding, Rule, Severity
+
+__all__ = ["build_kind", "rewrite_build"]
+
+_REQUIREMENTS = re.compile(
+    r"^(?:.*[-_.])?(?:requirements?|requirments?|reqs?|constraints?)(?:[-_.].*)?\.(?:txt|in)$",
+    re.IGNORECASE)
+_CONDA_HEAD = re.compile(rb"^dependencies:", re.MULTILINE)
+_CONDA_CHANNELS = re.compile(rb"^(?:channels|name):", re.MULTILINE)
+
+#: kind -> (its name in messages, reader, comment markers)
+READERS: dict[str, tuple[str, Callable[[str], BuildParts], tuple[str, ...]]] = {
+    "requirements": ("a pip requirements file", requirements.read, ("#",)),
+    "pyproject": ("pyproject.toml", pyproject.read, ("#",)),
+    "setup.cfg": ("setup.cfg", setupcfg.read, ("#", ";")),
+    "conda": ("a conda environment", conda.read, ("#",)),
+    "dockerfile": ("a Dockerfile", dockerfile.read, ("#",)),
+}
+
+
+def build_kind(name: str, head: bytes) -> str | None:
+    """The kind of build file called ``name`` (first bytes ``head``), else None."""
+    if name == "pyproject.toml":
+        return "pyproject"
+    if name == "setup.cfg":
+        return "setup.cfg"
+    if _REQUIREMENTS.match(name):
+        return "requirements"
+    if name.startswith(("Dockerfile", "Containerfile")) or name.endswith(
+            (".dockerfile", ".Dockerfile", ".containerfile")):
+        return "dockerfile"
+    if name.endswith((".yml", ".yaml")) and (
+            name.startswith(("environment", "conda"))
+            or (_CONDA_HEAD.search(head) and _CONDA_CHANNELS.search(head))):
+        return "conda"
+    return None
+
+
+def rewrite_build(source: bytes, path: str, rules: Sequence[type[Rule]],
+                  config: EngineConfig) -> FileOutcome:
+    """Run the build ``rules`` over a build file; never raises for bad input."""
+    name = path.rsplit("/", 1)[-1]
+    kind = build_kind(name, source[:8192]) or "requirements"
+    label, read, markers = READERS[kind]
+    try:
+        text = source.decode("utf-8")
+    except UnicodeDecodeError:
+        return FileOutcome(findings=[Finding(ENGINE_CODE, path, 1, 1, Severity.WARNING,
+                                             f"not UTF-8: not read as {label}; copied "
+                                             "unchanged, its packages not checked")])
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    body = text[len(bom):]
+    try:
+        parts = read(body)
+    except ConfigParseError as exc:
+        return FileOutcome(findings=[Finding(
+            ENGINE_CODE, path, exc.line, 1, Severity.WARNING,
+            f"not read as {label} ({exc.message}): copied unchanged, its packages not checked")])
+    file = BuildFile(path, kind, body, parts, config.target, config.options)
+    ordered = sorted(rules, key=lambda r: r.sort_key())
+    for rule in ordered:
+        rule.build(file)
+    outcome = FileOutcome(findings=[Finding(ENGINE_CODE, path, line, 1, Severity.INFO,
+                                            f"{why}: not checked") for line, why in
+                                    parts.problems])
+    attach = dockerfile.comment_lines(body) if kind == "dockerfile" else None
+    ignores = comment_ignores(path, body, config.known, markers, attach)
+    spans = {line: [first] for line, first in parts.firsts.items()}
+    outcome.suppressed = suppress(ignores, path, file.findings, [], spans)
+    outcome.findings += ignores.findings + file.findings
+    if config.options.annotate:
+        notes = annotation_edits(path, body, file.findings, parts.firsts)
+        if notes and _reads_back(read, apply_edits(body, notes), parts):
+            applied = []
+            for rule in ordered:
+                mine = [n for n in notes if n.rule == rule.id]
+                if mine:
+                    applied += mine
+                    outcome.stages.append(
+                        (rule.id, (bom + apply_edits(body, applied)).encode("utf-8")))
+                    outcome.changes.extend(n.change for n in mine)
+    return outcome
+
+
+def _reads_back(read: Callable[[str], BuildParts], text: str, parts: BuildParts) -> bool:
+    try:
+        return read(text).summary() == parts.summary()
+    except ConfigParseError:
+        return False

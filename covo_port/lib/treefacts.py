@@ -1,0 +1,35 @@
+"""Facts of a tree that rules gather from the raw bytes of its files (``Rule.tree_words``):
+which modules a file imports, and by which dotted names a file can be imported."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+#: The prefix of the words that name an imported module (``import:torch.nn``).
+IMPORT = "import:"
+_IMPORT_LINE = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))",
+                          re.M)
+
+
+def imported_modules(path: str, data: bytes) -> set[str]:
+    """The modules a file imports (relative imports made absolute from its path)."""
+    found = set()
+    package = posixpath.dirname(path).split("/") if posixpath.dirname(path) else []
+    for relative, plain in _IMPORT_LINE.findall(data):
+        name = (relative or plain).decode("ascii", errors="replace")
+        dots = len(name) - len(name.lstrip("."))
+        if dots:
+            base = package[:len(package) - dots + 1] if dots <= len(package) + 1 else []
+            name = ".".join([*base, name.lstrip(".")]).strip(".")
+        if name:
+            found.add(name)
+    return found
+
+
+def module_names(path: str) -> set[str]:
+    """The dotted names a file can be imported by (``src/pkg/m.py``: pkg.m, m, src.pkg.m)."""
+    parts = path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return {".".join(parts[i:]) for i in range(len(parts))}

@@ -1,0 +1,197 @@
+"""NPU021: what picks the CUDA-kernel path, across modules, reported (so its probe stays)."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from covo_port.lib.consumers import ConsumerKind, consumers
+from covo_port.lib.imports import ImportAware, from_module
+from covo_port.lib.names import full_name, imported_names
+from covo_port.lib.tree import nodes_in
+from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
+from covo_port.model import Category, Example, PythonSource, Safety, Severity, Target
+
+#: The tree fact of a module that imports a library of CUDA kernels (triton, flash_attn...).
+KERNELS = "kernels"
+_PREDICATE = re.compile(r"avail|support|fused|kernel|triton|flash|use_|can_|enable", re.I)
+_PROBE_WORDS = (b"is_cuda", b"is_available", b"cuda")
+
+
+def kernel_libraries() -> set[str]:
+    return {name for name, c in consumers().items() if c.kind is ConsumerKind.KERNELS}
+
+
+def _is_probe(rule: ImportAware, node: cst.CSTNode) -> bool:
+    """``x.is_cuda``, ``torch.cuda.is_available()``/``device_count()``, a device type
+    compared with "cuda"."""
+    if isinstance(node, cst.Attribute) and node.attr.value == "is_cuda":
+        return True
+    if isinstance(node, cst.Call) and not imported_names(rule, node.func).isdisjoint(
+            {"torch.cuda.is_available", "torch.cuda.device_count"}):
+        return True
+    return isinstance(node, cst.Comparison) and any(
+        isinstance(part, cst.SimpleString) and part.evaluated_value == "cuda"  # type: ignore
+        for part in (node.left, *(t.comparator for t in node.comparisons)))
+
+
+class KernelProbes(ImportAware):
+    """## What it does
+
+    Reports what makes a CUDA probe pick a path of CUDA kernels, so that the probe is not
+    switched to the NPU (the port's guard leaves a probe that holds or guards such a report):
+    calls of functions imported from a module of the tree that uses a library of CUDA kernels
+    (Triton, flash-attn, xFormers, apex, mamba-ssm, bitsandbytes...); and, in modules that use
+    one, availability predicates (`return HAVE_TRITON and torch.cuda.is_available()`), kernel
+    flags (`USE_FUSED = x.is_cuda`) and test skips (`pytest.mark.skipif(not
+    torch.cuda.is_available(), ...)`) that decide on a CUDA probe.
+
+    ## Why it breaks on Ascend
+
+    Code that calls CUDA kernels usually checks for CUDA first and falls back to plain torch
+    where it is absent: on an Ascend host the fallback runs. Switching the check to the NPU
+    (`x.is_npu`, `torch.npu.is_available()`) sends NPU tensors into the kernels, which cannot
+    run there, or runs tests of CUDA kernels that used to be skipped. Where the kernel call is
+    in another module of the tree, only the tree shows it.
+
+    ## Example
+
+    ```python
+    from .kernels.entropy import entropy_from_logits  # a module that imports triton
+    def entropy(logits):
+        if not logits.is_cuda:
+            return eager_entropy(logits)
+        return entropy_from_logits(logits)
+    ```
+
+    `entropy_from_logits(logits)` is reported, so `logits.is_cuda` stays: the NPU takes the
+    eager path.
+
+    ## Fix safety
+
+    Report only: whether the kernel path can run on the NPU (Triton-Ascend, an NPU operator)
+    is a decision for a human; until then the CUDA-free path runs, as in the source.
+    """
+
+    id = "NPU021"
+    category = Category.KERNELS
+    name = "cuda-kernel-probes"
+    summary = "probes and calls that pick CUDA kernels (Triton, flash-attn...), across modules"
+    severity = Severity.WARNING
+    safety = Safety.REPORT
+    cuda_only = True
+    declines = ""
+    triggers = ("cuda",)
+    needs_tree = True
+    examples = (
+        Example(
+            "import torch\nimport triton\n"
+            "def fused_available():\n    return HAVE_TRITON and torch.cuda.is_available()\n"
+            "USE_FUSED = torch.cuda.is_available()\n",
+            findings=2,
+        ),
+        Example(
+            "import pytest, torch\nfrom flash_attn import flash_attn_func\n"
+            "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n",
+            findings=1,
+        ),
+        Example(  # no library of CUDA kernels: nothing to say
+            "import torch\n"
+            "def available():\n    return torch.cuda.is_available()\n"
+            "device = 'cuda' if torch.cuda.is_available() else 'cpu'\n",
+        ),
+    )
+
+    @classmethod
+    def tree_words(cls, path: str, data: bytes) -> set[str]:
+        if not path.endswith(".py"):
+            return set()
+        modules = imported_modules(path, data)
+        words = {IMPORT + name for name in modules}
+        libraries = kernel_libraries()
+        if any(name.split(".", 1)[0] in libraries for name in modules):
+            words.add(KERNELS)
+        return words
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        return any(word in source for word in _PROBE_WORDS)
+
+    def __init__(self, file: PythonSource) -> None:
+        super().__init__(file)
+        libraries = kernel_libraries()
+        tree = file.tree
+        kernel_files = tree.files_with(self.id, KERNELS) if tree is not None else frozenset()
+        #: dotted names of the tree's modules that use a library of CUDA kernels
+        self._kernel_modules = {name for f in kernel_files for name in module_names(f)
+                                if f != file.path}
+        imported = imported_modules(file.path, file.source)
+        #: whether this module uses kernels (a library, or a kernel module of the tree)
+        self._uses_kernels = file.path in kernel_files or any(
+            name.split(".", 1)[0] in libraries or name in self._kernel_modules
+            for name in imported)
+        #: local names bound by imports from the tree's kernel modules -> that module
+        self._from_kernels: dict[str, str] = {}
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        super().visit_ImportFrom(node)
+        module = from_module(node) or self._relative(node)
+        if module is None or module not in self._kernel_modules or isinstance(
+                node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            self._from_kernels[alias.evaluated_alias or alias.evaluated_name] = module
+
+    def _relative(self, node: cst.ImportFrom) -> str | None:
+        if not node.relative:
+            return None
+        text = "." * len(node.relative) + (full_name(node.module) or "" if node.module else "")
+        found = imported_modules(self.file.path, f"from {text} import x".encode())
+        return next(iter(found), None)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self._uses_kernels or self.in_import:
+            return
+        root: cst.BaseExpression = node.func
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        module = self._from_kernels.get(root.value) if isinstance(root, cst.Name) else None
+        if module is not None:
+            self.report(node, f"calls {full_name(node.func)} from {module}, which uses CUDA "
+                        "kernels: a CUDA probe that chooses this call is left on CUDA, so the "
+                        "NPU takes the other path; port the kernels, then the probe")
+        elif self._skip_marker(node):
+            self.report(node, "a test skip that decides on CUDA, in a module that uses CUDA "
+                        "kernels: left on CUDA, so that these tests stay skipped on the NPU")
+
+    def _skip_marker(self, node: cst.Call) -> bool:
+        name = full_name(node.func) or ""
+        return name.rsplit(".", 1)[-1] in ("skipif", "skipIf", "skipUnless") and any(
+            _is_probe(self, probe) for arg in node.args[:1]
+            for probe in nodes_in(arg.value, cst.Attribute, cst.Call, cst.Comparison))
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self._uses_kernels and node.value is not None and self._has_probe(node.value):
+            function = self._function(node)
+            if function is not None and _PREDICATE.search(function):
+                self.report(node, f"{function}() tells whether the CUDA kernels may be used, "
+                            "from a CUDA probe: left on CUDA, so it says no on the NPU")
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if not self._uses_kernels or not self._has_probe(node.value):
+            return
+        names = [n for t in node.targets if (n := full_name(t.target))]
+        if any(_PREDICATE.search(n) for n in names):
+            self.report(node, f"{names[0]} tells whether the CUDA kernels may be used, from a "
+                        "CUDA probe: left on CUDA, so it is false on the NPU")
+
+    def _has_probe(self, node: cst.CSTNode) -> bool:
+        return any(_is_probe(self, n) for n in nodes_in(
+            node, cst.Attribute, cst.Call, cst.Comparison))
+
+    def _function(self, node: cst.CSTNode) -> str | None:
+        current = self.parent(node)
+        while current is not None and not isinstance(current, cst.FunctionDef):
+            current = self.parent(current)
+        return current.name.value if current is not None else None
