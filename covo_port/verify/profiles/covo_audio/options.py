@@ -21,9 +21,9 @@ RUNNER = "covo_port.verify.profiles.covo_audio.runner"
 PROMPT_FILES = ("prompt_token.npy", "prompt_latent.npy", "speaker_embed.npy")
 BF16_TOLERANCE = 0.01  # the reference's "within bf16 tolerance"
 MIN_COSINE = 0.9999
-DEFAULT_NEW_TOKENS = {"tiny": 64, "checkpoint": 64}
-#: The reference compares 64 tokens of two greedy runs (fewer where ``--max-new-tokens`` is).
-DETERMINISM_TOKENS = 64
+#: The reference compares 64 tokens of two greedy runs: rounds generate as many by default, and
+#: the determinism runs compare as many (fewer where ``--max-new-tokens`` is).
+DEFAULT_NEW_TOKENS = DETERMINISM_TOKENS = 64
 #: Time limits of the subprocesses, in seconds (``--timeout`` replaces the inference one).
 LIMITS = {"probe": 300.0, "mel": 300.0, "tiny": 600.0, "infer_tiny": 600.0,
           "infer_checkpoint": 3600.0}
@@ -39,7 +39,7 @@ class VerifyOptions:
     emulate: bool = False
     model_dir: Path | None = None
     mode: str = "a2t"
-    max_new_tokens: int | None = None  # None: DEFAULT_NEW_TOKENS for the model used
+    max_new_tokens: int | None = None  # None: DEFAULT_NEW_TOKENS
     timeout: float | None = None  # the inference stage's limit; None: LIMITS
     audio_out: Path | None = None  # keep the decoded wavs here (a2ta)
 
@@ -53,7 +53,7 @@ class VerifyOptions:
 
     @property
     def new_tokens(self) -> int:
-        return self.max_new_tokens or DEFAULT_NEW_TOKENS[self.model_kind]
+        return self.max_new_tokens or DEFAULT_NEW_TOKENS
 
     @property
     def determinism_tokens(self) -> int:
