@@ -477,3 +477,46 @@ def test_a_checker_of_kernels_imported_beside_a_script_stays_on_cuda(tmp_path: P
     assert any("swiglu_checker() tells whether the CUDA kernels may be used" in m
                for m in messages), messages
     assert any("calls kernels.swiglu_kernel from kernels" in m for m in messages), messages
+
+
+CHAINS = '''
+import torch
+
+
+def allocated(device_type):
+    if "npu" in device_type and torch.npu.is_available():
+        return "npu"
+    elif "cuda" in device_type and torch.cuda.is_available():
+        return torch.cuda.memory_allocated()
+    return "none"
+
+
+class Mixer:
+    is_fast_path_available = True
+
+    def forward(self, x):
+        if self.is_fast_path_available and "cuda" in x.device.type:
+            return self.cuda_kernels_forward(x)
+        return x + 1
+
+    def cuda_kernels_forward(self, x):
+        raise RuntimeError("mamba-ssm's CUDA kernels")
+'''
+
+
+def test_a_chain_with_an_npu_branch_and_a_call_named_for_cuda_stay(tmp_path: Path) -> None:
+    """A chain that already has an NPU branch keeps its CUDA branch (axolotl's bench.py);
+    ``self.cuda_kernels_forward`` behind a device probe is CUDA code (transformers' Mamba-like
+    mixers, as axolotl patches them)."""
+    calls = ["allocated('cpu')",
+             "Mixer().forward(torch.ones(1).to('npu' if hasattr(torch, 'npu') else 'cpu'))"
+             ".tolist()"]
+    run = run_before_and_after(CHAINS, calls, tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert 'elif "cuda" in device_type and torch.cuda.is_available():\n' \
+        '        return torch.cuda.memory_allocated()' in run.ported
+    assert 'and "cuda" in x.device.type:' in run.ported
+    assert run.after[calls[1]] == {"value": [2.0]}
+    messages = [f.message for f in run.findings]
+    assert any("already has a branch for the NPU (line 6)" in m for m in messages), messages
+    assert any("it calls cuda_kernels_forward" in m for m in messages), messages
