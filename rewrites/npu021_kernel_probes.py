@@ -183,19 +183,31 @@ class KernelProbes(ImportAware):
         return next(iter(found), None)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not self._uses_kernels or self.in_import:
+        if self.in_import:
             return
         root: cst.BaseExpression = node.func
         while isinstance(root, cst.Attribute):
             root = root.value
         module = self._from_kernels.get(root.value) if isinstance(root, cst.Name) else None
-        if module is not None:
+        if module is not None and self._uses_kernels:
             self.report(node, f"calls {full_name(node.func)} from {module}, which uses CUDA "
                         "kernels: a CUDA probe that chooses this call is left on CUDA, so the "
                         "NPU takes the other path; port the kernels, then the probe")
-        elif self._skip_marker(node):
+        elif self._skip_marker(node) and (self._uses_kernels or self._tests_kernel_users()):
             self.report(node, "a test skip that decides on CUDA, in a module that uses CUDA "
-                        "kernels: left on CUDA, so that these tests stay skipped on the NPU")
+                        "kernels (or tests a module that does): left on CUDA, so that these "
+                        "tests stay skipped on the NPU")
+
+    def _tests_kernel_users(self) -> bool:
+        """Whether this module imports (anywhere, lazily too) a module of the tree that
+        imports one of its kernel modules: a test of code that calls CUDA kernels."""
+        tree = self.file.tree
+        if tree is None:
+            return False
+        users = {name for kernel in self._kernel_modules
+                 for f in tree.files_with(self.id, IMPORT + kernel) if f != self.file.path
+                 for name in module_names(f)}
+        return not users.isdisjoint(imported_modules(self.file.path, self.file.source))
 
     def _skip_marker(self, node: cst.Call) -> bool:
         name = full_name(node.func) or ""

@@ -520,3 +520,30 @@ def test_a_chain_with_an_npu_branch_and_a_call_named_for_cuda_stay(tmp_path: Pat
     messages = [f.message for f in run.findings]
     assert any("already has a branch for the NPU (line 6)" in m for m in messages), messages
     assert any("it calls cuda_kernels_forward" in m for m in messages), messages
+
+
+def test_a_test_of_code_that_calls_kernels_stays_skipped_without_cuda(tmp_path: Path) -> None:
+    """A test module that imports (lazily) a module that calls the tree's Triton kernels
+    keeps its CUDA skip: switched, the NPU would run tests of CUDA kernels (axolotl)."""
+    from covo_port.model import RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+
+    src = tmp_path / "src"
+    (src / "pkg" / "kernels").mkdir(parents=True)
+    for folder in ("pkg", "pkg/kernels"):
+        (src / folder / "__init__.py").write_text("")
+    (src / "pkg" / "kernels" / "rms.py").write_text("import triton\n\n\ndef rms(x):\n    pass\n")
+    (src / "pkg" / "fused.py").write_text(
+        "from pkg.kernels.rms import rms\n\n\ndef norm(x):\n    return rms(x)\n")
+    (src / "tests").mkdir()
+    skip = "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n"
+    (src / "tests" / "test_fused.py").write_text(
+        f"import pytest\nimport torch\n\n{skip}\n\ndef test_norm():\n"
+        "    from pkg.fused import norm\n    norm(torch.ones(2, device='cuda'))\n")
+    (src / "tests" / "test_plain.py").write_text(
+        f"import pytest\nimport torch\n\n{skip}\n\ndef test_ones():\n"
+        "    assert torch.ones(2, device='cuda').sum() == 2\n")
+    out = tmp_path / "out"
+    apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    assert "not torch.cuda.is_available()" in (out / "tests" / "test_fused.py").read_text()
+    assert "not torch.npu.is_available()" in (out / "tests" / "test_plain.py").read_text()
