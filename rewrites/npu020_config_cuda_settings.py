@@ -16,7 +16,16 @@ from covo_port.lib.config_vocab import (
     lookup,
     setting,
 )
-from covo_port.model import Category, ConfigEntry, ConfigSource, Example, Rule, Safety, Severity
+from covo_port.model import (
+    Category,
+    ConfigEntry,
+    ConfigSource,
+    Example,
+    Rule,
+    Safety,
+    Severity,
+    ShellSource,
+)
 
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=")
 
@@ -56,7 +65,8 @@ class ConfigCudaSettings(Rule):
     implementations (`attn_implementation: flash_attention_2`, `xformers`, `use_flash_attn:
     true`), device values inside other libraries' settings (vLLM, DeepSpeed, TensorRT,
     onnxruntime, CTranslate2, CI workflows), CUDA environment variables and Docker Compose GPU
-    reservations, in YAML, JSON, TOML, INI/cfg and .env files.
+    reservations, in YAML, JSON, TOML, INI/cfg and .env files; and the same settings given
+    as flags in shell scripts (`python train.py --gpus 1`, `--accelerator gpu`).
 
     ## Why it breaks on Ascend
 
@@ -108,6 +118,12 @@ class ConfigCudaSettings(Rule):
             path="serve.json",
         ),
         Example(
+            "CUDA_VISIBLE_DEVICES=0 python train.py \\\n  --gpus 1 \\\n  --precision 16\n"
+            "python infer.py --accelerator=gpu --attn_implementation flash_attention_2\n",
+            findings=3,  # the variable is NPU002's
+            path="train.sh",
+        ),
+        Example(
             "CUDA_VISIBLE_DEVICES=0,1\nNCCL_DEBUG=INFO\nDEVICE=gpu\n",
             findings=3,
             path=".env",
@@ -126,6 +142,24 @@ class ConfigCudaSettings(Rule):
             path="config.yaml",
         ),
     )
+
+    @classmethod
+    def shell(cls, file: ShellSource) -> None:
+        """``--accelerator gpu``, ``--gpus=1``, ``--attn_implementation flash_attention_2``:
+        the config settings, given on a command line."""
+        for words in file.scan.commands:
+            for index, word in enumerate(words):
+                flag, sep, value = word.text.partition("=")
+                if not flag.startswith("--") or len(flag) < 3:
+                    continue
+                if not sep:
+                    if index + 1 >= len(words) or words[index + 1].text.startswith("-"):
+                        continue
+                    value = words[index + 1].text
+                key = flag[2:]
+                term = setting(key, value) or attention(key, value)
+                if term is not None:
+                    file.report(cls, word.start, f"{flag} {value}: {term.advice}")
 
     @classmethod
     def config(cls, file: ConfigSource) -> None:
