@@ -99,8 +99,8 @@ class ConfigCudaSettings(Rule):
     id = "NPU020"
     category = Category.BACKENDS
     name = "config-cuda-settings"
-    summary = ("config files: Lightning accelerators, CUDA-only attention, other libraries' "
-               "device settings, CUDA environment variables reported")
+    summary = ("config files and script flags: Lightning accelerators, CUDA-only attention, "
+               "other libraries' device settings, CUDA environment variables reported")
     severity = Severity.WARNING
     safety = Safety.REPORT
     triggers = ("cuda", "CUDA", "gpu", "GPU", "xformers", "flash", "fa2", "fa3", "triton",
