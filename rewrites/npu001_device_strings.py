@@ -17,11 +17,16 @@ from covo_port.lib.flows import ConsumerFlow, consumer_elsewhere, consumer_facts
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import is_imported
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety
 
 
-class DeviceStrings(ImportAware):
-    """## What it does
+class DeviceStrings(ImportAware, id="NPU001", name="cuda-device-strings",
+                    category=Category.DEVICES, cuda_only=True, triggers=("cuda",), needs_tree=True,
+                    declines='a "cuda" string whose use is not certainly a torch device '
+                             '(reported)'):
+    """CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu
+
+    ## What it does
 
     Rewrites `"cuda"`/`"cuda:N"` where the string certainly names a torch device
     (torch.device, .to(), device=/map_location= keywords, device-named parameters, options
@@ -59,16 +64,6 @@ class DeviceStrings(ImportAware):
     index numbering; any other "cuda" string is reported, never guessed.
     """
 
-    id = "NPU001"
-    category = Category.DEVICES
-    name = "cuda-device-strings"
-    summary = 'CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu'
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = True
-    declines = 'a "cuda" string whose use is not certainly a torch device (reported)'
-    triggers = ("cuda",)
-    needs_tree = True
     examples = (
         Example(  # bitsandbytes moves and quantises in its own .cuda()
             "import bitsandbytes as bnb\n"

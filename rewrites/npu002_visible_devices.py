@@ -13,8 +13,6 @@ from covo_port.model import (
     Example,
     PythonRule,
     PythonSource,
-    Safety,
-    Severity,
     ShellSource,
 )
 
@@ -28,8 +26,12 @@ _DECLARERS = {"export", "declare", "typeset", "local", "readonly", "unset"}
 
 
 
-class VisibleDevices(PythonRule):
-    """## What it does
+class VisibleDevices(PythonRule, id="NPU002", name="cuda-visible-devices",
+                     category=Category.DEVICES, triggers=(CUDA_ENV,),
+                     declines='a mention whose use is not certain, e.g. in an os.system line'):
+    """CUDA_VISIBLE_DEVICES -> ASCEND_RT_VISIBLE_DEVICES, in Python and shell
+
+    ## What it does
 
     Renames `CUDA_VISIBLE_DEVICES` to `ASCEND_RT_VISIBLE_DEVICES` where it is certainly an
     environment variable: `os.environ[...]`, `os.environ.get/setdefault/pop`, `os.getenv`,
@@ -66,15 +68,6 @@ class VisibleDevices(PythonRule):
     ASCEND_RT_VISIBLE_DEVICES.
     """
 
-    id = "NPU002"
-    category = Category.DEVICES
-    name = "cuda-visible-devices"
-    summary = "CUDA_VISIBLE_DEVICES -> ASCEND_RT_VISIBLE_DEVICES, in Python and shell"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'a mention whose use is not certain, e.g. in an os.system line'
-    triggers = (CUDA_ENV,)
     examples = (
         Example(
             'import os\nos.environ["CUDA_VISIBLE_DEVICES"] = "0,1"\n',

@@ -16,7 +16,7 @@ from covo_port.lib.calls import argument, as_keyword, prepend_arg
 from covo_port.lib.imports import ImportAware, ImportMove, move_imports
 from covo_port.lib.names import dotted, module_name, references
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource
 
 _AUTOCASTS = ("torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast")
 _CUDA_AUTOCASTS = ("torch.cuda.amp.autocast", "torch.cuda.amp.autocast_mode.autocast")
@@ -29,8 +29,12 @@ _CUDA = "cuda"
 
 
 
-class Autocast(ImportAware):
-    """## What it does
+class Autocast(ImportAware, id="NPU003", name="autocast-device-type", category=Category.AMP,
+               triggers=("autocast",),
+               declines='a device type computed at run time, or autocast passed as a value'):
+    """autocast device_type "cuda" and torch.cuda.amp.autocast -> the "npu" device type
+
+    ## What it does
 
     Gives `torch.autocast`/`torch.amp.autocast` the NPU device type where it is the literal
     "cuda", and rewrites `torch.cuda.amp.autocast(...)` to `torch.amp.autocast("npu", ...)`
@@ -71,15 +75,6 @@ class Autocast(ImportAware):
     tensors are on.
     """
 
-    id = "NPU003"
-    category = Category.AMP
-    name = "autocast-device-type"
-    summary = 'autocast device_type "cuda" and torch.cuda.amp.autocast -> the "npu" device type'
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'a device type computed at run time, or autocast passed as a value'
-    triggers = ("autocast",)
     examples = (
         Example(  # through functools.partial, and a choice between literals
             "import torch\nfrom functools import partial\n"

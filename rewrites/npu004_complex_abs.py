@@ -15,7 +15,7 @@ import libcst as cst
 from covo_port.lib.calls import argument, keyword_arg
 from covo_port.lib.names import dotted, is_imported, module_name
 from covo_port.lib.values import all_values, is_side_effect_free, sum_needs_parentheses
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, PythonSource, Severity, Target
 
 _ABS_FUNCS = ("torch.abs", "torch.absolute", "builtins.abs")
 _ABS_METHODS = ("abs", "absolute")
@@ -84,8 +84,12 @@ _SHADOWED = ("import torch\nspec = torch.stft(\n    wave,  # mono\n    512,\n"
              "    return spec.abs() ** 2, torch.abs(spec)\n")
 
 
-class ComplexAbs(PythonRule):
-    """## What it does
+class ComplexAbs(PythonRule, id="NPU004", name="complex-abs", category=Category.OPERATORS,
+                 severity=Severity.ERROR, cuda_only=True, triggers=("abs",),
+                 declines='the tensor is not certainly complex, or not safe to repeat'):
+    """abs() of a complex tensor -> real ** 2 + imag ** 2 (or its sqrt)
+
+    ## What it does
 
     Rewrites `abs()` of a complex tensor (a complex stft/fft result) to `x.real ** 2 +
     x.imag ** 2`, or to its `torch.sqrt` where the magnitude itself is used; `abs() ** 2`
@@ -132,15 +136,6 @@ class ComplexAbs(PythonRule):
     it).
     """
 
-    id = "NPU004"
-    category = Category.OPERATORS
-    name = "complex-abs"
-    summary = "abs() of a complex tensor -> real ** 2 + imag ** 2 (or its sqrt)"
-    severity = Severity.ERROR
-    safety = Safety.SAFE
-    cuda_only = True
-    declines = 'the tensor is not certainly complex, or not safe to repeat'
-    triggers = ("abs",)
     examples = (
         Example(
             "import torch\n\n"

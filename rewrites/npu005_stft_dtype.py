@@ -14,7 +14,7 @@ from covo_port.lib.calls import append_arg, argument, as_keyword, keyword_arg, m
 from covo_port.lib.devices import device_like
 from covo_port.lib.names import dotted, is_imported, module_name
 from covo_port.lib.values import all_values, assigned_values
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Severity
 
 _WINDOWS = tuple(f"torch.{kind}_window" for kind in (
     "hann", "hamming", "blackman", "bartlett", "kaiser"))
@@ -35,8 +35,12 @@ _SPEC = ("import torch as t\nfrom torch import stft, hamming_window\n\n"
          " return_complex=True)\n    return a, b\n")
 
 
-class StftDtype(PythonRule):
-    """## What it does
+class StftDtype(PythonRule, id="NPU005", name="stft-float32", category=Category.OPERATORS,
+                cuda_only=True, triggers=("stft",),
+                declines="the input's dtype cannot be followed to its assignment (reported)"):
+    """torch.stft input and window made float32 (x.float(), dtype=torch.float32)
+
+    ## What it does
 
     Makes the input and the window of `torch.stft` float32 (`x.float()`,
     `dtype=torch.float32` on the window factory) where they may be half precision.
@@ -79,15 +83,6 @@ class StftDtype(PythonRule):
     is float32 either way.
     """
 
-    id = "NPU005"
-    category = Category.OPERATORS
-    name = "stft-float32"
-    summary = "torch.stft input and window made float32 (x.float(), dtype=torch.float32)"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = True
-    declines = "the input's dtype cannot be followed to its assignment (reported)"
-    triggers = ("stft",)
     examples = (
         Example(
             "import torch\n\n"

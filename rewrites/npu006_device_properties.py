@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import ScopeProvider
 
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource
 
 PROPERTIES = "torch.cuda.get_device_properties"
 CAPABILITY = "torch.cuda.get_device_capability"
@@ -39,8 +39,13 @@ class _Query:
     accesses: list[cst.Name] = field(default_factory=list)
 
 
-class DeviceProperties(PythonRule):
-    """## What it does
+class DeviceProperties(PythonRule, id="NPU006", name="capability-branches",
+                       category=Category.CUDA_API, cuda_only=True,
+                       triggers=("get_device_properties", "get_device_capability"),
+                       declines='the result is used beyond if-tests against constants'):
+    """CUDA compute-capability tests (get_device_properties/capability) folded
+
+    ## What it does
 
     Evaluates if-tests and conditional expressions on the CUDA compute capability
     (`get_device_properties().major`, `get_device_capability()`) for capability 0.0, keeps
@@ -89,15 +94,6 @@ class DeviceProperties(PythonRule):
     features, the path the source itself provides for that case.
     """
 
-    id = "NPU006"
-    category = Category.CUDA_API
-    name = "capability-branches"
-    summary = "CUDA compute-capability tests (get_device_properties/capability) folded"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = True
-    declines = 'the result is used beyond if-tests against constants'
-    triggers = ("get_device_properties", "get_device_capability")
     examples = (
         Example(
             "import torch\n\n\nclass Attention:\n"

@@ -7,7 +7,7 @@ import libcst as cst
 from covo_port.lib.modulefn import helper_state, insert_helper
 from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource
 
 SDP_KERNEL = "torch.backends.cuda.sdp_kernel"
 HELPER = "_sdpa_backends"
@@ -30,8 +30,12 @@ def _literal_bool(node: cst.BaseExpression) -> bool | None:
     return None
 
 
-class SdpKernel(PythonRule):
-    """## What it does
+class SdpKernel(PythonRule, id="NPU007", name="sdp-kernel", category=Category.BACKENDS,
+                triggers=("sdp_kernel",),
+                declines='arguments that are not literal booleans (reported)'):
+    """torch.backends.cuda.sdp_kernel(...) -> torch.nn.attention.sdpa_kernel([...])
+
+    ## What it does
 
     Rewrites the deprecated `torch.backends.cuda.sdp_kernel(...)` context to
     `torch.nn.attention.sdpa_kernel([...])` with the same backends.
@@ -76,15 +80,6 @@ class SdpKernel(PythonRule):
     Safe: the same choice of attention backends, through the device-neutral API.
     """
 
-    id = "NPU007"
-    category = Category.BACKENDS
-    name = "sdp-kernel"
-    summary = "torch.backends.cuda.sdp_kernel(...) -> torch.nn.attention.sdpa_kernel([...])"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'arguments that are not literal booleans (reported)'
-    triggers = ("sdp_kernel",)
     examples = (
         Example(
             "import torch\n"

@@ -7,7 +7,7 @@ import libcst as cst
 from covo_port.lib.modulefn import helper_state, insert_helper, inside_helper
 from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource
 
 LOAD = "torchaudio.load"
 HELPER = "_torchaudio_load"
@@ -21,8 +21,12 @@ HELPER_SOURCE = function_source("torchaudio_load", HELPER)
 _NOT_A_USE = (cst.Attribute, cst.ImportAlias, cst.AsName)
 
 
-class TorchaudioLoad(PythonRule):
-    """## What it does
+class TorchaudioLoad(PythonRule, id="NPU008", name="torchaudio-load-fallback",
+                     category=Category.PACKAGES, triggers=("torchaudio",),
+                     declines="the helper's name is taken, or torchaudio.load is a value"):
+    """torchaudio.load(...) -> the same load with a soundfile fallback
+
+    ## What it does
 
     Routes `torchaudio.load(...)` through a small helper that calls torchaudio.load and,
     where torchaudio cannot decode (torchaudio 2.9 without torchcodec), reads the file with
@@ -59,15 +63,6 @@ class TorchaudioLoad(PythonRule):
     float32 tensor and sample rate.
     """
 
-    id = "NPU008"
-    category = Category.PACKAGES
-    name = "torchaudio-load-fallback"
-    summary = "torchaudio.load(...) -> the same load with a soundfile fallback"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = "the helper's name is taken, or torchaudio.load is a value"
-    triggers = ("torchaudio",)
     examples = (
         Example(
             "import torch\nimport torchaudio\n\n\n"

@@ -9,7 +9,7 @@ import libcst as cst
 
 from covo_port.lib.tree import nodes_in
 from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
-from covo_port.model import Category, Example, ImportStyle, PythonRule, Safety, Severity, Target
+from covo_port.model import Category, Example, ImportStyle, PythonRule, Severity, Target
 
 #: Facts of the tree (TreeIndex words): a package's __init__.py, a Python module, a module
 #: with a ``__main__`` guard, a module that imports torch, a module that mentions CUDA, and
@@ -51,8 +51,11 @@ def _has_main_guard(module: cst.Module) -> bool:
                for s in module.body)
 
 
-class ImportTorchNpu(PythonRule):
-    """## What it does
+class ImportTorchNpu(PythonRule, id="NPU009", name="import-torch-npu", category=Category.SETUP,
+                     severity=Severity.INFO, triggers=("cuda",), phase=1, needs_tree=True):
+    """import torch_npu in the entry modules of a ported program (or guarded)
+
+    ## What it does
 
     Adds `import torch_npu` where the ported program first needs the NPU: in its entry
     modules (scripts, modules with a `__main__` guard, `__main__.py`, console scripts,
@@ -97,17 +100,6 @@ class ImportTorchNpu(PythonRule):
     form imports without it.
     """
 
-    id = "NPU009"
-    category = Category.SETUP
-    name = "import-torch-npu"
-    summary = "import torch_npu in the entry modules of a ported program (or guarded)"
-    severity = Severity.INFO
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = ''
-    triggers = ("cuda",)
-    phase = 1
-    needs_tree = True
     examples = (
         Example(
             '"""Entry point."""\nimport os\nimport torch  # the framework\n\nx = "cuda:0"\n'

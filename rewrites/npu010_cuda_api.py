@@ -15,7 +15,7 @@ from covo_port.lib.cuda_api import NPU_MODULE, Action, ApiEntry, lookup
 from covo_port.lib.imports import ImportAware, ImportMove, alias_key, move_imports
 from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted, references
 from covo_port.lib.strings import new_string
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource
 
 
 class _Form(enum.Enum):
@@ -29,8 +29,12 @@ class _Form(enum.Enum):
 _CLASS_BASE = "class-base"
 
 
-class CudaApi(ImportAware):
-    """## What it does
+class CudaApi(ImportAware, id="NPU010", name="torch-cuda-api", category=Category.CUDA_API,
+              cuda_only=True, triggers=("cuda",),
+              declines='no NPU twin, a submodule as a value, or torch not imported'):
+    """torch.cuda.* API -> torch.npu.* (table of every public name), the rest reported
+
+    ## What it does
 
     Rewrites each use of the `torch.cuda` API to its NPU twin from a table of every public
     name: `torch.cuda.X` -> `torch.npu.X`, renamed twins, `from torch.cuda import X` ->
@@ -78,15 +82,6 @@ class CudaApi(ImportAware):
     to them).
     """
 
-    id = "NPU010"
-    category = Category.CUDA_API
-    name = "torch-cuda-api"
-    summary = "torch.cuda.* API -> torch.npu.* (table of every public name), the rest reported"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = True
-    declines = 'no NPU twin, a submodule as a value, or torch not imported'
-    triggers = ("cuda",)
     examples = (
         Example(
             "import torch\n"

@@ -9,7 +9,7 @@ import libcst as cst
 from covo_port.lib.cuda_api import cuda_device_params
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Category, Example, PythonRule, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, Severity, Target
 
 # "cuda:" followed by one placeholder: the whole literal is a device template.
 _PERCENT = re.compile(r"^cuda:%[sdi]$")
@@ -25,8 +25,13 @@ def _torch_npu_twin(qualified: str) -> str:
         "torch.npu.") else qualified
 
 
-class DeviceIndices(PythonRule):
-    """## What it does
+class DeviceIndices(PythonRule, id="NPU011", name="device-indices", category=Category.DEVICES,
+                    severity=Severity.INFO, triggers=("cuda", "device", ".to"),
+                    declines='an index that is not a literal and not certainly a device '
+                             '(reported)'):
+    """device indices (.to(0), device=0, DDP device_ids) and f"cuda:{i}" device templates
+
+    ## What it does
 
     Makes bare device indices explicit NPU devices (`.to(0)` -> `.to("npu:0")`, `device=0`,
     DDP `device_ids`) and rewrites f-string device templates (`f"cuda:{rank}"` ->
@@ -68,15 +73,6 @@ class DeviceIndices(PythonRule):
     Safe: a bare index means the current accelerator, which is the NPU on the target.
     """
 
-    id = "NPU011"
-    category = Category.DEVICES
-    name = "device-indices"
-    summary = 'device indices (.to(0), device=0, DDP device_ids) and f"cuda:{i}" device templates'
-    severity = Severity.INFO
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'an index that is not a literal and not certainly a device (reported)'
-    triggers = ("cuda", "device", ".to")
     examples = (
         Example(
             "import torch\n"

@@ -9,7 +9,7 @@ import libcst as cst
 from covo_port.lib.imports import ImportMove, move_imports
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Category, Example, PythonRule, Safety, Severity, ShellSource
+from covo_port.model import Category, Example, PythonRule, ShellSource
 
 _BACKEND = re.compile(r"^(?:nccl|(?:[a-z]+:[a-z]+,)*cuda:nccl(?:,[a-z]+:[a-z]+)*)$")
 _ENV = re.compile(r"\b(?:TORCH_)?NCCL_[A-Z0-9_]+\b")
@@ -76,8 +76,12 @@ def _hccl(value: str, device_type: str) -> str:
     return value.replace("cuda:nccl", f"{device_type}:hccl").replace("nccl", "hccl")
 
 
-class Distributed(PythonRule):
-    """## What it does
+class Distributed(PythonRule, id="NPU012", name="nccl-backend", category=Category.DISTRIBUTED,
+                  triggers=("nccl", "NCCL"),
+                  declines='NCCL_* tuning variables (no one-to-one HCCL equivalent)'):
+    """"nccl" backend -> "hccl", is_nccl_available -> is_hccl_available, NCCL_* reported
+
+    ## What it does
 
     Rewrites the "nccl" process-group backend to "hccl" (init_process_group, backend options
     and comparisons, shell flags), `is_nccl_available` to `is_hccl_available`, and reports
@@ -121,15 +125,6 @@ class Distributed(PythonRule):
     Safe: HCCL is the NPU's collective library behind the same torch.distributed API.
     """
 
-    id = "NPU012"
-    category = Category.DISTRIBUTED
-    name = "nccl-backend"
-    summary = '"nccl" backend -> "hccl", is_nccl_available -> is_hccl_available, NCCL_* reported'
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'NCCL_* tuning variables (no one-to-one HCCL equivalent)'
-    triggers = ("nccl", "NCCL")
     examples = (
         Example(
             "import torch.distributed as dist\n"

@@ -42,8 +42,12 @@ _SHARED = {"sdp_kernel", "SDPAParams", "SDPBackend", "enable_flash_sdp", "enable
 
 
 
-class BackendFlags(ImportAware):
-    """## What it does
+class BackendFlags(ImportAware, id="NPU013", name="backend-flags", category=Category.BACKENDS,
+                   severity=Severity.INFO, triggers=("cuda", "cudnn"),
+                   declines='a flag that is read, or set through an alias'):
+    """cudnn / cuda.matmul flags: removed where inert, TF32 -> HF32, determinism kept
+
+    ## What it does
 
     Removes cudnn / cuda.matmul flags that nothing reads on the NPU, turns TF32 switches
     into the NPU's HF32 ones, and keeps cudnn.deterministic as
@@ -91,15 +95,6 @@ class BackendFlags(ImportAware):
     determinism is kept.
     """
 
-    id = "NPU013"
-    category = Category.BACKENDS
-    name = "backend-flags"
-    summary = "cudnn / cuda.matmul flags: removed where inert, TF32 -> HF32, determinism kept"
-    severity = Severity.INFO
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'a flag that is read, or set through an alias'
-    triggers = ("cuda", "cudnn")
     examples = (
         Example(
             "import torch\n"

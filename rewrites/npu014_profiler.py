@@ -7,7 +7,7 @@ from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.imports import ImportAware, ImportMove, move_imports
 from covo_port.lib.names import dotted, imported_names, is_dotted
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource
 
 _MODULES = ("torch.profiler", "torch.profiler.profiler")
 # What torch_npu.profiler has under the same name (its __all__), and transfer_to_npu rebinds.
@@ -36,8 +36,12 @@ def _member(qualified: str) -> tuple[str, str | None] | None:
     return None
 
 
-class Profiler(ImportAware):
-    """## What it does
+class Profiler(ImportAware, id="NPU014", name="profiler", category=Category.PROFILING,
+               triggers=("profiler",),
+               declines='a profiler feature with no NPU counterpart in the same code (reported)'):
+    """torch.profiler -> torch_npu.profiler, ProfilerActivity.CUDA -> .NPU (when safe)
+
+    ## What it does
 
     Moves `torch.profiler` use to `torch_npu.profiler` and `ProfilerActivity.CUDA` to `.NPU`
     where every part of the profiling code has an NPU counterpart.
@@ -84,15 +88,6 @@ class Profiler(ImportAware):
     Safe: torch_npu.profiler mirrors torch.profiler's API for the NPU.
     """
 
-    id = "NPU014"
-    category = Category.PROFILING
-    name = "profiler"
-    summary = "torch.profiler -> torch_npu.profiler, ProfilerActivity.CUDA -> .NPU (when safe)"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'a profiler feature with no NPU counterpart in the same code (reported)'
-    triggers = ("profiler",)
     examples = (
         Example(
             "import torch\n"

@@ -38,8 +38,11 @@ def _key(node: cst.BaseExpression) -> str | None:
     return None
 
 
-class TransformersVersion(PythonRule):
-    """## What it does
+class TransformersVersion(PythonRule, id="NPU015", name="transformers-version",
+                          category=Category.PACKAGES, safety=Safety.REPORT, triggers=(FLAG, CACHE)):
+    """prepare_inputs_for_generation kwargs that need transformers >=5.0,<5.24
+
+    ## What it does
 
     Reports `prepare_inputs_for_generation` overrides whose keyword arguments depend on the
     transformers release, with the range that was tested.
@@ -74,15 +77,6 @@ class TransformersVersion(PythonRule):
     Report only: the fix depends on which transformers the target host runs.
     """
 
-    id = "NPU015"
-    category = Category.PACKAGES
-    name = "transformers-version"
-    summary = "prepare_inputs_for_generation kwargs that need transformers >=5.0,<5.24"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = False
-    declines = ''
-    triggers = (FLAG, CACHE)
     examples = (
         Example(
             "class Model:\n"

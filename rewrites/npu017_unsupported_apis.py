@@ -15,7 +15,7 @@ from libcst.metadata import ScopeProvider
 from covo_port.lib.extensions import compiles_cuda
 from covo_port.lib.names import imported_names
 from covo_port.lib.tree import nodes_in
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Target
 
 #: Huawei's table (covo_port/data/ascend/, Mulan PSL v2): {"op_list": {torch API: "-"}}.
 TABLE = ("data", "ascend", "op_list_2_8.json")
@@ -102,8 +102,12 @@ def member_call() -> re.Pattern[bytes]:
     return re.compile(rb"\.[\s\\]*(" + names + rb")[\s\\]*\(")
 
 
-class UnsupportedApis(PythonRule):
-    """## What it does
+class UnsupportedApis(PythonRule, id="NPU017", name="unsupported-apis",
+                      category=Category.OPERATORS, safety=Safety.REPORT, cuda_only=True,
+                      triggers=("torch",)):
+    """calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)
+
+    ## What it does
 
     Reports each use of a torch API that torch_npu 2.8 lists as unsupported (Ascend's own
     table), resolved through the imports.
@@ -145,15 +149,6 @@ class UnsupportedApis(PythonRule):
     code.
     """
 
-    id = "NPU017"
-    category = Category.OPERATORS
-    name = "unsupported-apis"
-    summary = "calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("torch",)
     examples = (
         Example(
             "import torch\n"

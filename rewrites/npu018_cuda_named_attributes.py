@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from covo_port.lib.words import words_containing
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Severity
 
 _PART = re.compile(r"(?<![A-Za-z0-9])cuda(?![A-Za-z0-9])", re.IGNORECASE)
 _RECORD_FACTORIES = {"collections.namedtuple", "typing.NamedTuple"}
@@ -40,8 +40,14 @@ class _Attribute:
     values: list[cst.BaseExpression] = field(default_factory=list)  # what `self.X = ...` assigns
 
 
-class CudaNamedAttributes(PythonRule):
-    """## What it does
+class CudaNamedAttributes(PythonRule, id="NPU018", name="cuda-named-attributes",
+                          category=Category.DEVICES, severity=Severity.INFO,
+                          triggers=("cuda", "CUDA", "Cuda"), needs_tree=True,
+                          declines='the name is used in another file or in a string '
+                                   '(left as it is)'):
+    """attributes named for CUDA (self.cuda_config) renamed for the target, if confined
+
+    ## What it does
 
     Renames attributes named for CUDA (`self.cuda_config`) after the target where the name
     is confined to one class of one file.
@@ -85,16 +91,6 @@ class CudaNamedAttributes(PythonRule):
     Safe: renamed only where no other file, string or getattr can reach the name.
     """
 
-    id = "NPU018"
-    category = Category.DEVICES
-    name = "cuda-named-attributes"
-    summary = "attributes named for CUDA (self.cuda_config) renamed for the target, if confined"
-    severity = Severity.INFO
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'the name is used in another file or in a string (left as it is)'
-    triggers = ("cuda", "CUDA", "Cuda")
-    needs_tree = True
 
     examples = (
         Example(

@@ -13,11 +13,18 @@ from covo_port.lib.config_vocab import (
     setting,
     to_hccl,
 )
-from covo_port.model import Category, ConfigEntry, ConfigSource, Example, Rule, Severity
+from covo_port.model import Category, ConfigEntry, ConfigSource, Example, Rule
 
 
-class ConfigDevices(Rule):
-    """## What it does
+class ConfigDevices(Rule, id="NPU019", name="config-devices", category=Category.DEVICES,
+                    triggers=("cuda", "nccl"),
+                    declines="the key is not known to name a torch device or backend "
+                             "(reported), the value is another library's setting (NPU020), "
+                             "or it is not written as it is (escapes, block scalars, shared "
+                             "YAML anchors: reported)"):
+    """config files: "cuda" under device keys -> "npu", "nccl" under backend keys -> "hccl"
+
+    ## What it does
 
     Rewrites the values of config-file keys that name a torch device (`device`, `*_device`,
     `device_type`, `devices`, `map_location`: "cuda" and "cuda:N" become "npu" and "npu:N")
@@ -61,16 +68,6 @@ class ConfigDevices(Rule):
     indentation are kept byte for byte.
     """
 
-    id = "NPU019"
-    category = Category.DEVICES
-    name = "config-devices"
-    summary = ('config files: "cuda" under device keys -> "npu", "nccl" under backend keys '
-               '-> "hccl"')
-    severity = Severity.WARNING
-    declines = ("the key is not known to name a torch device or backend (reported), the value "
-                "is another library's setting (NPU020), or it is not written as it is "
-                "(escapes, block scalars, shared YAML anchors: reported)")
-    triggers = ("cuda", "nccl")
     examples = (
         Example(
             "device: cuda   # the training device\n"

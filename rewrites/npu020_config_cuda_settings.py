@@ -48,8 +48,14 @@ def _term(context: ConfigContext, entry: ConfigEntry) -> tuple[Term, str] | None
     return None
 
 
-class ConfigCudaSettings(Rule):
-    """## What it does
+class ConfigCudaSettings(Rule, id="NPU020", name="config-cuda-settings",
+                         category=Category.BACKENDS, safety=Safety.REPORT,
+                         triggers=("cuda", "CUDA", "gpu", "GPU", "xformers", "flash", "fa2",
+                                   "fa3", "triton", "cudnn", "sage", "nvidia", "NVIDIA", "NCCL")):
+    """config files: Lightning accelerators, CUDA-only attention, other libraries' device settings,
+    CUDA environment variables reported
+
+    ## What it does
 
     Reports config-file settings that select CUDA but are not torch device strings: Lightning's
     `accelerator: gpu`, accelerate's `MULTI_GPU`, CUDA-only attention
@@ -86,15 +92,6 @@ class ConfigCudaSettings(Rule):
     CPU for CTranslate2) is a choice for the user.
     """
 
-    id = "NPU020"
-    category = Category.BACKENDS
-    name = "config-cuda-settings"
-    summary = ("config files: Lightning accelerators, CUDA-only attention, other libraries' "
-               "device settings, CUDA environment variables reported")
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    triggers = ("cuda", "CUDA", "gpu", "GPU", "xformers", "flash", "fa2", "fa3", "triton",
-                "cudnn", "sage", "nvidia", "NVIDIA", "NCCL")
     examples = (
         Example(
             "trainer:\n  accelerator: gpu\nmodel:\n  attn_implementation: flash_attention_2\n",

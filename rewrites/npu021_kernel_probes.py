@@ -11,7 +11,7 @@ from covo_port.lib.imports import ImportAware, from_module
 from covo_port.lib.names import full_name, imported_names
 from covo_port.lib.tree import nodes_in
 from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
-from covo_port.model import Category, Example, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonSource, Safety, Target
 
 #: The tree fact of a module that imports a library of CUDA kernels (triton, flash_attn...).
 KERNELS = "kernels"
@@ -36,8 +36,11 @@ def _is_probe(rule: ImportAware, node: cst.CSTNode) -> bool:
         for part in (node.left, *(t.comparator for t in node.comparisons)))
 
 
-class KernelProbes(ImportAware):
-    """## What it does
+class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category=Category.KERNELS,
+                   safety=Safety.REPORT, cuda_only=True, triggers=("cuda",), needs_tree=True):
+    """probes and calls that pick CUDA kernels (Triton, flash-attn...), across modules
+
+    ## What it does
 
     Reports what makes a CUDA probe pick a path of CUDA kernels, so that the probe is not
     switched to the NPU (the port's guard leaves a probe that holds or guards such a report):
@@ -74,16 +77,6 @@ class KernelProbes(ImportAware):
     is a decision for a human; until then the CUDA-free path runs, as in the source.
     """
 
-    id = "NPU021"
-    category = Category.KERNELS
-    name = "cuda-kernel-probes"
-    summary = "probes and calls that pick CUDA kernels (Triton, flash-attn...), across modules"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ""
-    triggers = ("cuda",)
-    needs_tree = True
     examples = (
         Example(
             "import torch\nimport triton\n"

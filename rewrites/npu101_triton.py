@@ -6,15 +6,18 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource
 
 ADVICE = ("port the kernel to torch / torch_npu operators, or build it for the NPU with "
           "Triton-Ascend (Huawei's Triton backend for Ascend, `pip install triton-ascend`; it "
           "covers most of triton.language, check its API support list)")
 
 
-class Triton(PackageRule):
-    """## What it does
+class Triton(PackageRule, id="NPU101", name="triton-kernels", category=Category.KERNELS,
+             triggers=("triton",)):
+    """Triton kernels (import triton, @triton.jit, kernel[grid](...)) reported
+
+    ## What it does
 
     Reports Triton imports, `@triton.jit` kernels and their launches.
 
@@ -46,15 +49,6 @@ class Triton(PackageRule):
     Report only: Triton kernels must be ported by hand.
     """
 
-    id = "NPU101"
-    category = Category.KERNELS
-    name = "triton-kernels"
-    summary = "Triton kernels (import triton, @triton.jit, kernel[grid](...)) reported"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("triton",)
     packages = ("triton",)
     library = "Triton kernels compile for NVIDIA/AMD GPUs, not for the NPU"
     instead = (("", ADVICE),)

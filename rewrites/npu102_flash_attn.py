@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example
 
 _ATTENTION = ("torch_npu.npu_fusion_attention (the NPU's fused attention: q, k, v, head_num, "
               "input_layout such as \"BSND\", scale, atten_mask; its softmax statistics are "
               "returned too), or torch.nn.functional.scaled_dot_product_attention")
 
 
-class FlashAttn(PackageRule):
-    """## What it does
+class FlashAttn(PackageRule, id="NPU102", name="flash-attn", category=Category.KERNELS,
+                triggers=("flash_attn",)):
+    """flash_attn imports and calls reported (-> torch_npu.npu_fusion_attention)
+
+    ## What it does
 
     Reports flash_attn imports and calls, with the NPU's fused attention to use instead.
 
@@ -43,15 +46,6 @@ class FlashAttn(PackageRule):
     Report only: the argument layouts differ.
     """
 
-    id = "NPU102"
-    category = Category.KERNELS
-    name = "flash-attn"
-    summary = "flash_attn imports and calls reported (-> torch_npu.npu_fusion_attention)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("flash_attn",)
     packages = ("flash_attn", "flash_attn_interface", "flash_attn_2_cuda", "flash_attn_cuda")
     library = "flash-attn's kernels are CUDA-only (no Ascend build)"
     instead = (

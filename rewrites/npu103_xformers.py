@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example
 
 
-class Xformers(PackageRule):
-    """## What it does
+class Xformers(PackageRule, id="NPU103", name="xformers", category=Category.KERNELS,
+               triggers=("xformers",)):
+    """xformers imports and calls reported (-> sdpa / torch_npu.npu_fusion_attention)
+
+    ## What it does
 
     Reports xformers imports and calls, with SDPA or the NPU's fused attention to use
     instead.
@@ -41,15 +44,6 @@ class Xformers(PackageRule):
     Report only: the argument layouts differ.
     """
 
-    id = "NPU103"
-    category = Category.KERNELS
-    name = "xformers"
-    summary = "xformers imports and calls reported (-> sdpa / torch_npu.npu_fusion_attention)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("xformers",)
     packages = ("xformers",)
     library = "xformers' fused kernels are CUDA/Triton-only"
     instead = (

@@ -5,15 +5,17 @@ from __future__ import annotations
 import libcst as cst
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example
 
 #: CuPy objects that compile CUDA C source: each one is a kernel to port by hand.
 KERNELS = {"cupy.RawKernel", "cupy.RawModule", "cupy.ElementwiseKernel", "cupy.ReductionKernel",
            "cupy.fuse", "cupyx.jit.rawkernel"}
 
 
-class Cupy(PackageRule):
-    """## What it does
+class Cupy(PackageRule, id="NPU105", name="cupy", category=Category.KERNELS, triggers=("cupy",)):
+    """cupy imports and CUDA kernels (RawKernel, ElementwiseKernel...) reported
+
+    ## What it does
 
     Reports cupy imports and CUDA kernels written with it.
 
@@ -44,15 +46,6 @@ class Cupy(PackageRule):
     Report only: CUDA kernels must be ported by hand.
     """
 
-    id = "NPU105"
-    category = Category.KERNELS
-    name = "cupy"
-    summary = "cupy imports and CUDA kernels (RawKernel, ElementwiseKernel...) reported"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("cupy",)
     packages = ("cupy", "cupyx", "cupy_backends")
     library = "CuPy runs on NVIDIA/AMD GPUs only"
     instead = (

@@ -8,7 +8,7 @@ from covo_port.lib.extensions import CPP_EXTENSION as MODULE
 from covo_port.lib.extensions import compiles_cuda
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import imported_names
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example, Safety
 
 _BUILDERS = {f"{MODULE}.CppExtension", f"{MODULE}.load", f"{MODULE}.load_inline"}
 ADVICE = ("port the CUDA kernels to torch / torch_npu operators or to an Ascend C custom "
@@ -16,8 +16,11 @@ ADVICE = ("port the CUDA kernels to torch / torch_npu operators or to an Ascend 
           "torch_npu.utils.cpp_extension.NpuExtension")
 
 
-class CppExtension(ImportAware):
-    """## What it does
+class CppExtension(ImportAware, id="NPU107", name="cuda-extensions", category=Category.KERNELS,
+                   safety=Safety.REPORT, cuda_only=True, triggers=("cpp_extension",)):
+    """torch.utils.cpp_extension builds of CUDA code (CUDAExtension, .cu sources)
+
+    ## What it does
 
     Reports `torch.utils.cpp_extension` builds of CUDA code (CUDAExtension, .cu sources,
     cuda_sources, with_cuda, CUDA_HOME).
@@ -50,15 +53,6 @@ class CppExtension(ImportAware):
     Report only: CUDA kernels must be ported to NPU operators by hand.
     """
 
-    id = "NPU107"
-    category = Category.KERNELS
-    name = "cuda-extensions"
-    summary = "torch.utils.cpp_extension builds of CUDA code (CUDAExtension, .cu sources)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("cpp_extension",)
     examples = (
         Example(
             "from setuptools import setup\n"

@@ -10,7 +10,7 @@ from covo_port.lib.calls import positional_count
 from covo_port.lib.names import assigning_statements, imported_names
 from covo_port.lib.shell import command_name
 from covo_port.lib.strings import texts_in
-from covo_port.model import Category, Example, PythonRule, Safety, Severity, ShellSource
+from covo_port.model import Category, Example, PythonRule, Safety, ShellSource
 
 TOOL = "nvidia-smi"
 _SEPARATORS = re.compile(r"[\s;|&()`$=<>\"']+")
@@ -37,8 +37,11 @@ def runs_tool(text: str) -> bool:
                for token in _SEPARATORS.split(text))
 
 
-class NvidiaSmi(PythonRule):
-    """## What it does
+class NvidiaSmi(PythonRule, id="NPU108", name="nvidia-smi", category=Category.PROFILING,
+                safety=Safety.REPORT, cuda_only=True, triggers=(TOOL,)):
+    """nvidia-smi run from Python (subprocess, os.system) or shell scripts reported
+
+    ## What it does
 
     Reports nvidia-smi run from Python or from shell scripts, with npu-smi and the torch.npu
     queries to use instead.
@@ -72,15 +75,6 @@ class NvidiaSmi(PythonRule):
     Report only: the output formats differ.
     """
 
-    id = "NPU108"
-    category = Category.PROFILING
-    name = "nvidia-smi"
-    summary = "nvidia-smi run from Python (subprocess, os.system) or shell scripts reported"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = (TOOL,)
     examples = (
         Example(
             "import subprocess, os, shutil\n"

@@ -7,7 +7,7 @@ import libcst as cst
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value
 from covo_port.lib.values import is_constant
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Target
 
 _COMPILERS = {"torch.compile", "torch._dynamo.optimize"}
 #: mode -> what it does that needs CUDA
@@ -32,8 +32,12 @@ ADVICE = ("on Ascend compile with TorchAir's backend, torch.compile(model, "
           "own config captures NPU graphs, or drop the setting")
 
 
-class TorchCompile(PythonRule):
-    """## What it does
+class TorchCompile(PythonRule, id="NPU109", name="cuda-compile-modes", category=Category.KERNELS,
+                   safety=Safety.REPORT, cuda_only=True,
+                   triggers=("compile", "_dynamo", "_inductor")):
+    """torch.compile modes/backends that assume CUDA (reduce-overhead, cudagraphs...)
+
+    ## What it does
 
     Reports torch.compile modes, backends and inductor options that assume CUDA
     (reduce-overhead, cudagraphs, max-autotune...).
@@ -68,15 +72,6 @@ class TorchCompile(PythonRule):
     Report only: the right NPU compile setup depends on the model.
     """
 
-    id = "NPU109"
-    category = Category.KERNELS
-    name = "cuda-compile-modes"
-    summary = "torch.compile modes/backends that assume CUDA (reduce-overhead, cudagraphs...)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("compile", "_dynamo", "_inductor")
     examples = (
         Example(
             "import torch\n"

@@ -10,7 +10,7 @@ import libcst as cst
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import imported_names, is_dotted
 from covo_port.lib.strings import string_value
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety
 
 _KINDS = ("Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool")
 _CUDA_TYPE = re.compile(r"torch\.cuda\.(?P<kind>" + "|".join(_KINDS) + r")Tensor")
@@ -21,8 +21,12 @@ FLOAT64 = ("a float64 tensor type: Ascend NPUs run most operators in fp16/bf16/f
            "float32 on the NPU, or keep this tensor on the CPU")
 
 
-class LegacyTensorTypes(ImportAware):
-    """## What it does
+class LegacyTensorTypes(ImportAware, id="NPU110", name="legacy-tensor-types",
+                        category=Category.CUDA_API, safety=Safety.REPORT,
+                        triggers=("cuda", "DoubleTensor", _SET_DEFAULT.rsplit(".", 1)[1])):
+    """legacy tensor types: 'torch.cuda.FloatTensor' strings, set_default_tensor_type
+
+    ## What it does
 
     Reports legacy CUDA tensor types ('torch.cuda.FloatTensor' strings,
     set_default_tensor_type).
@@ -58,15 +62,6 @@ class LegacyTensorTypes(ImportAware):
     Report only: the modern form (dtype and device) depends on the code.
     """
 
-    id = "NPU110"
-    category = Category.CUDA_API
-    name = "legacy-tensor-types"
-    summary = "legacy tensor types: 'torch.cuda.FloatTensor' strings, set_default_tensor_type"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = False
-    declines = ''
-    triggers = ("cuda", "DoubleTensor", _SET_DEFAULT.rsplit(".", 1)[1])
     examples = (
         Example(
             "import torch\n"

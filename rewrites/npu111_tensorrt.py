@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example
 
 #: cuda-python's modules. A bare ``import cuda`` may be a project's own module, so only these
 #: count: ``from cuda import cudart``, ``from cuda.bindings import runtime``, ``import cuda.core``.
@@ -18,8 +18,11 @@ _RUNTIME = ("allocate and copy with torch tensors on the NPU (torch.npu streams 
             "or with ACL (pyACL: acl.rt.*) where a raw device runtime is needed")
 
 
-class TensorRT(PackageRule):
-    """## What it does
+class TensorRT(PackageRule, id="NPU111", name="tensorrt", category=Category.KERNELS,
+               triggers=("tensorrt", "pycuda", "cuda", "trt")):
+    """TensorRT, pycuda, cuda-python and numba.cuda reported (-> ATC/.om, torch.npu)
+
+    ## What it does
 
     Reports TensorRT, pycuda, cuda-python and numba.cuda, with the Ascend tools to use
     instead.
@@ -51,15 +54,6 @@ class TensorRT(PackageRule):
     Report only: these runtimes have no NPU port.
     """
 
-    id = "NPU111"
-    category = Category.KERNELS
-    name = "tensorrt"
-    summary = "TensorRT, pycuda, cuda-python and numba.cuda reported (-> ATC/.om, torch.npu)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("tensorrt", "pycuda", "cuda", "trt")
     packages = ("tensorrt", "torch_tensorrt", "tensorrt_llm", "pycuda", "cuda", "numba")
     library = "TensorRT and the CUDA driver/runtime exist only on NVIDIA GPUs"
     instead = (

@@ -12,8 +12,12 @@ _TORCH = {"torch", "pytorch"}
 _TORCH_NPU = {"torch-npu"}
 
 
-class CudaPackages(Rule):
-    """## What it does
+class CudaPackages(Rule, id="NPU201", name="cuda-packages", category=Category.PACKAGES,
+                   safety=Safety.REPORT, triggers=("torch", *BUILD_TRIGGERS)):
+    """build files: CUDA-only packages, CUDA builds of torch and CUDA wheel indexes reported, with
+    what to install on Ascend
+
+    ## What it does
 
     Reports what a build file installs that needs CUDA: CUDA-only packages (flash-attn,
     xformers, triton, bitsandbytes, apex, TensorRT, cupy-cuda*, onnxruntime-gpu, nvidia-*,
@@ -51,14 +55,6 @@ class CudaPackages(Rule):
     versions.
     """
 
-    id = "NPU201"
-    category = Category.PACKAGES
-    name = "cuda-packages"
-    summary = ("build files: CUDA-only packages, CUDA builds of torch and CUDA wheel indexes "
-               "reported, with what to install on Ascend")
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    triggers = ("torch", *BUILD_TRIGGERS)
     examples = (
         Example(
             "--extra-index-url https://download.pytorch.org/whl/cu121\n"

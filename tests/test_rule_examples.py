@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
+import sys
 
 import libcst as cst
 import pytest
 
 from covo_port.engines import FileOutcome
-from covo_port.model import DOC_SECTIONS, Example, Rule, Safety
+from covo_port.model import DECLARATION, DOC_SECTIONS, Example, PythonRule, Rule, Safety
 from covo_port.registry import all_rules
 
 from .conftest import run_rules
@@ -66,6 +69,34 @@ def test_rule_declares_its_documentation(rule: type[Rule]) -> None:
         assert not rule.declines
     else:
         assert any(e.after not in (None, e.before) for e in rule.examples)
+
+
+_UNSET = object()
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.id)
+def test_rule_declares_itself_in_its_class_statement(rule: type[Rule]) -> None:
+    """One anatomy for every rule: the declaration as keywords of the class statement, in the
+    order of DECLARATION, only where it differs from the base's default; the summary as the
+    docstring's first line; nothing of it assigned in the class body."""
+    tree = ast.parse(inspect.getsource(sys.modules[rule.__module__]))
+    (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == rule.__name__]
+    keys = [k.arg for k in node.keywords]
+    assert keys == [k for k in DECLARATION if k in keys], f"keywords in the order {DECLARATION}"
+    for key in keys:
+        default = next((vars(b)[key] for b in rule.__mro__[1:] if key in vars(b)), _UNSET)
+        assert getattr(rule, key) != default, f"{key}= repeats the default of the base class"
+    assigned = {t.id for stmt in node.body if isinstance(stmt, ast.Assign | ast.AnnAssign)
+                for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
+                if isinstance(t, ast.Name)}
+    assert not assigned & {*DECLARATION, "summary"}, "declared in the class statement only"
+    assert inspect.cleandoc(rule.__doc__ or "").startswith(rule.summary.split()[0])
+
+
+def test_a_rule_declaration_is_checked() -> None:
+    with pytest.raises(TypeError, match="nmae is not a rule declaration"):
+        class _Typo(PythonRule, id="NPU998", nmae="typo"):  # type: ignore[call-arg]
+            """typo"""
 
 
 def test_rule_names_are_unique() -> None:

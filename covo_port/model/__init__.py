@@ -20,6 +20,7 @@ from covo_port.model.records import (
     SuppressedKind,
 )
 from covo_port.model.rule import (
+    DECLARATION,
     DOC_SECTIONS,
     Category,
     Example,
@@ -37,6 +38,7 @@ from covo_port.model.target import Target, TargetError, get_target, parse_device
 from covo_port.model.tree import TreeIndex
 
 __all__ = [
+    "DECLARATION",
     "DOC_SECTIONS",
     "ENGINE_CODE",
     "BaseImage",

@@ -6,6 +6,27 @@ a docstring in four sections (What it does / Why it breaks on Ascend / Example /
 the severity of its findings, the safety of its fixes, the trigger words that must appear in a
 file's raw text for the rule to possibly match, and ``examples`` that the test suite runs.
 
+A rule declares itself in its class statement, with keyword arguments in the order of
+:data:`DECLARATION` and only where it differs from its base class's default, and gives its
+summary as its docstring's first line::
+
+    class Triton(PackageRule, id="NPU101", name="triton-kernels", category=Category.KERNELS,
+                 triggers=("triton",)):
+        '''Triton kernels (import triton, @triton.jit, kernel[grid](...)) reported
+
+        ## What it does
+        ...
+        '''
+
+        examples = (...)
+
+:meth:`Rule.__init_subclass__` makes each keyword a class attribute, and the docstring's first
+paragraph :attr:`Rule.summary`, so ``Triton.id``, ``Triton.summary`` and ``Triton.safety``
+(``Safety.REPORT``, the default of ``PackageRule``) read as class attributes. Base classes of
+the helper library declare their defaults the same way (``class PackageRule(PythonRule,
+safety=Safety.REPORT, cuda_only=True)``). The body holds the docstring, the ``examples`` and
+the rule's own code.
+
 Python rules are libcst visitors that run together in one batched pass over a file; they never
 mutate the tree, they record edits and findings on the file they are given (a
 :class:`PythonSource`), which the Python engine applies. Shell rules get the lexed script (a
@@ -42,6 +63,11 @@ from covo_port.model.tree import TreeIndex
 
 _T = TypeVar("_T")
 
+#: What a rule declares in its class statement (``class R(Rule, id=..., name=...)``), in the
+#: order it declares it; each is a class attribute of :class:`Rule` with its default. The
+#: summary is the docstring's first line.
+DECLARATION = ("id", "name", "category", "severity", "safety", "cuda_only", "triggers", "phase",
+               "opt_in", "needs_tree", "declines")
 #: The sections of a rule's docstring, in order (ruff's rule documentation).
 DOC_SECTIONS = ("What it does", "Why it breaks on Ascend", "Example", "Fix safety")
 _HEADING = re.compile(r"^## (.+)$", re.MULTILINE)
@@ -129,6 +155,13 @@ class RunOptions:
     comments: bool = True
 
 
+def doc_summary(doc: str | None) -> str:
+    """A rule docstring's summary: its first paragraph, before the ``## `` sections, on one
+    line."""
+    head = _HEADING.split(inspect.cleandoc(doc or ""), 1)[0]
+    return " ".join(head.split("\n\n", 1)[0].split())
+
+
 def doc_sections(doc: str | None) -> dict[str, str]:
     """A rule docstring's ``## Heading`` sections, by heading, dedented and stripped."""
     text = inspect.cleandoc(doc or "")
@@ -149,6 +182,7 @@ class Rule:
     id: ClassVar[str]
     #: Readable name, next to the code (``cuda-device-strings``), as ruff names its rules.
     name: ClassVar[str]
+    #: One line (the docstring's first), for `rules`, the README's table and commit subjects.
     summary: ClassVar[str]
     severity: ClassVar[Severity] = Severity.WARNING
     #: The kind of CUDA construct it ports (the report's per-category counts).
@@ -171,6 +205,20 @@ class Rule:
     opt_in: ClassVar[str | None] = None
     #: Rules that must know the rest of SRC (see :meth:`tree_words`) get a :class:`TreeIndex`.
     needs_tree: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **declaration: Any) -> None:
+        """The class statement's keyword arguments (:data:`DECLARATION`) become the class's
+        attributes (``class R(Rule, id="NPU001", ...)``: ``R.id == "NPU001"``), and a rule's
+        docstring's first paragraph its :attr:`summary`."""
+        unknown = sorted(declaration.keys() - set(DECLARATION))
+        if unknown:
+            raise TypeError(f"{cls.__name__}: {', '.join(unknown)} is not a rule declaration "
+                            f"(one of {', '.join(DECLARATION)})")
+        super().__init_subclass__()
+        for key, value in declaration.items():
+            setattr(cls, key, value)
+        if "id" in vars(cls):
+            cls.summary = doc_summary(cls.__doc__)
 
     @classmethod
     def docs(cls) -> dict[str, str]:

@@ -23,7 +23,7 @@ import libcst as cst
 from covo_port.lib.modulefn import HelperState, helper_state, insert_helper, inside_helper
 from covo_port.lib.runtime import function_source
 from covo_port.lib.tree import top_level_statement
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Severity
 from covo_port.rewrites.npu016_startup.edits import (
     assigning,
     finish_call,
@@ -42,8 +42,13 @@ _HINT = ("NPU016 rewrites `model = build(config)`, then .to()/.eval() calls, the
          "init")
 
 
-class StartupLoad(PythonRule):
-    """## What it does
+class StartupLoad(PythonRule, id="NPU016", name="meta-device-startup",
+                  category=Category.OPTIMIZATION, severity=Severity.INFO,
+                  triggers=("load_state_dict",), opt_in="startup",
+                  declines='any other shape of build-then-load (reported with a hint)'):
+    """model built with its parameters on meta, given the checkpoint's (no random init)
+
+    ## What it does
 
     Opt-in (`--optimize startup`): builds a model that a checkpoint then fills with its
     parameters on the meta device, loads the shards straight to the device with
@@ -92,16 +97,6 @@ class StartupLoad(PythonRule):
     get the model's own initialisation.
     """
 
-    id = "NPU016"
-    category = Category.OPTIMIZATION
-    name = "meta-device-startup"
-    summary = "model built with its parameters on meta, given the checkpoint's (no random init)"
-    severity = Severity.INFO
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'any other shape of build-then-load (reported with a hint)'
-    triggers = ("load_state_dict",)
-    opt_in = "startup"
     examples = (
         Example(
             "import os\n"
