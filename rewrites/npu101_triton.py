@@ -36,13 +36,18 @@ class Triton(PackageRule, id="NPU101", name="triton-kernels", category=Category.
     ## Example
 
     ```python
-    try:
-        import triton
-    except ImportError:
-        triton = None
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def scale_kernel(x_ptr, n, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(x_ptr + offsets, tl.load(x_ptr + offsets) * 2, mask=offsets < n)
+
+    scale_kernel[(triton.cdiv(n, 1024),)](x, n, BLOCK=1024)
     ```
 
-    is reported (1 finding) and left as it is.
+    is reported (4 findings) and left as it is.
 
     ## Fix safety
 

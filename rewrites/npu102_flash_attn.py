@@ -33,13 +33,13 @@ class FlashAttn(PackageRule, id="NPU102", name="flash-attn", category=Category.K
     ## Example
 
     ```python
-    try:
-        from flash_attn import flash_attn_varlen_func
-    except ImportError:
-        flash_attn_varlen_func = None
+    from flash_attn import flash_attn_func
+
+    def attend(q, k, v):
+        return flash_attn_func(q, k, v, dropout_p=0.0, causal=True)
     ```
 
-    is reported (1 finding) and left as it is.
+    is reported (2 findings) and left as it is.
 
     ## Fix safety
 

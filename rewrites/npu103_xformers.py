@@ -30,14 +30,12 @@ class Xformers(PackageRule, id="NPU103", name="xformers", category=Category.KERN
     ## Example
 
     ```python
-    try:
-        import xformers
-    except ImportError:
-        xformers = None
-    XFORMERS_AVAILABLE = xformers is not None
+    import xformers.ops as xops
+
+    out = xops.memory_efficient_attention(q, k, v, attn_bias=xops.LowerTriangularMask())
     ```
 
-    is reported (1 finding) and left as it is.
+    is reported (3 findings) and left as it is.
 
     ## Fix safety
 

@@ -34,13 +34,12 @@ class Apex(PackageRule, id="NPU104", name="apex", category=Category.PACKAGES,
     ## Example
 
     ```python
-    try:
-        from apex.normalization import FusedLayerNorm as LayerNorm
-    except ImportError:
-        from torch.nn import LayerNorm
+    from apex.optimizers import FusedAdam
+
+    optimizer = FusedAdam(model.parameters(), lr=1e-4)
     ```
 
-    is reported (1 finding) and left as it is.
+    is reported (2 findings) and left as it is.
 
     ## Fix safety
 

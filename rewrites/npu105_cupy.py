@@ -33,13 +33,16 @@ class Cupy(PackageRule, id="NPU105", name="cupy", category=Category.KERNELS, tri
     ## Example
 
     ```python
-    try:
-        import cupy
-    except ImportError:
-        cupy = None
+    import cupy as cp
+
+    square = cp.RawKernel(r'''
+    extern "C" __global__ void square(float* x, int n) {
+        int i = blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) x[i] *= x[i];
+    }''', 'square')
     ```
 
-    is reported (1 finding) and left as it is.
+    is reported (2 findings) and left as it is.
 
     ## Fix safety
 

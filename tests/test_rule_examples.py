@@ -102,3 +102,20 @@ def test_a_rule_declaration_is_checked() -> None:
 def test_rule_names_are_unique() -> None:
     names = [rule.name for rule in all_rules()]
     assert len(names) == len(set(names))
+
+
+
+_REPORTED = re.compile(r"```python\n(.*?)```\s+is reported \((\d+) findings?\) and left as it is\.",
+                       re.S)
+#: The rules whose docstring's example is reported and left as it is: (rule, code, findings).
+DOCUMENTED = [pytest.param(rule, m.group(1), int(m.group(2)), id=rule.id) for rule in all_rules()
+              if (m := _REPORTED.fullmatch(rule.docs()["Example"])) is not None]
+
+
+@pytest.mark.parametrize(("rule", "code", "findings"), DOCUMENTED)
+def test_the_documented_example_is_what_the_rule_does(rule: type[Rule], code: str,
+                                                      findings: int) -> None:
+    """A docstring's "is reported (N findings)" example, run: N findings, the code unchanged."""
+    outcome = _run(rule, Example(code), code)
+    assert not outcome.changed
+    assert len([f for f in outcome.findings if f.rule == rule.id]) == findings
