@@ -75,15 +75,18 @@ class CudaNamedAttributes(PythonRule, id="NPU018", name="cuda-named-attributes",
             return self.use_CUDA, self.CUDA_streams
     ```
 
-    becomes
+    becomes (`use_CUDA` holds `flag`, which may be a module, parameter or tensor: it keeps its
+    name, reported)
 
-    ```python
-    class Runner:
-        def __init__(self, flag):
-            self.use_CUDA = flag
-            self.NPU_streams = (1, 2)
-        def go(self):
-            return self.use_CUDA, self.NPU_streams
+    ```diff
+     class Runner:
+         def __init__(self, flag):
+             self.use_CUDA = flag
+    -        self.CUDA_streams = (1, 2)
+    +        self.NPU_streams = (1, 2)
+         def go(self):
+    -        return self.use_CUDA, self.CUDA_streams
+    +        return self.use_CUDA, self.NPU_streams
     ```
 
     ## Fix safety
