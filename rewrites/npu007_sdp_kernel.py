@@ -6,7 +6,6 @@ import libcst as cst
 
 from covo_port.lib.modulefn import helper_state, insert_helper
 from covo_port.lib.runtime import function_source
-from covo_port.lib.tree import top_level_statement
 from covo_port.model import Category, Example, PythonRule, PythonSource
 
 SDP_KERNEL = "torch.backends.cuda.sdp_kernel"
@@ -226,7 +225,6 @@ class SdpKernel(PythonRule, id="NPU007", name="sdp-kernel", category=Category.BA
                 return updated.with_changes(func=new_func, args=[cst.Arg(inner)])
 
             self.replace(call, rewrite, f"sdp_kernel(...) -> sdpa_kernel({HELPER}(...))")
-        anchor = top_level_statement(self, self._dynamic[0][0])
-        if state == "free" and anchor is not None:
-            insert_helper(self, anchor, HELPER_SOURCE,
+        if state == "free":
+            insert_helper(self, self._dynamic[0][0], HELPER_SOURCE,
                           f"{HELPER}(): the backend list of sdp_kernel's flags, built at run time")

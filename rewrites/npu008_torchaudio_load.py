@@ -6,7 +6,6 @@ import libcst as cst
 
 from covo_port.lib.modulefn import helper_state, insert_helper, inside_helper
 from covo_port.lib.runtime import function_source
-from covo_port.lib.tree import top_level_statement
 from covo_port.model import Category, Example, PythonRule, PythonSource
 
 LOAD = "torchaudio.load"
@@ -160,7 +159,6 @@ class TorchaudioLoad(PythonRule, id="NPU008", name="torchaudio-load-fallback",
         for call in self._calls:
             self.replace(call.func, cst.Name(HELPER),
                          f"torchaudio.load -> {HELPER} (soundfile fallback)")
-        anchor = top_level_statement(self, self._calls[0])
-        if state == "free" and anchor is not None:
-            insert_helper(self, anchor, HELPER_SOURCE,
+        if state == "free":
+            insert_helper(self, self._calls[0], HELPER_SOURCE,
                           f"{HELPER}(): torchaudio.load with a soundfile fallback")

@@ -56,8 +56,12 @@ def helper_state(rule: PythonRule, name: str) -> HelperState:
     return HelperState.FREE
 
 
-def insert_helper(rule: PythonRule, before: cst.CSTNode, source: str, message: str) -> None:
-    """Insert the function ``source`` right before the top-level statement ``before``."""
+def insert_helper(rule: PythonRule, use: cst.CSTNode, source: str, message: str) -> None:
+    """Insert the function ``source`` right before the top-level statement that holds ``use``
+    (its first use in the module)."""
+    before = top_level_statement(rule, use)
+    if before is None:  # not in the module's statements: nothing to insert before
+        return
     helper = cst.parse_statement(source)
     if before is not rule.file.module.body[0]:
         helper = helper.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])

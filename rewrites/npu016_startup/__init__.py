@@ -22,7 +22,6 @@ import libcst as cst
 
 from covo_port.lib.modulefn import HelperState, helper_state, insert_helper, inside_helper
 from covo_port.lib.runtime import function_source
-from covo_port.lib.tree import top_level_statement
 from covo_port.model import Category, Example, PythonRule, PythonSource, Severity
 from covo_port.rewrites.npu016_startup.edits import (
     assigning,
@@ -196,10 +195,9 @@ class StartupLoad(PythonRule, id="NPU016", name="meta-device-startup",
                 self.report(plan.build, f"the name {taken[0]} is taken in this module: the "
                             "start-up rewrite (NPU016) needs it for a helper; not rewritten")
             return
-        anchor = top_level_statement(self, plans[0].build)
         for name, source in HELPERS:
-            if helper_state(self, name) is HelperState.FREE and anchor is not None:
-                insert_helper(self, anchor, source,
+            if helper_state(self, name) is HelperState.FREE:
+                insert_helper(self, plans[0].build, source,
                               f"{name}(): helper of the start-up rewrite")
         for plan in plans:
             self._rewrite(plan)
