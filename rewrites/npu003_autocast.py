@@ -75,110 +75,6 @@ class Autocast(ImportAware, id="NPU003", name="autocast-device-type", category=C
     tensors are on.
     """
 
-    examples = (
-        Example(  # through functools.partial, and a choice between literals
-            "import torch\nfrom functools import partial\n"
-            "ctx = partial(torch.autocast, 'cuda', enabled=False)\n"
-            "with torch.autocast('cuda' if not torch.backends.mps.is_available() else 'mps'):\n"
-            "    pass\n",
-            "import torch\nfrom functools import partial\n"
-            "ctx = partial(torch.autocast, 'npu', enabled=False)\n"
-            "with torch.autocast('npu' if not torch.backends.mps.is_available() else 'mps'):\n"
-            "    pass\n",
-        ),
-        Example(
-            "import torch\n\n"
-            "class Attention(torch.nn.Module):\n"
-            '    @torch.autocast(enabled = False, device_type="cuda")\n'
-            "    def forward(self, x):\n"
-            "        return x\n",
-            "import torch\n\n"
-            "class Attention(torch.nn.Module):\n"
-            '    @torch.autocast(enabled = False, device_type="npu")\n'
-            "    def forward(self, x):\n"
-            "        return x\n",
-        ),
-        Example(
-            "import torch as t\nfrom torch import autocast\nfrom torch.amp import autocast as ac\n"
-            "with t.autocast('cuda', dtype=t.bfloat16), ac(device_type='cuda'):\n"
-            "    y = model(x)\n"
-            "with autocast(  # mixed precision\n    'cuda',\n    enabled=use_amp,\n):\n"
-            "    pass\n",
-            "import torch as t\nfrom torch import autocast\nfrom torch.amp import autocast as ac\n"
-            "with t.autocast('npu', dtype=t.bfloat16), ac(device_type='npu'):\n"
-            "    y = model(x)\n"
-            "with autocast(  # mixed precision\n    'npu',\n    enabled=use_amp,\n):\n"
-            "    pass\n",
-        ),
-        Example(
-            "import torch\n"
-            "with torch.cuda.amp.autocast():\n    pass\n"
-            "with torch.cuda.amp.autocast(True, torch.float16, cache_enabled=False):\n    pass\n"
-            "@torch.cuda.amp.autocast(enabled=False)\ndef f(x):\n    return x\n",
-            "import torch\n"
-            'with torch.amp.autocast("npu"):\n    pass\n'
-            'with torch.amp.autocast("npu", enabled=True, dtype=torch.float16, '
-            "cache_enabled=False):\n    pass\n"
-            '@torch.amp.autocast("npu", enabled=False)\ndef f(x):\n    return x\n',
-        ),
-        Example(
-            "import torch as th\nfrom torch.cuda.amp import autocast\n"
-            "def step(x):\n"
-            "    with autocast(\n        enabled=True,\n    ):\n        return x\n",
-            "import torch as th\nfrom torch.amp import autocast\n"
-            "def step(x):\n"
-            '    with autocast(\n        "npu",\n        enabled=True,\n    ):\n'
-            "        return x\n",
-        ),
-        Example(
-            "from torch.cuda.amp import GradScaler, autocast as ac\n"
-            "with ac(True):\n    pass\n",
-            "from torch.cuda.amp import GradScaler\nfrom torch.amp import autocast as ac\n"
-            'with ac("npu", enabled=True):\n    pass\n',
-            with_rules=("NPU003",),
-        ),
-        Example(  # passed around as a value: no call to rewrite, so it is reported
-            "import torch\nfrom torch.cuda.amp import autocast\n"
-            "amp_autocast = torch.cuda.amp.autocast\n"
-            "ctx = autocast if fp16 else nullcontext\n"
-            "with autocast():\n    pass\n",
-            "import torch\nfrom torch.cuda.amp import autocast\n"
-            "amp_autocast = torch.cuda.amp.autocast\n"
-            "ctx = autocast if fp16 else nullcontext\n"
-            'with torch.amp.autocast("npu"):\n    pass\n',
-            findings=2,
-        ),
-        Example(
-            "import torch\n"
-            '@torch.amp.autocast_mode.autocast("cuda",\n'
-            '                                  enabled=torch.is_autocast_enabled("cuda"))\n'
-            "def g(x):\n    return x\n",
-            "import torch\n"
-            '@torch.amp.autocast_mode.autocast("npu",\n'
-            '                                  enabled=torch.is_autocast_enabled("cuda"))\n'
-            "def g(x):\n    return x\n",
-        ),
-        Example(
-            "import torch.cuda.amp as amp\nwith amp.autocast():\n    pass\n",
-            findings=1,
-        ),
-        Example(
-            "import torch\n"
-            "def run(torch, autocast):\n"
-            "    with torch.autocast('cuda'), autocast('cuda'):\n        pass\n"
-            "def autocast(device_type):\n    return device_type\n"
-            "autocast(device_type='cuda')\n"
-            "with torch.autocast('cpu'), torch.autocast('npu'):\n    pass\n"
-            "print('cuda', torch.autocast)\n",
-        ),
-        Example(
-            "import torch\n"
-            "with torch.autocast(device_type=x.device.type):\n    pass\n"
-            "with torch.autocast(f'{dev}'), torch.autocast(*args):\n    pass\n",
-            findings=3,
-        ),
-    )
-
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._cuda_calls: list[cst.Call] = []
@@ -305,3 +201,107 @@ class Autocast(ImportAware, id="NPU003", name="autocast-device-type", category=C
             return prepend_arg(new, cst.Arg(cst.SimpleString(f'"{device}"')))
 
         self.replace(call, rewrite, f'torch.cuda.amp.autocast -> torch.amp.autocast("{device}")')
+
+    examples = (
+        Example(  # through functools.partial, and a choice between literals
+            "import torch\nfrom functools import partial\n"
+            "ctx = partial(torch.autocast, 'cuda', enabled=False)\n"
+            "with torch.autocast('cuda' if not torch.backends.mps.is_available() else 'mps'):\n"
+            "    pass\n",
+            "import torch\nfrom functools import partial\n"
+            "ctx = partial(torch.autocast, 'npu', enabled=False)\n"
+            "with torch.autocast('npu' if not torch.backends.mps.is_available() else 'mps'):\n"
+            "    pass\n",
+        ),
+        Example(
+            "import torch\n\n"
+            "class Attention(torch.nn.Module):\n"
+            '    @torch.autocast(enabled = False, device_type="cuda")\n'
+            "    def forward(self, x):\n"
+            "        return x\n",
+            "import torch\n\n"
+            "class Attention(torch.nn.Module):\n"
+            '    @torch.autocast(enabled = False, device_type="npu")\n'
+            "    def forward(self, x):\n"
+            "        return x\n",
+        ),
+        Example(
+            "import torch as t\nfrom torch import autocast\nfrom torch.amp import autocast as ac\n"
+            "with t.autocast('cuda', dtype=t.bfloat16), ac(device_type='cuda'):\n"
+            "    y = model(x)\n"
+            "with autocast(  # mixed precision\n    'cuda',\n    enabled=use_amp,\n):\n"
+            "    pass\n",
+            "import torch as t\nfrom torch import autocast\nfrom torch.amp import autocast as ac\n"
+            "with t.autocast('npu', dtype=t.bfloat16), ac(device_type='npu'):\n"
+            "    y = model(x)\n"
+            "with autocast(  # mixed precision\n    'npu',\n    enabled=use_amp,\n):\n"
+            "    pass\n",
+        ),
+        Example(
+            "import torch\n"
+            "with torch.cuda.amp.autocast():\n    pass\n"
+            "with torch.cuda.amp.autocast(True, torch.float16, cache_enabled=False):\n    pass\n"
+            "@torch.cuda.amp.autocast(enabled=False)\ndef f(x):\n    return x\n",
+            "import torch\n"
+            'with torch.amp.autocast("npu"):\n    pass\n'
+            'with torch.amp.autocast("npu", enabled=True, dtype=torch.float16, '
+            "cache_enabled=False):\n    pass\n"
+            '@torch.amp.autocast("npu", enabled=False)\ndef f(x):\n    return x\n',
+        ),
+        Example(
+            "import torch as th\nfrom torch.cuda.amp import autocast\n"
+            "def step(x):\n"
+            "    with autocast(\n        enabled=True,\n    ):\n        return x\n",
+            "import torch as th\nfrom torch.amp import autocast\n"
+            "def step(x):\n"
+            '    with autocast(\n        "npu",\n        enabled=True,\n    ):\n'
+            "        return x\n",
+        ),
+        Example(
+            "from torch.cuda.amp import GradScaler, autocast as ac\n"
+            "with ac(True):\n    pass\n",
+            "from torch.cuda.amp import GradScaler\nfrom torch.amp import autocast as ac\n"
+            'with ac("npu", enabled=True):\n    pass\n',
+            with_rules=("NPU003",),
+        ),
+        Example(  # passed around as a value: no call to rewrite, so it is reported
+            "import torch\nfrom torch.cuda.amp import autocast\n"
+            "amp_autocast = torch.cuda.amp.autocast\n"
+            "ctx = autocast if fp16 else nullcontext\n"
+            "with autocast():\n    pass\n",
+            "import torch\nfrom torch.cuda.amp import autocast\n"
+            "amp_autocast = torch.cuda.amp.autocast\n"
+            "ctx = autocast if fp16 else nullcontext\n"
+            'with torch.amp.autocast("npu"):\n    pass\n',
+            findings=2,
+        ),
+        Example(
+            "import torch\n"
+            '@torch.amp.autocast_mode.autocast("cuda",\n'
+            '                                  enabled=torch.is_autocast_enabled("cuda"))\n'
+            "def g(x):\n    return x\n",
+            "import torch\n"
+            '@torch.amp.autocast_mode.autocast("npu",\n'
+            '                                  enabled=torch.is_autocast_enabled("cuda"))\n'
+            "def g(x):\n    return x\n",
+        ),
+        Example(
+            "import torch.cuda.amp as amp\nwith amp.autocast():\n    pass\n",
+            findings=1,
+        ),
+        Example(
+            "import torch\n"
+            "def run(torch, autocast):\n"
+            "    with torch.autocast('cuda'), autocast('cuda'):\n        pass\n"
+            "def autocast(device_type):\n    return device_type\n"
+            "autocast(device_type='cuda')\n"
+            "with torch.autocast('cpu'), torch.autocast('npu'):\n    pass\n"
+            "print('cuda', torch.autocast)\n",
+        ),
+        Example(
+            "import torch\n"
+            "with torch.autocast(device_type=x.device.type):\n    pass\n"
+            "with torch.autocast(f'{dev}'), torch.autocast(*args):\n    pass\n",
+            findings=3,
+        ),
+    )

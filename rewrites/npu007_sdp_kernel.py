@@ -79,68 +79,6 @@ class SdpKernel(PythonRule, id="NPU007", name="sdp-kernel", category=Category.BA
     Safe: the same choice of attention backends, through the device-neutral API.
     """
 
-    examples = (
-        Example(
-            "import torch\n"
-            "with torch.backends.cuda.sdp_kernel(enable_flash=False, enable_math=True,\n"
-            "                                    enable_mem_efficient=False):\n"
-            "    y = attend(q, k, v)\n",
-            "import torch\n"
-            "with torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.MATH, "
-            "torch.nn.attention.SDPBackend.CUDNN_ATTENTION]):\n"
-            "    y = attend(q, k, v)\n",
-        ),
-        Example(
-            "import torch as th\n"
-            "from collections import namedtuple\n\n"
-            "Flags = namedtuple('Flags', ['enable_flash', 'enable_math', 'enable_mem_efficient'])\n"
-            "\n\n"
-            "class Attention:\n"
-            "    def run(self, q, flags):\n"
-            "        with th.backends.cuda.sdp_kernel(**flags._asdict()):  # pick kernels\n"
-            "            return q\n",
-            "import torch as th\n"
-            "from collections import namedtuple\n\n"
-            "Flags = namedtuple('Flags', ['enable_flash', 'enable_math', 'enable_mem_efficient'])\n"
-            "\n\n" + HELPER_SOURCE + "\n\n"
-            "class Attention:\n"
-            "    def run(self, q, flags):\n"
-            "        with th.nn.attention.sdpa_kernel(_sdpa_backends(**flags._asdict())):"
-            "  # pick kernels\n"
-            "            return q\n",
-        ),
-        Example(
-            "import torch\n\n\n"
-            "def a(flash):\n"
-            "    with torch.backends.cuda.sdp_kernel(flash, True):\n"
-            "        pass\n"
-            "    with torch.backends.cuda.sdp_kernel(enable_math=flash):\n"
-            "        pass\n",
-            "import torch\n\n\n" + HELPER_SOURCE + "\n\n"
-            "def a(flash):\n"
-            "    with torch.nn.attention.sdpa_kernel(_sdpa_backends(flash, True)):\n"
-            "        pass\n"
-            "    with torch.nn.attention.sdpa_kernel(_sdpa_backends(enable_math=flash)):\n"
-            "        pass\n",
-        ),
-        Example(
-            "from torch.backends.cuda import sdp_kernel\n"
-            "import torch\n"
-            "with sdp_kernel(enable_math=False):\n    pass\n"
-            "ctx = torch.backends.cuda.sdp_kernel\n"
-            "with torch.backends.cuda.sdp_kernel(enable_triton=True):\n    pass\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "def _sdpa_backends():\n    return []\n"
-            "with torch.backends.cuda.sdp_kernel(**cfg):\n    pass\n"
-            "with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):\n"
-            "    pass\n",
-            findings=1,
-        ),
-    )
-
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._called: set[int] = set()
@@ -228,3 +166,65 @@ class SdpKernel(PythonRule, id="NPU007", name="sdp-kernel", category=Category.BA
         if state == "free":
             insert_helper(self, self._dynamic[0][0], HELPER_SOURCE,
                           f"{HELPER}(): the backend list of sdp_kernel's flags, built at run time")
+
+    examples = (
+        Example(
+            "import torch\n"
+            "with torch.backends.cuda.sdp_kernel(enable_flash=False, enable_math=True,\n"
+            "                                    enable_mem_efficient=False):\n"
+            "    y = attend(q, k, v)\n",
+            "import torch\n"
+            "with torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.MATH, "
+            "torch.nn.attention.SDPBackend.CUDNN_ATTENTION]):\n"
+            "    y = attend(q, k, v)\n",
+        ),
+        Example(
+            "import torch as th\n"
+            "from collections import namedtuple\n\n"
+            "Flags = namedtuple('Flags', ['enable_flash', 'enable_math', 'enable_mem_efficient'])\n"
+            "\n\n"
+            "class Attention:\n"
+            "    def run(self, q, flags):\n"
+            "        with th.backends.cuda.sdp_kernel(**flags._asdict()):  # pick kernels\n"
+            "            return q\n",
+            "import torch as th\n"
+            "from collections import namedtuple\n\n"
+            "Flags = namedtuple('Flags', ['enable_flash', 'enable_math', 'enable_mem_efficient'])\n"
+            "\n\n" + HELPER_SOURCE + "\n\n"
+            "class Attention:\n"
+            "    def run(self, q, flags):\n"
+            "        with th.nn.attention.sdpa_kernel(_sdpa_backends(**flags._asdict())):"
+            "  # pick kernels\n"
+            "            return q\n",
+        ),
+        Example(
+            "import torch\n\n\n"
+            "def a(flash):\n"
+            "    with torch.backends.cuda.sdp_kernel(flash, True):\n"
+            "        pass\n"
+            "    with torch.backends.cuda.sdp_kernel(enable_math=flash):\n"
+            "        pass\n",
+            "import torch\n\n\n" + HELPER_SOURCE + "\n\n"
+            "def a(flash):\n"
+            "    with torch.nn.attention.sdpa_kernel(_sdpa_backends(flash, True)):\n"
+            "        pass\n"
+            "    with torch.nn.attention.sdpa_kernel(_sdpa_backends(enable_math=flash)):\n"
+            "        pass\n",
+        ),
+        Example(
+            "from torch.backends.cuda import sdp_kernel\n"
+            "import torch\n"
+            "with sdp_kernel(enable_math=False):\n    pass\n"
+            "ctx = torch.backends.cuda.sdp_kernel\n"
+            "with torch.backends.cuda.sdp_kernel(enable_triton=True):\n    pass\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "def _sdpa_backends():\n    return []\n"
+            "with torch.backends.cuda.sdp_kernel(**cfg):\n    pass\n"
+            "with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):\n"
+            "    pass\n",
+            findings=1,
+        ),
+    )

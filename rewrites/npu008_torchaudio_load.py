@@ -62,43 +62,6 @@ class TorchaudioLoad(PythonRule, id="NPU008", name="torchaudio-load-fallback",
     float32 tensor and sample rate.
     """
 
-    examples = (
-        Example(
-            "import torch\nimport torchaudio\n\n\n"
-            "@torch.no_grad()\n"
-            "def read(path):\n"
-            "    wav, sr = torchaudio.load(path)  # mono or stereo\n"
-            "    return torchaudio.functional.resample(wav, sr, 16000)\n",
-            "import torch\nimport torchaudio\n\n\n" + HELPER_SOURCE + "\n\n"
-            "@torch.no_grad()\n"
-            "def read(path):\n"
-            "    wav, sr = _torchaudio_load(path)  # mono or stereo\n"
-            "    return torchaudio.functional.resample(wav, sr, 16000)\n",
-        ),
-        Example(
-            "from torchaudio import load as load_audio\n"
-            "clip, rate = load_audio('a.wav', frame_offset=100, num_frames=400)\n"
-            "raw, _ = load_audio('b.wav', normalize=False)\n",
-            "from torchaudio import load as load_audio\n\n\n" + HELPER_SOURCE + "clip, rate = "
-            "_torchaudio_load('a.wav', frame_offset=100, num_frames=400)\n"
-            "raw, _ = _torchaudio_load('b.wav', normalize=False)\n",
-            findings=1,
-        ),
-        Example(
-            "import torchaudio\n"
-            "loader = torchaudio.load\n"
-            "wav = torchaudio.load_with_torchcodec('x.wav')\n"
-            "info = torchaudio.info('x.wav')\n",
-            findings=1,
-        ),
-        Example(
-            "import torchaudio\n"
-            "_torchaudio_load = None\n"
-            "wav, sr = torchaudio.load('x.wav')\n",
-            findings=1,
-        ),
-    )
-
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._called: set[int] = set()
@@ -162,3 +125,40 @@ class TorchaudioLoad(PythonRule, id="NPU008", name="torchaudio-load-fallback",
         if state == "free":
             insert_helper(self, self._calls[0], HELPER_SOURCE,
                           f"{HELPER}(): torchaudio.load with a soundfile fallback")
+
+    examples = (
+        Example(
+            "import torch\nimport torchaudio\n\n\n"
+            "@torch.no_grad()\n"
+            "def read(path):\n"
+            "    wav, sr = torchaudio.load(path)  # mono or stereo\n"
+            "    return torchaudio.functional.resample(wav, sr, 16000)\n",
+            "import torch\nimport torchaudio\n\n\n" + HELPER_SOURCE + "\n\n"
+            "@torch.no_grad()\n"
+            "def read(path):\n"
+            "    wav, sr = _torchaudio_load(path)  # mono or stereo\n"
+            "    return torchaudio.functional.resample(wav, sr, 16000)\n",
+        ),
+        Example(
+            "from torchaudio import load as load_audio\n"
+            "clip, rate = load_audio('a.wav', frame_offset=100, num_frames=400)\n"
+            "raw, _ = load_audio('b.wav', normalize=False)\n",
+            "from torchaudio import load as load_audio\n\n\n" + HELPER_SOURCE + "clip, rate = "
+            "_torchaudio_load('a.wav', frame_offset=100, num_frames=400)\n"
+            "raw, _ = _torchaudio_load('b.wav', normalize=False)\n",
+            findings=1,
+        ),
+        Example(
+            "import torchaudio\n"
+            "loader = torchaudio.load\n"
+            "wav = torchaudio.load_with_torchcodec('x.wav')\n"
+            "info = torchaudio.info('x.wav')\n",
+            findings=1,
+        ),
+        Example(
+            "import torchaudio\n"
+            "_torchaudio_load = None\n"
+            "wav, sr = torchaudio.load('x.wav')\n",
+            findings=1,
+        ),
+    )

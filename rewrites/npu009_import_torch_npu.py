@@ -100,32 +100,6 @@ class ImportTorchNpu(PythonRule, id="NPU009", name="import-torch-npu", category=
     form imports without it.
     """
 
-    examples = (
-        Example(
-            '"""Entry point."""\nimport os\nimport torch  # the framework\n\nx = "cuda:0"\n'
-            'model.to("cuda:0")\n',
-            '"""Entry point."""\nimport os\nimport torch  # the framework\nimport torch_npu\n\n'
-            'x = "cuda:0"\nmodel.to("npu:0")\n',
-            with_rules=("NPU001",),
-        ),
-        Example(  # no torch here: torch_npu is imported where torch is (the entry modules)
-            "from __future__ import annotations\n\ndef f(x):\n    return x.cuda()\n",
-            "from __future__ import annotations\n\ndef f(x):\n    return x.npu()\n",
-            with_rules=("NPU001",),
-        ),
-        Example(  # torch imported lazily: torch_npu too
-            "def main(x):\n    import torch\n    return x.cuda()\n",
-            "def main(x):\n    import torch\n    import torch_npu\n    return x.npu()\n",
-            with_rules=("NPU001",),
-        ),
-        Example(
-            "import torch\nimport torch_npu\nx = y.cuda()\n",
-            "import torch\nimport torch_npu\nx = y.npu()\n",
-            with_rules=("NPU001",),
-        ),
-        Example("import torch\nprint(torch.__version__)  # cuda\n", with_rules=("NPU001",)),
-    )
-
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
         """A module that mentions CUDA, or an entry module (a ``__main__`` guard) that
@@ -300,3 +274,29 @@ class ImportTorchNpu(PythonRule, id="NPU009", name="import-torch-npu", category=
             if any(name is not None and name.split(".")[0] == runtime for name in names):
                 return True
         return False
+
+    examples = (
+        Example(
+            '"""Entry point."""\nimport os\nimport torch  # the framework\n\nx = "cuda:0"\n'
+            'model.to("cuda:0")\n',
+            '"""Entry point."""\nimport os\nimport torch  # the framework\nimport torch_npu\n\n'
+            'x = "cuda:0"\nmodel.to("npu:0")\n',
+            with_rules=("NPU001",),
+        ),
+        Example(  # no torch here: torch_npu is imported where torch is (the entry modules)
+            "from __future__ import annotations\n\ndef f(x):\n    return x.cuda()\n",
+            "from __future__ import annotations\n\ndef f(x):\n    return x.npu()\n",
+            with_rules=("NPU001",),
+        ),
+        Example(  # torch imported lazily: torch_npu too
+            "def main(x):\n    import torch\n    return x.cuda()\n",
+            "def main(x):\n    import torch\n    import torch_npu\n    return x.npu()\n",
+            with_rules=("NPU001",),
+        ),
+        Example(
+            "import torch\nimport torch_npu\nx = y.cuda()\n",
+            "import torch\nimport torch_npu\nx = y.npu()\n",
+            with_rules=("NPU001",),
+        ),
+        Example("import torch\nprint(torch.__version__)  # cuda\n", with_rules=("NPU001",)),
+    )

@@ -125,64 +125,6 @@ class Distributed(PythonRule, id="NPU012", name="nccl-backend", category=Categor
     Safe: HCCL is the NPU's collective library behind the same torch.distributed API.
     """
 
-    examples = (
-        Example(
-            "import torch.distributed as dist\n"
-            'dist.init_process_group("nccl", init_method="env://")\n'
-            "group = dist.new_group(ranks, backend='nccl')\n"
-            'if dist.get_backend() == "nccl" and dist.is_nccl_available():\n    pass\n'
-            "use_nccl = dist.get_backend(group) == dist.Backend.NCCL\n",
-            "import torch.distributed as dist\n"
-            'dist.init_process_group("hccl", init_method="env://")\n'
-            "group = dist.new_group(ranks, backend='hccl')\n"
-            'if dist.get_backend() == "hccl" and dist.is_hccl_available():\n    pass\n'
-            "use_nccl = dist.get_backend(group) == dist.Backend.HCCL\n",
-        ),
-        Example(
-            "import argparse, torch\n"
-            "from torch.distributed import is_nccl_available, init_process_group\n"
-            "parser.add_argument('--dist-backend', default='nccl', choices=['nccl', 'gloo'])\n"
-            "backend = 'nccl' if torch.cuda.is_available() else 'gloo'\n"
-            "def setup(rank, backend: str = 'nccl'):\n"
-            "    init_process_group(backend=backend, rank=rank)\n"
-            "cfg = {'dist_backend': 'nccl'}\n"
-            "backend_spec = 'cpu:gloo,cuda:nccl'\n"
-            "if args.backend in ('nccl', 'gloo'):\n    pass\n",
-            "import argparse, torch\n"
-            "from torch.distributed import init_process_group\n"
-            "from torch_npu.distributed import is_hccl_available as is_nccl_available\n"
-            "parser.add_argument('--dist-backend', default='hccl', choices=['hccl', 'gloo'])\n"
-            "backend = 'hccl' if torch.cuda.is_available() else 'gloo'\n"
-            "def setup(rank, backend: str = 'hccl'):\n"
-            "    init_process_group(backend=backend, rank=rank)\n"
-            "cfg = {'dist_backend': 'hccl'}\n"
-            "backend_spec = 'cpu:gloo,npu:hccl'\n"
-            "if args.backend in ('hccl', 'gloo'):\n    pass\n",
-        ),
-        Example(
-            "import os\n"
-            'os.environ["NCCL_SOCKET_IFNAME"] = "eth0"\n'
-            "os.environ.setdefault('TORCH_NCCL_ASYNC_ERROR_HANDLING', '1')\n"
-            "print('nccl')\n",
-            findings=3,
-        ),
-        Example(
-            "#!/bin/bash\nexport NCCL_DEBUG=INFO\n"
-            "NCCL_IB_DISABLE=1 torchrun train.py --dist_backend nccl --other nccl\n"
-            "python train.py --backend=nccl\n",
-            "#!/bin/bash\nexport NCCL_DEBUG=INFO\n"
-            "NCCL_IB_DISABLE=1 torchrun train.py --dist_backend hccl --other nccl\n"
-            "python train.py --backend=hccl\n",
-            path="run.sh",
-            findings=2,
-        ),
-        Example(
-            "import torch.cuda.nccl as nccl\n"
-            "log.info('using the nccl backend')\n"
-            "def f(dist):\n    dist.init_process_group('gloo')\n",
-        ),
-    )
-
     # -- "nccl" literals -------------------------------------------------------------------
     def leave_SimpleString(self, original_node: cst.SimpleString) -> None:
         value = string_value(original_node)
@@ -311,6 +253,64 @@ class Distributed(PythonRule, id="NPU012", name="nccl-backend", category=Categor
             if m.start() not in seen and not file.scan.in_comment(m.start()):
                 seen.add(m.start())
                 file.report(cls, m.start(), env_message(m.group()))
+
+    examples = (
+        Example(
+            "import torch.distributed as dist\n"
+            'dist.init_process_group("nccl", init_method="env://")\n'
+            "group = dist.new_group(ranks, backend='nccl')\n"
+            'if dist.get_backend() == "nccl" and dist.is_nccl_available():\n    pass\n'
+            "use_nccl = dist.get_backend(group) == dist.Backend.NCCL\n",
+            "import torch.distributed as dist\n"
+            'dist.init_process_group("hccl", init_method="env://")\n'
+            "group = dist.new_group(ranks, backend='hccl')\n"
+            'if dist.get_backend() == "hccl" and dist.is_hccl_available():\n    pass\n'
+            "use_nccl = dist.get_backend(group) == dist.Backend.HCCL\n",
+        ),
+        Example(
+            "import argparse, torch\n"
+            "from torch.distributed import is_nccl_available, init_process_group\n"
+            "parser.add_argument('--dist-backend', default='nccl', choices=['nccl', 'gloo'])\n"
+            "backend = 'nccl' if torch.cuda.is_available() else 'gloo'\n"
+            "def setup(rank, backend: str = 'nccl'):\n"
+            "    init_process_group(backend=backend, rank=rank)\n"
+            "cfg = {'dist_backend': 'nccl'}\n"
+            "backend_spec = 'cpu:gloo,cuda:nccl'\n"
+            "if args.backend in ('nccl', 'gloo'):\n    pass\n",
+            "import argparse, torch\n"
+            "from torch.distributed import init_process_group\n"
+            "from torch_npu.distributed import is_hccl_available as is_nccl_available\n"
+            "parser.add_argument('--dist-backend', default='hccl', choices=['hccl', 'gloo'])\n"
+            "backend = 'hccl' if torch.cuda.is_available() else 'gloo'\n"
+            "def setup(rank, backend: str = 'hccl'):\n"
+            "    init_process_group(backend=backend, rank=rank)\n"
+            "cfg = {'dist_backend': 'hccl'}\n"
+            "backend_spec = 'cpu:gloo,npu:hccl'\n"
+            "if args.backend in ('hccl', 'gloo'):\n    pass\n",
+        ),
+        Example(
+            "import os\n"
+            'os.environ["NCCL_SOCKET_IFNAME"] = "eth0"\n'
+            "os.environ.setdefault('TORCH_NCCL_ASYNC_ERROR_HANDLING', '1')\n"
+            "print('nccl')\n",
+            findings=3,
+        ),
+        Example(
+            "#!/bin/bash\nexport NCCL_DEBUG=INFO\n"
+            "NCCL_IB_DISABLE=1 torchrun train.py --dist_backend nccl --other nccl\n"
+            "python train.py --backend=nccl\n",
+            "#!/bin/bash\nexport NCCL_DEBUG=INFO\n"
+            "NCCL_IB_DISABLE=1 torchrun train.py --dist_backend hccl --other nccl\n"
+            "python train.py --backend=hccl\n",
+            path="run.sh",
+            findings=2,
+        ),
+        Example(
+            "import torch.cuda.nccl as nccl\n"
+            "log.info('using the nccl backend')\n"
+            "def f(dist):\n    dist.init_process_group('gloo')\n",
+        ),
+    )
 
 
 def _shell_nccl(rule: type[Distributed], file: ShellSource, start: int, value: str,

@@ -95,61 +95,6 @@ class BackendFlags(ImportAware, id="NPU013", name="backend-flags", category=Cate
     determinism is kept.
     """
 
-    examples = (
-        Example(
-            "import torch\n"
-            "torch.manual_seed(0)\n"
-            "torch.backends.cudnn.benchmark = True\n"
-            "torch.backends.cudnn.deterministic = True\n"
-            "torch.backends.cuda.matmul.allow_tf32 = True  # faster\n"
-            "torch.backends.cudnn.allow_tf32 = args.tf32\n",
-            "import torch\n"
-            "torch.manual_seed(0)\n"
-            "torch.use_deterministic_algorithms(True, warn_only=True)\n"
-            "torch.npu.matmul.allow_hf32 = True  # faster\n"
-            "torch.npu.conv.allow_hf32 = args.tf32\n",
-            findings=4,
-            unsafe_fixes=True,
-        ),
-        Example(  # by default the switch to every operator's determinism is only proposed
-            "import torch\ntorch.backends.cudnn.deterministic = True\n",
-            findings=2,
-        ),
-        Example(
-            "import torch\n"
-            "from torch.backends import cudnn\n"
-            "if args.fast:\n"
-            "    cudnn.benchmark = True\n"
-            "else:\n"
-            "    # reproducible runs\n"
-            "    cudnn.deterministic = args.deterministic\n"
-            "    cudnn.benchmark = False\n"
-            "x = 1; torch.backends.cudnn.enabled = False\n",
-            "import torch\n"
-            "from torch.backends import cudnn\n"
-            "if args.fast:\n"
-            "    pass\n"
-            "else:\n"
-            "    # reproducible runs\n"
-            "    torch.use_deterministic_algorithms(args.deterministic, warn_only=True)\n"
-            "x = 1\n",
-            findings=4,
-            unsafe_fixes=True,
-        ),
-        Example(
-            "import torch\n"
-            "if torch.backends.cudnn.benchmark:\n    pass\n"
-            "with torch.backends.cudnn.flags(enabled=False):\n    pass\n"
-            "torch.backends.cuda.cufft_plan_cache.max_size = 0\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "torch.backends.cuda.enable_flash_sdp(False)\n"
-            "torch.backends.mps.is_available()\n",
-        ),
-    )
-
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._handled: set[int] = set()
@@ -285,3 +230,58 @@ class BackendFlags(ImportAware, id="NPU013", name="backend-flags", category=Cate
                 continue
             self.report(node, f"{name} {what}: it has no effect on the NPU (left as is)")
             return
+
+    examples = (
+        Example(
+            "import torch\n"
+            "torch.manual_seed(0)\n"
+            "torch.backends.cudnn.benchmark = True\n"
+            "torch.backends.cudnn.deterministic = True\n"
+            "torch.backends.cuda.matmul.allow_tf32 = True  # faster\n"
+            "torch.backends.cudnn.allow_tf32 = args.tf32\n",
+            "import torch\n"
+            "torch.manual_seed(0)\n"
+            "torch.use_deterministic_algorithms(True, warn_only=True)\n"
+            "torch.npu.matmul.allow_hf32 = True  # faster\n"
+            "torch.npu.conv.allow_hf32 = args.tf32\n",
+            findings=4,
+            unsafe_fixes=True,
+        ),
+        Example(  # by default the switch to every operator's determinism is only proposed
+            "import torch\ntorch.backends.cudnn.deterministic = True\n",
+            findings=2,
+        ),
+        Example(
+            "import torch\n"
+            "from torch.backends import cudnn\n"
+            "if args.fast:\n"
+            "    cudnn.benchmark = True\n"
+            "else:\n"
+            "    # reproducible runs\n"
+            "    cudnn.deterministic = args.deterministic\n"
+            "    cudnn.benchmark = False\n"
+            "x = 1; torch.backends.cudnn.enabled = False\n",
+            "import torch\n"
+            "from torch.backends import cudnn\n"
+            "if args.fast:\n"
+            "    pass\n"
+            "else:\n"
+            "    # reproducible runs\n"
+            "    torch.use_deterministic_algorithms(args.deterministic, warn_only=True)\n"
+            "x = 1\n",
+            findings=4,
+            unsafe_fixes=True,
+        ),
+        Example(
+            "import torch\n"
+            "if torch.backends.cudnn.benchmark:\n    pass\n"
+            "with torch.backends.cudnn.flags(enabled=False):\n    pass\n"
+            "torch.backends.cuda.cufft_plan_cache.max_size = 0\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "torch.backends.cuda.enable_flash_sdp(False)\n"
+            "torch.backends.mps.is_available()\n",
+        ),
+    )

@@ -88,54 +88,6 @@ class Profiler(ImportAware, id="NPU014", name="profiler", category=Category.PROF
     Safe: torch_npu.profiler mirrors torch.profiler's API for the NPU.
     """
 
-    examples = (
-        Example(
-            "import torch\n"
-            "from torch.profiler import profile, ProfilerActivity, record_function\n"
-            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],\n"
-            "             schedule=torch.profiler.schedule(wait=1, warmup=1, active=2),\n"
-            "             on_trace_ready=torch.profiler.tensorboard_trace_handler('./log')) as p:\n"
-            "    with record_function('step'):\n"
-            "        p.step()\n",
-            "import torch\n"
-            "from torch.profiler import record_function\n"
-            "from torch_npu.profiler import profile, ProfilerActivity\n"
-            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.NPU],\n"
-            "             schedule=torch_npu.profiler.schedule(wait=1, warmup=1, active=2),\n"
-            "             on_trace_ready=torch_npu.profiler.tensorboard_trace_handler('./log')) "
-            "as p:\n"
-            "    with record_function('step'):\n"
-            "        p.step()\n",
-        ),
-        Example(
-            "import torch\n"
-            "acts = [torch.profiler.ProfilerActivity.CUDA]\n"
-            "def handler(prof):\n    prof.export_chrome_trace('t.json')\n"
-            "prof = torch.profiler.profile(activities=acts, on_trace_ready=handler)\n"
-            "h = torch.profiler.tensorboard_trace_handler('./log', use_gzip=True)\n",
-            "import torch\n"
-            "acts = [torch_npu.profiler.ProfilerActivity.NPU]\n"
-            "def handler(prof):\n    prof.export_chrome_trace('t.json')\n"
-            "prof = torch_npu.profiler.profile(activities=acts, on_trace_ready=handler)\n"
-            "h = torch_npu.profiler.tensorboard_trace_handler('./log')\n",
-            findings=1,
-        ),
-        Example(
-            "import torch\n"
-            "from torch.profiler import profile, ProfilerActivity\n"
-            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:\n"
-            "    model(x)\n"
-            "print(prof.key_averages().table(sort_by='cuda_time_total'))\n"
-            "with torch.autograd.profiler.profile(use_cuda=True):\n    pass\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "with torch.profiler.record_function('forward'):\n    pass\n"
-            "with torch.autograd.profiler.profile() as p:\n    pass\n",
-        ),
-    )
-
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._uses: list[tuple[cst.BaseExpression, str, str | None]] = []
@@ -299,4 +251,52 @@ class Profiler(ImportAware, id="NPU014", name="profiler", category=Category.PROF
         self.replace(call, drop, "tensorboard_trace_handler(use_gzip=...) dropped")
         self.report(call, "use_gzip dropped: torch_npu.profiler.tensorboard_trace_handler writes "
                     "its own (uncompressed) trace folder")
+
+    examples = (
+        Example(
+            "import torch\n"
+            "from torch.profiler import profile, ProfilerActivity, record_function\n"
+            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],\n"
+            "             schedule=torch.profiler.schedule(wait=1, warmup=1, active=2),\n"
+            "             on_trace_ready=torch.profiler.tensorboard_trace_handler('./log')) as p:\n"
+            "    with record_function('step'):\n"
+            "        p.step()\n",
+            "import torch\n"
+            "from torch.profiler import record_function\n"
+            "from torch_npu.profiler import profile, ProfilerActivity\n"
+            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.NPU],\n"
+            "             schedule=torch_npu.profiler.schedule(wait=1, warmup=1, active=2),\n"
+            "             on_trace_ready=torch_npu.profiler.tensorboard_trace_handler('./log')) "
+            "as p:\n"
+            "    with record_function('step'):\n"
+            "        p.step()\n",
+        ),
+        Example(
+            "import torch\n"
+            "acts = [torch.profiler.ProfilerActivity.CUDA]\n"
+            "def handler(prof):\n    prof.export_chrome_trace('t.json')\n"
+            "prof = torch.profiler.profile(activities=acts, on_trace_ready=handler)\n"
+            "h = torch.profiler.tensorboard_trace_handler('./log', use_gzip=True)\n",
+            "import torch\n"
+            "acts = [torch_npu.profiler.ProfilerActivity.NPU]\n"
+            "def handler(prof):\n    prof.export_chrome_trace('t.json')\n"
+            "prof = torch_npu.profiler.profile(activities=acts, on_trace_ready=handler)\n"
+            "h = torch_npu.profiler.tensorboard_trace_handler('./log')\n",
+            findings=1,
+        ),
+        Example(
+            "import torch\n"
+            "from torch.profiler import profile, ProfilerActivity\n"
+            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:\n"
+            "    model(x)\n"
+            "print(prof.key_averages().table(sort_by='cuda_time_total'))\n"
+            "with torch.autograd.profiler.profile(use_cuda=True):\n    pass\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "with torch.profiler.record_function('forward'):\n    pass\n"
+            "with torch.autograd.profiler.profile() as p:\n    pass\n",
+        ),
+    )
 

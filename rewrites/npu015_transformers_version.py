@@ -77,29 +77,6 @@ class TransformersVersion(PythonRule, id="NPU015", name="transformers-version",
     Report only: the fix depends on which transformers the target host runs.
     """
 
-    examples = (
-        Example(
-            "class Model:\n"
-            "    def prepare_inputs_for_generation(self, input_ids, **kwargs):\n"
-            "        first = kwargs.get('is_first_iteration', False)\n"
-            "        if kwargs['is_first_iteration'] or 'is_first_iteration' in kwargs:\n"
-            "            pass\n"
-            "        cache = kwargs.get('past_key_values')\n",
-            findings=4,
-        ),
-        Example(
-            "def prepare_inputs_for_generation(ids, is_first_iteration=False, **extra):\n"
-            "    return ids\n",
-            findings=1,
-        ),
-        Example(
-            "def forward(self, **kwargs):\n"
-            "    return kwargs.get('is_first_iteration'), kwargs['past_key_values']\n"
-            "def prepare_inputs_for_generation(self, **kwargs):\n"
-            "    log('is_first_iteration')\n",
-        ),
-    )
-
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
         return super().might_match(source, target) and b"prepare_inputs_for_generation" in source
@@ -162,3 +139,26 @@ class TransformersVersion(PythonRule, id="NPU015", name="transformers-version",
                        "the cache as `cache`, so it is lost on every step and a second round "
                        f"fails: {installed}")
         self.report(node, message, Severity.ERROR if broken else Severity.WARNING)
+
+    examples = (
+        Example(
+            "class Model:\n"
+            "    def prepare_inputs_for_generation(self, input_ids, **kwargs):\n"
+            "        first = kwargs.get('is_first_iteration', False)\n"
+            "        if kwargs['is_first_iteration'] or 'is_first_iteration' in kwargs:\n"
+            "            pass\n"
+            "        cache = kwargs.get('past_key_values')\n",
+            findings=4,
+        ),
+        Example(
+            "def prepare_inputs_for_generation(ids, is_first_iteration=False, **extra):\n"
+            "    return ids\n",
+            findings=1,
+        ),
+        Example(
+            "def forward(self, **kwargs):\n"
+            "    return kwargs.get('is_first_iteration'), kwargs['past_key_values']\n"
+            "def prepare_inputs_for_generation(self, **kwargs):\n"
+            "    log('is_first_iteration')\n",
+        ),
+    )

@@ -149,40 +149,6 @@ class UnsupportedApis(PythonRule, id="NPU017", name="unsupported-apis",
     code.
     """
 
-    examples = (
-        Example(
-            "import torch\n"
-            "import torch.fft as F\n"
-            "from torch.fft import ifftshift\n"
-            "spec = F.fftshift(torch.fft.fft(x))\n"
-            "back = ifftshift(spec)\n"
-            "std, mean = torch.std_mean(x, dim=0)\n",
-            findings=3,
-        ),
-        Example(
-            "import torch.nn as nn\n"
-            "import torch\n"
-            "class Encoder(nn.Module):\n"
-            "    def __init__(self):\n"
-            "        super().__init__()\n"
-            "        self.rnn = nn.GRU(80, 256, batch_first=True)\n"
-            "sparse = torch.zeros(4, 4).to_sparse()\n"
-            "def f(x: torch.Tensor):\n"
-            "    return x.unique_consecutive()\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "from torch import nn\n"
-            "def shift(x: torch.Tensor, rnn: nn.GRU):\n"
-            "    if isinstance(rnn, nn.GRU):\n"
-            "        return torch.roll(x, x.shape[-1] // 2, dims=-1)\n"
-            "y = frame.to_sparse()\n"
-            "torch.cuda.memory_usage(0)\n"
-            "z = F.fftshift(x)\n",
-        ),
-    )
-
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
         """Every word of an entry's name, or a member's call with a constructor of its class
@@ -334,3 +300,37 @@ class UnsupportedApis(PythonRule, id="NPU017", name="unsupported-apis",
         statement = self.parent(target) if isinstance(target, cst.AssignTarget) else None
         return isinstance(statement, cst.Assign) and len(statement.targets) == 1 and (
             isinstance(statement.value, cst.Call) and self._instance_of(statement.value, cls))
+
+    examples = (
+        Example(
+            "import torch\n"
+            "import torch.fft as F\n"
+            "from torch.fft import ifftshift\n"
+            "spec = F.fftshift(torch.fft.fft(x))\n"
+            "back = ifftshift(spec)\n"
+            "std, mean = torch.std_mean(x, dim=0)\n",
+            findings=3,
+        ),
+        Example(
+            "import torch.nn as nn\n"
+            "import torch\n"
+            "class Encoder(nn.Module):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            "        self.rnn = nn.GRU(80, 256, batch_first=True)\n"
+            "sparse = torch.zeros(4, 4).to_sparse()\n"
+            "def f(x: torch.Tensor):\n"
+            "    return x.unique_consecutive()\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "from torch import nn\n"
+            "def shift(x: torch.Tensor, rnn: nn.GRU):\n"
+            "    if isinstance(rnn, nn.GRU):\n"
+            "        return torch.roll(x, x.shape[-1] // 2, dims=-1)\n"
+            "y = frame.to_sparse()\n"
+            "torch.cuda.memory_usage(0)\n"
+            "z = F.fftshift(x)\n",
+        ),
+    )

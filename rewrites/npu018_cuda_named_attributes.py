@@ -95,68 +95,6 @@ class CudaNamedAttributes(PythonRule, id="NPU018", name="cuda-named-attributes",
     """
 
 
-    examples = (
-        Example(
-            "from collections import namedtuple\n"
-            "Kernels = namedtuple('Kernels', ['flash', 'math'])\n"
-            "class Attention:\n"
-            "    def __init__(self):\n"
-            "        self.cpu_kernels = Kernels(True, True)\n"
-            "        self.cuda_kernels = Kernels(False, True)  # for the accelerator\n"
-            "    def forward(self, q):\n"
-            "        return self.cuda_kernels if q.is_npu else self.cpu_kernels\n",
-            "from collections import namedtuple\n"
-            "Kernels = namedtuple('Kernels', ['flash', 'math'])\n"
-            "class Attention:\n"
-            "    def __init__(self):\n"
-            "        self.cpu_kernels = Kernels(True, True)\n"
-            "        self.npu_kernels = Kernels(False, True)  # for the accelerator\n"
-            "    def forward(self, q):\n"
-            "        return self.npu_kernels if q.is_npu else self.cpu_kernels\n",
-        ),
-        Example(
-            "class Runner:\n"
-            "    def __init__(self, flag):\n"
-            "        self.use_CUDA = flag\n"
-            "        self.CUDA_streams = (1, 2)\n"
-            "    def go(self):\n"
-            "        return self.use_CUDA, self.CUDA_streams\n",
-            "class Runner:\n"
-            "    def __init__(self, flag):\n"
-            "        self.use_CUDA = flag\n"
-            "        self.NPU_streams = (1, 2)\n"
-            "    def go(self):\n"
-            "        return self.use_CUDA, self.NPU_streams\n",
-            findings=1,
-        ),
-        Example(  # a submodule: its name is a checkpoint key
-            "import torch.nn as nn\n"
-            "class Net(nn.Module):\n"
-            "    def __init__(self):\n"
-            "        self.cuda_proj = nn.Linear(2, 2)\n",
-            findings=1,
-        ),
-        Example(  # reached from outside the class, and by name in a string
-            "class A:\n"
-            "    def __init__(self):\n"
-            "        self.cuda_mode = 1\n"
-            "class B:\n"
-            "    def __init__(self):\n"
-            "        self.cuda_flag = 2\n"
-            "a = A()\n"
-            "print(a.cuda_mode, getattr(B(), 'cuda_flag'))\n",
-            findings=2,
-        ),
-        Example(  # the new name is taken
-            "class C:\n"
-            "    def __init__(self):\n"
-            "        self.cuda_size = 1\n"
-            "        self.npu_size = 2\n",
-            findings=1,
-        ),
-        Example("cuda_available = False\nclass D:\n    x = cuda_available\n"),
-    )
-
     @classmethod
     def tree_words(cls, path: str, data: bytes) -> set[str]:
         """The CUDA-named words of a file (code, strings, comments, configs alike)."""
@@ -294,3 +232,65 @@ class CudaNamedAttributes(PythonRule, id="NPU018", name="cuda-named-attributes",
         if not all(self._plain(v) for v in attribute.values):
             return "it may hold a module, parameter or tensor, whose name is a checkpoint key"
         return None
+
+    examples = (
+        Example(
+            "from collections import namedtuple\n"
+            "Kernels = namedtuple('Kernels', ['flash', 'math'])\n"
+            "class Attention:\n"
+            "    def __init__(self):\n"
+            "        self.cpu_kernels = Kernels(True, True)\n"
+            "        self.cuda_kernels = Kernels(False, True)  # for the accelerator\n"
+            "    def forward(self, q):\n"
+            "        return self.cuda_kernels if q.is_npu else self.cpu_kernels\n",
+            "from collections import namedtuple\n"
+            "Kernels = namedtuple('Kernels', ['flash', 'math'])\n"
+            "class Attention:\n"
+            "    def __init__(self):\n"
+            "        self.cpu_kernels = Kernels(True, True)\n"
+            "        self.npu_kernels = Kernels(False, True)  # for the accelerator\n"
+            "    def forward(self, q):\n"
+            "        return self.npu_kernels if q.is_npu else self.cpu_kernels\n",
+        ),
+        Example(
+            "class Runner:\n"
+            "    def __init__(self, flag):\n"
+            "        self.use_CUDA = flag\n"
+            "        self.CUDA_streams = (1, 2)\n"
+            "    def go(self):\n"
+            "        return self.use_CUDA, self.CUDA_streams\n",
+            "class Runner:\n"
+            "    def __init__(self, flag):\n"
+            "        self.use_CUDA = flag\n"
+            "        self.NPU_streams = (1, 2)\n"
+            "    def go(self):\n"
+            "        return self.use_CUDA, self.NPU_streams\n",
+            findings=1,
+        ),
+        Example(  # a submodule: its name is a checkpoint key
+            "import torch.nn as nn\n"
+            "class Net(nn.Module):\n"
+            "    def __init__(self):\n"
+            "        self.cuda_proj = nn.Linear(2, 2)\n",
+            findings=1,
+        ),
+        Example(  # reached from outside the class, and by name in a string
+            "class A:\n"
+            "    def __init__(self):\n"
+            "        self.cuda_mode = 1\n"
+            "class B:\n"
+            "    def __init__(self):\n"
+            "        self.cuda_flag = 2\n"
+            "a = A()\n"
+            "print(a.cuda_mode, getattr(B(), 'cuda_flag'))\n",
+            findings=2,
+        ),
+        Example(  # the new name is taken
+            "class C:\n"
+            "    def __init__(self):\n"
+            "        self.cuda_size = 1\n"
+            "        self.npu_size = 2\n",
+            findings=1,
+        ),
+        Example("cuda_available = False\nclass D:\n    x = cuda_available\n"),
+    )

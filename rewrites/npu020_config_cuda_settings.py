@@ -92,6 +92,17 @@ class ConfigCudaSettings(Rule, id="NPU020", name="config-cuda-settings",
     CPU for CTranslate2) is a choice for the user.
     """
 
+    @classmethod
+    def config(cls, file: ConfigSource) -> None:
+        context = ConfigContext(file.path, file.entries)
+        severity = Severity.INFO if context.file_term is not None else None
+        for entry in file.entries:
+            found = _term(context, entry)
+            if found is not None:
+                term, what = found
+                file.report(cls, entry, f"{key_path(entry)}: {entry.value!r}: {what}; "
+                            f"{term.advice}", severity)
+
     examples = (
         Example(
             "trainer:\n  accelerator: gpu\nmodel:\n  attn_implementation: flash_attention_2\n",
@@ -123,14 +134,3 @@ class ConfigCudaSettings(Rule, id="NPU020", name="config-cuda-settings",
             path="config.yaml",
         ),
     )
-
-    @classmethod
-    def config(cls, file: ConfigSource) -> None:
-        context = ConfigContext(file.path, file.entries)
-        severity = Severity.INFO if context.file_term is not None else None
-        for entry in file.entries:
-            found = _term(context, entry)
-            if found is not None:
-                term, what = found
-                file.report(cls, entry, f"{key_path(entry)}: {entry.value!r}: {what}; "
-                            f"{term.advice}", severity)

@@ -77,25 +77,6 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
     is a decision for a human; until then the CUDA-free path runs, as in the source.
     """
 
-    examples = (
-        Example(
-            "import torch\nimport triton\n"
-            "def fused_available():\n    return HAVE_TRITON and torch.cuda.is_available()\n"
-            "USE_FUSED = torch.cuda.is_available()\n",
-            findings=2,
-        ),
-        Example(
-            "import pytest, torch\nfrom flash_attn import flash_attn_func\n"
-            "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n",
-            findings=1,
-        ),
-        Example(  # no library of CUDA kernels: nothing to say
-            "import torch\n"
-            "def available():\n    return torch.cuda.is_available()\n"
-            "device = 'cuda' if torch.cuda.is_available() else 'cpu'\n",
-        ),
-    )
-
     @classmethod
     def tree_words(cls, path: str, data: bytes) -> set[str]:
         if not path.endswith(".py"):
@@ -188,3 +169,22 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
         while current is not None and not isinstance(current, cst.FunctionDef):
             current = self.parent(current)
         return current.name.value if current is not None else None
+
+    examples = (
+        Example(
+            "import torch\nimport triton\n"
+            "def fused_available():\n    return HAVE_TRITON and torch.cuda.is_available()\n"
+            "USE_FUSED = torch.cuda.is_available()\n",
+            findings=2,
+        ),
+        Example(
+            "import pytest, torch\nfrom flash_attn import flash_attn_func\n"
+            "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n",
+            findings=1,
+        ),
+        Example(  # no library of CUDA kernels: nothing to say
+            "import torch\n"
+            "def available():\n    return torch.cuda.is_available()\n"
+            "device = 'cuda' if torch.cuda.is_available() else 'cpu'\n",
+        ),
+    )

@@ -58,6 +58,38 @@ class Triton(PackageRule, id="NPU101", name="triton-kernels", category=Category.
     library = "Triton kernels compile for NVIDIA/AMD GPUs, not for the NPU"
     instead = (("", ADVICE),)
     report_calls = False
+    def __init__(self, file: PythonSource) -> None:
+        super().__init__(file)
+        self._kernels: set[int] = set()  # ids of the @triton.jit functions
+        self._launches: list[tuple[cst.Call, cst.Name]] = []
+
+    def visit_Decorator(self, node: cst.Decorator) -> None:
+        target = node.decorator.func if isinstance(node.decorator, cst.Call) else node.decorator
+        names = self.library_names(target)
+        if not names:
+            return
+        self.report_use(node, f"@{names[0]}: a Triton kernel, which runs on NVIDIA/AMD GPUs "
+                        f"only; {ADVICE}")
+        function = self.parent(node)
+        if isinstance(function, cst.FunctionDef):
+            self._kernels.add(id(function))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Subscript) and isinstance(func.value, cst.Name):
+            self._launches.append((node, func.value))
+
+    def finish(self) -> None:
+        for call, name in self._launches:
+            scope = self.get_metadata(ScopeProvider, name, None)
+            if scope is None or name.value not in scope:
+                continue
+            # a builtin (`tuple[int](x)`) has no node: it is not a kernel
+            bound = [getattr(a, "node", None) for a in scope[name.value]]
+            if bound and all(b is not None and id(b) in self._kernels for b in bound):
+                self.report_use(call, f"launches the Triton kernel {name.value}: it needs an "
+                                f"NVIDIA/AMD GPU; {ADVICE}")
+
     examples = (
         Example(
             "import triton\n"
@@ -91,35 +123,3 @@ class Triton(PackageRule, id="NPU101", name="triton-kernels", category=Category.
             "print('needs triton')  # triton kernels below\n",
         ),
     )
-
-    def __init__(self, file: PythonSource) -> None:
-        super().__init__(file)
-        self._kernels: set[int] = set()  # ids of the @triton.jit functions
-        self._launches: list[tuple[cst.Call, cst.Name]] = []
-
-    def visit_Decorator(self, node: cst.Decorator) -> None:
-        target = node.decorator.func if isinstance(node.decorator, cst.Call) else node.decorator
-        names = self.library_names(target)
-        if not names:
-            return
-        self.report_use(node, f"@{names[0]}: a Triton kernel, which runs on NVIDIA/AMD GPUs "
-                        f"only; {ADVICE}")
-        function = self.parent(node)
-        if isinstance(function, cst.FunctionDef):
-            self._kernels.add(id(function))
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if isinstance(func, cst.Subscript) and isinstance(func.value, cst.Name):
-            self._launches.append((node, func.value))
-
-    def finish(self) -> None:
-        for call, name in self._launches:
-            scope = self.get_metadata(ScopeProvider, name, None)
-            if scope is None or name.value not in scope:
-                continue
-            # a builtin (`tuple[int](x)`) has no node: it is not a kernel
-            bound = [getattr(a, "node", None) for a in scope[name.value]]
-            if bound and all(b is not None and id(b) in self._kernels for b in bound):
-                self.report_use(call, f"launches the Triton kernel {name.value}: it needs an "
-                                f"NVIDIA/AMD GPU; {ADVICE}")

@@ -55,6 +55,12 @@ class Cupy(PackageRule, id="NPU105", name="cupy", category=Category.KERNELS, tri
         ("", "use torch tensors on the NPU (or NumPy on the host) instead of CuPy arrays"),
     )
     report_calls = False
+    def visit_Call(self, node: cst.Call) -> None:
+        names = [n for n in self.library_names(node.func) if n in KERNELS]
+        if names:
+            self.report_use(node, f"{names[0]}(...) compiles a CUDA kernel: rewrite it with torch "
+                            "/ torch_npu operators, or as an Ascend C custom operator")
+
     examples = (
         Example(
             "import cupy as cp\n"
@@ -73,9 +79,3 @@ class Cupy(PackageRule, id="NPU105", name="cupy", category=Category.KERNELS, tri
             "use_cupy = False  # cupy would be faster\n",
         ),
     )
-
-    def visit_Call(self, node: cst.Call) -> None:
-        names = [n for n in self.library_names(node.func) if n in KERNELS]
-        if names:
-            self.report_use(node, f"{names[0]}(...) compiles a CUDA kernel: rewrite it with torch "
-                            "/ torch_npu operators, or as an Ascend C custom operator")

@@ -53,31 +53,6 @@ class CppExtension(ImportAware, id="NPU107", name="cuda-extensions", category=Ca
     Report only: CUDA kernels must be ported to NPU operators by hand.
     """
 
-    examples = (
-        Example(
-            "from setuptools import setup\n"
-            "from torch.utils.cpp_extension import BuildExtension, CUDAExtension\n"
-            "setup(name='ops', ext_modules=[CUDAExtension('ops', ['ops.cpp', 'ops_kernel.cu'])],\n"
-            "      cmdclass={'build_ext': BuildExtension})\n",
-            findings=1,
-        ),
-        Example(
-            "import torch.utils.cpp_extension as ext\n"
-            "import glob\n"
-            "srcs = glob.glob('csrc/*.cu') + ['csrc/bind.cpp']\n"
-            "ops = ext.load(name='ops', sources=srcs, verbose=True)\n"
-            "inl = ext.load_inline('inl', cpp_sources=cpp, cuda_sources=cuda, functions=['f'])\n"
-            "if ext.CUDA_HOME is None:\n    raise RuntimeError('no CUDA')\n",
-            findings=3,
-        ),
-        Example(
-            "from torch.utils.cpp_extension import load, CppExtension\n"
-            "ops = load(name='cpu_ops', sources=['ops.cpp'])\n"
-            "ext = CppExtension('m', ['m.cpp'], extra_compile_args=['-O3'])\n"
-            "print('.cu files are built elsewhere')\n",
-        ),
-    )
-
     def visit_Call(self, node: cst.Call) -> None:
         names = imported_names(self, node.func)
         if f"{MODULE}.CUDAExtension" in names:
@@ -102,3 +77,28 @@ class CppExtension(ImportAware, id="NPU107", name="cuda-extensions", category=Ca
         self.report(node, f"reads {MODULE}.CUDA_HOME, the CUDA toolkit's location (None on an "
                     "Ascend host): the NPU's toolkit is CANN (ASCEND_HOME_PATH / "
                     "ASCEND_TOOLKIT_HOME)")
+
+    examples = (
+        Example(
+            "from setuptools import setup\n"
+            "from torch.utils.cpp_extension import BuildExtension, CUDAExtension\n"
+            "setup(name='ops', ext_modules=[CUDAExtension('ops', ['ops.cpp', 'ops_kernel.cu'])],\n"
+            "      cmdclass={'build_ext': BuildExtension})\n",
+            findings=1,
+        ),
+        Example(
+            "import torch.utils.cpp_extension as ext\n"
+            "import glob\n"
+            "srcs = glob.glob('csrc/*.cu') + ['csrc/bind.cpp']\n"
+            "ops = ext.load(name='ops', sources=srcs, verbose=True)\n"
+            "inl = ext.load_inline('inl', cpp_sources=cpp, cuda_sources=cuda, functions=['f'])\n"
+            "if ext.CUDA_HOME is None:\n    raise RuntimeError('no CUDA')\n",
+            findings=3,
+        ),
+        Example(
+            "from torch.utils.cpp_extension import load, CppExtension\n"
+            "ops = load(name='cpu_ops', sources=['ops.cpp'])\n"
+            "ext = CppExtension('m', ['m.cpp'], extra_compile_args=['-O3'])\n"
+            "print('.cu files are built elsewhere')\n",
+        ),
+    )

@@ -75,39 +75,6 @@ class NvidiaSmi(PythonRule, id="NPU108", name="nvidia-smi", category=Category.PR
     Report only: the output formats differ.
     """
 
-    examples = (
-        Example(
-            "import subprocess, os, shutil\n"
-            "out = subprocess.check_output(['nvidia-smi', '--query-gpu=memory.free',\n"
-            "                               '--format=csv'])\n"
-            "os.system('nvidia-smi -L > gpus.txt')\n"
-            "if shutil.which('nvidia-smi'):\n    pass\n",
-            findings=3,
-        ),
-        Example(
-            "from subprocess import run\n"
-            "cmd = f'/usr/bin/nvidia-smi -i {index}'\n"
-            "run(cmd, shell=True)\n",
-            findings=1,
-        ),
-        Example(
-            "#!/bin/bash\n"
-            "# wait until nvidia-smi shows a free GPU\n"
-            "nvidia-smi --query-gpu=memory.used --format=csv\n"
-            "free=$(nvidia-smi | grep MiB)\n"
-            "echo \"nvidia-smi not needed\"\n"
-            "ssh node1 'nvidia-smi -L'\n",
-            path="gpus.sh",
-            findings=3,
-        ),
-        Example(
-            "print('check nvidia-smi for the GPU state')  # nvidia-smi\n"
-            "logger.info('run nvidia-smi')\n"
-            "subprocess.run(['ls', '-l'])\n"
-            "HELP = 'nvidia-smi -L lists GPUs'\n",
-        ),
-    )
-
     def visit_Call(self, node: cst.Call) -> None:
         names = imported_names(self, node.func)
         runner = min(names & _RUNNERS, default=None)
@@ -153,3 +120,36 @@ class NvidiaSmi(PythonRule, id="NPU108", name="nvidia-smi", category=Category.PR
                     file.report(cls, word.start, f"runs {TOOL}, which an Ascend host does not "
                                 f"have: {NPU_SMI}")
                     break
+
+    examples = (
+        Example(
+            "import subprocess, os, shutil\n"
+            "out = subprocess.check_output(['nvidia-smi', '--query-gpu=memory.free',\n"
+            "                               '--format=csv'])\n"
+            "os.system('nvidia-smi -L > gpus.txt')\n"
+            "if shutil.which('nvidia-smi'):\n    pass\n",
+            findings=3,
+        ),
+        Example(
+            "from subprocess import run\n"
+            "cmd = f'/usr/bin/nvidia-smi -i {index}'\n"
+            "run(cmd, shell=True)\n",
+            findings=1,
+        ),
+        Example(
+            "#!/bin/bash\n"
+            "# wait until nvidia-smi shows a free GPU\n"
+            "nvidia-smi --query-gpu=memory.used --format=csv\n"
+            "free=$(nvidia-smi | grep MiB)\n"
+            "echo \"nvidia-smi not needed\"\n"
+            "ssh node1 'nvidia-smi -L'\n",
+            path="gpus.sh",
+            findings=3,
+        ),
+        Example(
+            "print('check nvidia-smi for the GPU state')  # nvidia-smi\n"
+            "logger.info('run nvidia-smi')\n"
+            "subprocess.run(['ls', '-l'])\n"
+            "HELP = 'nvidia-smi -L lists GPUs'\n",
+        ),
+    )

@@ -72,31 +72,6 @@ class TorchCompile(PythonRule, id="NPU109", name="cuda-compile-modes", category=
     Report only: the right NPU compile setup depends on the model.
     """
 
-    examples = (
-        Example(
-            "import torch\n"
-            "fast = torch.compile(model, mode='reduce-overhead', fullgraph=True)\n"
-            "graphs = torch.compile(model, backend='cudagraphs')\n"
-            "@torch.compile(mode='max-autotune')\n"
-            "def step(x):\n    return x * 2\n",
-            findings=3,
-        ),
-        Example(
-            "import torch._inductor.config as inductor_config\n"
-            "from torch import compile as tc\n"
-            "inductor_config.triton.cudagraphs = True\n"
-            "m = tc(model, options={'max_autotune': True, 'epilogue_fusion': True})\n",
-            findings=2,
-        ),
-        Example(
-            "import torch, re\n"
-            "m = torch.compile(model)\n"
-            "n = torch.compile(model, mode=args.mode, dynamic=True)\n"
-            "o = torch.compile(model, mode='default')\n"
-            "pattern = re.compile('max-autotune')\n",
-        ),
-    )
-
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
         """A compiler, and one of the modes, backends or settings that assume CUDA."""
@@ -155,3 +130,28 @@ class TorchCompile(PythonRule, id="NPU109", name="cuda-compile-modes", category=
                 if name.startswith(_INDUCTOR_CONFIG + ".") and setting in _OPTIONS:
                     self.report(node, f"{name} = ... {_OPTIONS[setting]}: {ADVICE}")
                     return
+
+    examples = (
+        Example(
+            "import torch\n"
+            "fast = torch.compile(model, mode='reduce-overhead', fullgraph=True)\n"
+            "graphs = torch.compile(model, backend='cudagraphs')\n"
+            "@torch.compile(mode='max-autotune')\n"
+            "def step(x):\n    return x * 2\n",
+            findings=3,
+        ),
+        Example(
+            "import torch._inductor.config as inductor_config\n"
+            "from torch import compile as tc\n"
+            "inductor_config.triton.cudagraphs = True\n"
+            "m = tc(model, options={'max_autotune': True, 'epilogue_fusion': True})\n",
+            findings=2,
+        ),
+        Example(
+            "import torch, re\n"
+            "m = torch.compile(model)\n"
+            "n = torch.compile(model, mode=args.mode, dynamic=True)\n"
+            "o = torch.compile(model, mode='default')\n"
+            "pattern = re.compile('max-autotune')\n",
+        ),
+    )

@@ -62,32 +62,6 @@ class LegacyTensorTypes(ImportAware, id="NPU110", name="legacy-tensor-types",
     Report only: the modern form (dtype and device) depends on the code.
     """
 
-    examples = (
-        Example(
-            "import torch\n"
-            "if x.type() == 'torch.cuda.HalfTensor':\n"
-            "    x = x.type(\"torch.cuda.FloatTensor\")\n",
-            findings=2,
-        ),
-        Example(
-            "import torch\n"
-            "torch.set_default_tensor_type(torch.cuda.FloatTensor)\n"
-            "w = torch.DoubleTensor(3, 3)\n"
-            "from torch import DoubleTensor as F64\n"
-            "b = F64([1.0])\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "lengths = torch.LongTensor([10, 2])\n"
-            "feat = torch.FloatTensor(embedding).to(device)\n"
-            "y = x.type(torch.cuda.FloatTensor)\n"
-            "print('expects a torch.cuda.FloatTensor')\n"
-            "DoubleTensor = make_type()\n"
-            "z = DoubleTensor(3)\n",
-        ),
-    )
-
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._set_default: set[int] = set()  # type arguments reported with their call
@@ -143,3 +117,29 @@ class LegacyTensorTypes(ImportAware, id="NPU110", name="legacy-tensor-types",
         names = imported_names(self, node) & _DOUBLE
         if names:
             self.report(node, f"{min(names)}: {FLOAT64}")
+
+    examples = (
+        Example(
+            "import torch\n"
+            "if x.type() == 'torch.cuda.HalfTensor':\n"
+            "    x = x.type(\"torch.cuda.FloatTensor\")\n",
+            findings=2,
+        ),
+        Example(
+            "import torch\n"
+            "torch.set_default_tensor_type(torch.cuda.FloatTensor)\n"
+            "w = torch.DoubleTensor(3, 3)\n"
+            "from torch import DoubleTensor as F64\n"
+            "b = F64([1.0])\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "lengths = torch.LongTensor([10, 2])\n"
+            "feat = torch.FloatTensor(embedding).to(device)\n"
+            "y = x.type(torch.cuda.FloatTensor)\n"
+            "print('expects a torch.cuda.FloatTensor')\n"
+            "DoubleTensor = make_type()\n"
+            "z = DoubleTensor(3)\n",
+        ),
+    )

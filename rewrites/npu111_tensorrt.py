@@ -64,6 +64,32 @@ class TensorRT(PackageRule, id="NPU111", name="tensorrt", category=Category.KERN
                        "custom operator"),
     )
     report_calls = False
+    @classmethod
+    def ours(cls, name: str) -> bool:
+        top, _, rest = name.partition(".")
+        if top == "cuda":
+            return rest.split(".", 1)[0] in _CUDA_PYTHON
+        if top == "numba":
+            return rest == "cuda" or rest.startswith("cuda.")
+        return top in cls.packages
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        module = get_full_name_for_node(node.module) if node.module is not None else None
+        if node.relative or module not in ("cuda", "numba") or isinstance(
+                node.names, cst.ImportStar):
+            super().visit_ImportFrom(node)
+            return
+        for alias in node.names:  # `from cuda import cudart`, `from numba import cuda`
+            name = f"{module}.{get_full_name_for_node(alias.name)}"
+            if self.ours(name):
+                self.report_import(alias, name)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        names = [n for n in self.library_names(node.func)
+                 if n.rsplit(".", 1)[-1] in ("Builder", "Runtime", "compile", "make_context")]
+        if names:
+            self.report_use(node, f"{names[0]}(...): {self.library}; {self.advice(names[0])}")
+
     examples = (
         Example(  # a module that imports them at its top level is not rewritten at all
             "def build_engine(onnx_path):\n"
@@ -93,29 +119,3 @@ class TensorRT(PackageRule, id="NPU111", name="tensorrt", category=Category.KERN
             "trt_engine = None  # tensorrt would be faster\n",
         ),
     )
-
-    @classmethod
-    def ours(cls, name: str) -> bool:
-        top, _, rest = name.partition(".")
-        if top == "cuda":
-            return rest.split(".", 1)[0] in _CUDA_PYTHON
-        if top == "numba":
-            return rest == "cuda" or rest.startswith("cuda.")
-        return top in cls.packages
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        module = get_full_name_for_node(node.module) if node.module is not None else None
-        if node.relative or module not in ("cuda", "numba") or isinstance(
-                node.names, cst.ImportStar):
-            super().visit_ImportFrom(node)
-            return
-        for alias in node.names:  # `from cuda import cudart`, `from numba import cuda`
-            name = f"{module}.{get_full_name_for_node(alias.name)}"
-            if self.ours(name):
-                self.report_import(alias, name)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        names = [n for n in self.library_names(node.func)
-                 if n.rsplit(".", 1)[-1] in ("Builder", "Runtime", "compile", "make_context")]
-        if names:
-            self.report_use(node, f"{names[0]}(...): {self.library}; {self.advice(names[0])}")

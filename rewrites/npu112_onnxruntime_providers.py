@@ -46,6 +46,13 @@ class OnnxRuntimeProviders(PythonRule, id="NPU112", name="onnxruntime-providers"
     Report only: the CANN provider needs onnxruntime-cann installed.
     """
 
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        name = string_value(node)
+        if name in _GPU_PROVIDERS:
+            self.report(node, f'"{name}" exists only in onnxruntime\'s GPU builds: on an Ascend '
+                        'host the session falls back to the next provider (the CPU); use '
+                        '"CANNExecutionProvider" with onnxruntime-cann')
+
     examples = (
         Example(
             "import onnxruntime as ort\n"
@@ -61,10 +68,3 @@ class OnnxRuntimeProviders(PythonRule, id="NPU112", name="onnxruntime-providers"
             "print('the CUDAExecutionProvider is not used')\n",
         ),
     )
-
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        name = string_value(node)
-        if name in _GPU_PROVIDERS:
-            self.report(node, f'"{name}" exists only in onnxruntime\'s GPU builds: on an Ascend '
-                        'host the session falls back to the next provider (the CPU); use '
-                        '"CANNExecutionProvider" with onnxruntime-cann')

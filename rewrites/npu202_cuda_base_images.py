@@ -48,6 +48,19 @@ class CudaBaseImages(Rule, id="NPU202", name="cuda-base-images", category=Catego
     version.
     """
 
+    @classmethod
+    def build(cls, file: BuildSource) -> None:
+        for image in file.images:
+            advice = image_advice(image.image)
+            if advice is not None:
+                file.report(cls, image.line, image.column, f"FROM {image.image}: {advice}")
+        for setting in file.settings:
+            found = setting_advice(setting.name)
+            if found is not None:
+                severity, advice = found
+                file.report(cls, setting.line, setting.column,
+                            f"ENV {setting.name}={setting.value}: {advice}", severity)
+
     examples = (
         Example(
             "ARG CUDA=12.1.1\n"
@@ -71,16 +84,3 @@ class CudaBaseImages(Rule, id="NPU202", name="cuda-base-images", category=Catego
             path="Dockerfile",
         ),
     )
-
-    @classmethod
-    def build(cls, file: BuildSource) -> None:
-        for image in file.images:
-            advice = image_advice(image.image)
-            if advice is not None:
-                file.report(cls, image.line, image.column, f"FROM {image.image}: {advice}")
-        for setting in file.settings:
-            found = setting_advice(setting.name)
-            if found is not None:
-                severity, advice = found
-                file.report(cls, setting.line, setting.column,
-                            f"ENV {setting.name}={setting.value}: {advice}", severity)

@@ -48,30 +48,6 @@ class SetupPackages(PythonRule, id="NPU203", name="setup-py-packages", category=
     Report only: which NPU build to install depends on the user's torch and CANN versions.
     """
 
-    examples = (
-        Example(
-            "from setuptools import setup\n"
-            "setup(name='demo', install_requires=['torch', 'bitsandbytes>=0.41'],\n"
-            "      extras_require={'fast': ['flash-attn']})\n",
-            findings=2,
-            path="setup.py",
-        ),
-        Example(
-            "import setuptools\n"
-            "setuptools.setup(name='demo', install_requires=REQUIREMENTS,\n"
-            "                 dependency_links=['https://download.pytorch.org/whl/cu118'])\n",
-            findings=1,
-            path="setup.py",
-        ),
-        Example(
-            "from setuptools import setup\n"
-            "setup(name='demo', install_requires=['numpy', 'torch>=2.1'])\n"
-            "def setup(app):  # a Sphinx extension's setup, not setuptools'\n"
-            "    app.add_config_value('cuda', 'flash-attn', 'env')\n",
-            path="setup.py",
-        ),
-    )
-
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
         """A trigger word, in a file that calls ``setup(``."""
@@ -108,3 +84,27 @@ class SetupPackages(PythonRule, id="NPU203", name="setup-py-packages", category=
             if found is not None:
                 severity, message = found
                 self.report(element.value, message, severity)
+
+    examples = (
+        Example(
+            "from setuptools import setup\n"
+            "setup(name='demo', install_requires=['torch', 'bitsandbytes>=0.41'],\n"
+            "      extras_require={'fast': ['flash-attn']})\n",
+            findings=2,
+            path="setup.py",
+        ),
+        Example(
+            "import setuptools\n"
+            "setuptools.setup(name='demo', install_requires=REQUIREMENTS,\n"
+            "                 dependency_links=['https://download.pytorch.org/whl/cu118'])\n",
+            findings=1,
+            path="setup.py",
+        ),
+        Example(
+            "from setuptools import setup\n"
+            "setup(name='demo', install_requires=['numpy', 'torch>=2.1'])\n"
+            "def setup(app):  # a Sphinx extension's setup, not setuptools'\n"
+            "    app.add_config_value('cuda', 'flash-attn', 'env')\n",
+            path="setup.py",
+        ),
+    )

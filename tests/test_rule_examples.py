@@ -78,7 +78,7 @@ _UNSET = object()
 def test_rule_declares_itself_in_its_class_statement(rule: type[Rule]) -> None:
     """One anatomy for every rule: the declaration as keywords of the class statement, in the
     order of DECLARATION, only where it differs from the base's default; the summary as the
-    docstring's first line; nothing of it assigned in the class body."""
+    docstring's first line; nothing of it assigned in the class body; the examples last."""
     tree = ast.parse(inspect.getsource(sys.modules[rule.__module__]))
     (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == rule.__name__]
     keys = [k.arg for k in node.keywords]
@@ -90,6 +90,8 @@ def test_rule_declares_itself_in_its_class_statement(rule: type[Rule]) -> None:
                 for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
                 if isinstance(t, ast.Name)}
     assert not assigned & {*DECLARATION, "summary"}, "declared in the class statement only"
+    last = node.body[-1]
+    assert isinstance(last, ast.Assign) and ast.unparse(last.targets[0]) == "examples"
     assert inspect.cleandoc(rule.__doc__ or "").startswith(rule.summary.split()[0])
 
 

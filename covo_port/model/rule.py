@@ -18,14 +18,16 @@ summary as its docstring's first line::
         ...
         '''
 
+        def visit_Decorator(self, node: cst.Decorator) -> None: ...
+
         examples = (...)
 
 :meth:`Rule.__init_subclass__` makes each keyword a class attribute, and the docstring's first
 paragraph :attr:`Rule.summary`, so ``Triton.id``, ``Triton.summary`` and ``Triton.safety``
 (``Safety.REPORT``, the default of ``PackageRule``) read as class attributes. Base classes of
 the helper library declare their defaults the same way (``class PackageRule(PythonRule,
-safety=Safety.REPORT, cuda_only=True)``). The body holds the docstring, the ``examples`` and
-the rule's own code.
+safety=Safety.REPORT, cuda_only=True)``). The body holds the docstring, the rule's own code,
+and last the ``examples``.
 
 Python rules are libcst visitors that run together in one batched pass over a file; they never
 mutate the tree, they record edits and findings on the file they are given (a

@@ -96,75 +96,6 @@ class StartupLoad(PythonRule, id="NPU016", name="meta-device-startup",
     get the model's own initialisation.
     """
 
-    examples = (
-        Example(
-            "import os\n"
-            "from safetensors.torch import load_file\n"
-            "from transformers import AutoModel\n\n\n"
-            "if __name__ == '__main__':\n"
-            "    config = load_config()\n"
-            "    model = AutoModel.from_config(config)\n"
-            "    model = model.to('cuda:0')\n"
-            "    model.eval()\n"
-            "    for f in sorted(os.listdir(model_dir)):\n"
-            "        state_dict = load_file(os.path.join(model_dir, f))\n"
-            "        model.load_state_dict(state_dict, strict=False)\n"
-            "    print('ready')\n",
-            "import os\n"
-            "from safetensors.torch import load_file\n"
-            "from transformers import AutoModel\n\n\n" + HELPERS_SOURCE + "\n\n"
-            "if __name__ == '__main__':\n"
-            "    config = load_config()\n"
-            f"    with {META}():\n"
-            "        model = AutoModel.from_config(config)\n"
-            "    model.eval()\n"
-            "    for f in sorted(os.listdir(model_dir)):\n"
-            "        state_dict = load_file(os.path.join(model_dir, f), device='cuda:0')\n"
-            f"        model.load_state_dict({AS_MODEL}(model, state_dict), strict=False, "
-            "assign=True)\n"
-            f"    {MATERIALIZE}(model, 'cuda:0')\n"
-            "    print('ready')\n",
-        ),
-        Example(
-            "import safetensors.torch\n"
-            "import torch\n"
-            "from transformers import Qwen2Config, Qwen2ForCausalLM\n\n\n"
-            "def load(path):\n"
-            "    model = Qwen2ForCausalLM(Qwen2Config.from_pretrained(path)).half()\n"
-            "    model.load_state_dict(safetensors.torch.load_file(path + '/model.safetensors'))\n"
-            "    return model\n",
-            "import safetensors.torch\n"
-            "import torch\n"
-            "from transformers import Qwen2Config, Qwen2ForCausalLM\n\n\n"
-            + HELPERS_SOURCE + "\n\n"
-            "def load(path):\n"
-            f"    with {META}():\n"
-            "        model = Qwen2ForCausalLM(Qwen2Config.from_pretrained(path)).half()\n"
-            f"    model.load_state_dict({AS_MODEL}(model, safetensors.torch.load_file(path + "
-            "'/model.safetensors')), assign=True)\n"
-            f"    {MATERIALIZE}(model)\n"
-            "    return model\n",
-        ),
-        Example(  # a device that might be a dtype; the model used before its weights are in
-            "from safetensors.torch import load_file\n"
-            "from transformers import AutoModelForCausalLM\n\n"
-            "a = AutoModelForCausalLM.from_config(cfg).to(args.device)\n"
-            "a.load_state_dict(load_file(path), strict=False)\n"
-            "b = AutoModelForCausalLM.from_config(cfg)\n"
-            "print(b.num_parameters())\n"
-            "b.load_state_dict(load_file(path), strict=False)\n",
-            findings=2,
-        ),
-        Example(  # not a build from a config, or no checkpoint load after it
-            "import torch\n"
-            "from transformers import AutoModel\n\n"
-            "model = AutoModel.from_pretrained(name)\n"
-            "model.load_state_dict(torch.load('extra.pt'), strict=False)\n"
-            "fresh = AutoModel.from_config(config)\n"
-            "train(fresh)\n",
-        ),
-    )
-
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._builds: list[cst.Call] = []
@@ -264,4 +195,73 @@ class StartupLoad(PythonRule, id="NPU016", name="meta-device-startup",
 
         self.replace(move.call, strip, "the device moves to the checkpoint load and "
                      + MATERIALIZE)
+
+    examples = (
+        Example(
+            "import os\n"
+            "from safetensors.torch import load_file\n"
+            "from transformers import AutoModel\n\n\n"
+            "if __name__ == '__main__':\n"
+            "    config = load_config()\n"
+            "    model = AutoModel.from_config(config)\n"
+            "    model = model.to('cuda:0')\n"
+            "    model.eval()\n"
+            "    for f in sorted(os.listdir(model_dir)):\n"
+            "        state_dict = load_file(os.path.join(model_dir, f))\n"
+            "        model.load_state_dict(state_dict, strict=False)\n"
+            "    print('ready')\n",
+            "import os\n"
+            "from safetensors.torch import load_file\n"
+            "from transformers import AutoModel\n\n\n" + HELPERS_SOURCE + "\n\n"
+            "if __name__ == '__main__':\n"
+            "    config = load_config()\n"
+            f"    with {META}():\n"
+            "        model = AutoModel.from_config(config)\n"
+            "    model.eval()\n"
+            "    for f in sorted(os.listdir(model_dir)):\n"
+            "        state_dict = load_file(os.path.join(model_dir, f), device='cuda:0')\n"
+            f"        model.load_state_dict({AS_MODEL}(model, state_dict), strict=False, "
+            "assign=True)\n"
+            f"    {MATERIALIZE}(model, 'cuda:0')\n"
+            "    print('ready')\n",
+        ),
+        Example(
+            "import safetensors.torch\n"
+            "import torch\n"
+            "from transformers import Qwen2Config, Qwen2ForCausalLM\n\n\n"
+            "def load(path):\n"
+            "    model = Qwen2ForCausalLM(Qwen2Config.from_pretrained(path)).half()\n"
+            "    model.load_state_dict(safetensors.torch.load_file(path + '/model.safetensors'))\n"
+            "    return model\n",
+            "import safetensors.torch\n"
+            "import torch\n"
+            "from transformers import Qwen2Config, Qwen2ForCausalLM\n\n\n"
+            + HELPERS_SOURCE + "\n\n"
+            "def load(path):\n"
+            f"    with {META}():\n"
+            "        model = Qwen2ForCausalLM(Qwen2Config.from_pretrained(path)).half()\n"
+            f"    model.load_state_dict({AS_MODEL}(model, safetensors.torch.load_file(path + "
+            "'/model.safetensors')), assign=True)\n"
+            f"    {MATERIALIZE}(model)\n"
+            "    return model\n",
+        ),
+        Example(  # a device that might be a dtype; the model used before its weights are in
+            "from safetensors.torch import load_file\n"
+            "from transformers import AutoModelForCausalLM\n\n"
+            "a = AutoModelForCausalLM.from_config(cfg).to(args.device)\n"
+            "a.load_state_dict(load_file(path), strict=False)\n"
+            "b = AutoModelForCausalLM.from_config(cfg)\n"
+            "print(b.num_parameters())\n"
+            "b.load_state_dict(load_file(path), strict=False)\n",
+            findings=2,
+        ),
+        Example(  # not a build from a config, or no checkpoint load after it
+            "import torch\n"
+            "from transformers import AutoModel\n\n"
+            "model = AutoModel.from_pretrained(name)\n"
+            "model.load_state_dict(torch.load('extra.pt'), strict=False)\n"
+            "fresh = AutoModel.from_config(config)\n"
+            "train(fresh)\n",
+        ),
+    )
 
