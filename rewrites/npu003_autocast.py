@@ -14,7 +14,7 @@ from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.calls import argument, as_keyword, prepend_arg
 from covo_port.lib.imports import ImportAware, ImportMove, move_imports
-from covo_port.lib.names import dotted, module_name, references
+from covo_port.lib.names import dotted, is_outermost, module_name, references
 from covo_port.lib.strings import string_value, with_value
 from covo_port.model import Category, Example, PythonSource
 
@@ -114,7 +114,7 @@ class Autocast(ImportAware, id="NPU003", name="autocast-device-type", category=C
         """torch.cuda.amp.autocast used other than by a call: nothing certain to rewrite."""
         parent = self.parent(node)
         if self.in_import or (isinstance(parent, cst.Call) and parent.func is node) or (
-                isinstance(parent, cst.Attribute) and parent.value is node):
+                not is_outermost(self, node)):
             return
         if self.file.may_reach(node, "autocast") and self.is_name(node, *_CUDA_AUTOCASTS):
             device = self.file.target.device_type

@@ -13,7 +13,14 @@ from libcst.metadata import ScopeProvider
 from covo_port.lib.calls import insert_arg, keyword, positional_count
 from covo_port.lib.cuda_api import NPU_MODULE, Action, ApiEntry, lookup
 from covo_port.lib.imports import ImportAware, ImportMove, alias_key, move_imports
-from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted, references
+from covo_port.lib.names import (
+    binds_module,
+    dotted,
+    imported_names,
+    is_dotted,
+    is_outermost,
+    references,
+)
 from covo_port.lib.strings import new_string
 from covo_port.model import Category, Example, PythonSource
 
@@ -139,8 +146,7 @@ class CudaApi(ImportAware, id="NPU010", name="torch-cuda-api", category=Category
     def _check(self, node: cst.Name | cst.Attribute) -> None:
         if self.in_import:
             return
-        parent = self.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.value is node:
+        if not is_outermost(self, node):
             return  # only the longest dotted chain is looked at
         if not is_dotted(node):
             return  # `torch.cuda.f().x`: the inner `torch.cuda.f` is looked at on its own

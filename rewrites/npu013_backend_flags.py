@@ -8,7 +8,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.imports import ImportAware
-from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted
+from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted, is_outermost
 from covo_port.lib.values import is_constant
 from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
@@ -100,8 +100,6 @@ class BackendFlags(ImportAware, id="NPU013", name="backend-flags", category=Cate
         self._handled: set[int] = set()
         #: names that imports bound to something under torch.backends (`import ... as C`)
         self._aliases: set[str] = set()
-        #: Name/Attribute nodes that are the value of an Attribute (not a whole dotted name)
-        self._inner: set[int] = set()
 
     def _may_be_backend(self, node: cst.BaseExpression) -> bool:
         """A cheap test before resolving ``node``'s names (which costs a scope analysis of
@@ -208,15 +206,13 @@ class BackendFlags(ImportAware, id="NPU013", name="backend-flags", category=Cate
 
     # -- everything else under torch.backends.cudnn / torch.backends.cuda -------------------------
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if isinstance(node.value, (cst.Name, cst.Attribute)):
-            self._inner.add(id(node.value))  # only the whole dotted name is looked at
         self._other(node)
 
     def visit_Name(self, node: cst.Name) -> None:
         self._other(node)
 
     def _other(self, node: cst.Name | cst.Attribute) -> None:
-        if self.in_import or id(node) in self._handled or id(node) in self._inner or (
+        if self.in_import or id(node) in self._handled or not is_outermost(self, node) or (
                 not is_dotted(node)) or not self._may_be_backend(node):
             return
         for name in sorted(imported_names(self, node)):

@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.imports import ImportAware, ImportMove, move_imports
-from covo_port.lib.names import dotted, imported_names, is_dotted
+from covo_port.lib.names import dotted, imported_names, is_dotted, is_outermost
 from covo_port.model import Category, Example, PythonSource
 
 _MODULES = ("torch.profiler", "torch.profiler.profiler")
@@ -139,9 +139,7 @@ class Profiler(ImportAware, id="NPU014", name="profiler", category=Category.PROF
         self._use(node)
 
     def _use(self, node: cst.Name | cst.Attribute) -> None:
-        parent = self.parent(node)
-        if self.in_import or not is_dotted(node) or (
-                isinstance(parent, cst.Attribute) and parent.value is node):
+        if self.in_import or not is_dotted(node) or not is_outermost(self, node):
             return
         for qualified in sorted(imported_names(self, node)):
             member = _member(qualified)

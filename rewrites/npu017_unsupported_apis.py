@@ -13,7 +13,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import ScopeProvider
 
 from covo_port.lib.extensions import compiles_cuda
-from covo_port.lib.names import imported_names
+from covo_port.lib.names import imported_names, is_outermost
 from covo_port.lib.tree import nodes_in
 from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Target
 
@@ -165,8 +165,6 @@ class UnsupportedApis(PythonRule, id="NPU017", name="unsupported-apis",
         self._skip = 0  # inside an import, an annotation or an except clause's type
         #: names inside the second argument of isinstance/issubclass (types, not uses)
         self._type_args: set[int] = set()
-        #: Name/Attribute nodes that are the value of an Attribute (not a whole dotted name)
-        self._inner: set[int] = set()
         #: name bound by an import -> what it imports (`from torch import nn`: nn -> torch.nn),
         #: for a cheap guess at a dotted name before resolving it (which costs a scope analysis
         #: of the file); built as the imports come, which is before their uses in practice
@@ -232,8 +230,6 @@ class UnsupportedApis(PythonRule, id="NPU017", name="unsupported-apis",
                 return
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if isinstance(node.value, (cst.Name, cst.Attribute)):
-            self._inner.add(id(node.value))  # only the whole dotted name is looked at
         self._reference(node, node.attr.value)
 
     def visit_Name(self, node: cst.Name) -> None:
@@ -243,7 +239,7 @@ class UnsupportedApis(PythonRule, id="NPU017", name="unsupported-apis",
         self._seen.add(last)
         if self._skip or not self._candidate(node):
             return
-        if id(node) in self._inner or id(node) in self._type_args:
+        if not is_outermost(self, node) or id(node) in self._type_args:
             return  # a part of a longer dotted name; a type that isinstance() tests
         names = imported_names(self, node) & unsupported()
         if not names:

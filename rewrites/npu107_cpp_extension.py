@@ -7,7 +7,7 @@ import libcst as cst
 from covo_port.lib.extensions import CPP_EXTENSION as MODULE
 from covo_port.lib.extensions import compiles_cuda
 from covo_port.lib.imports import ImportAware
-from covo_port.lib.names import imported_names
+from covo_port.lib.names import imported_names, is_outermost
 from covo_port.model import Category, Example, Safety
 
 _BUILDERS = {f"{MODULE}.CppExtension", f"{MODULE}.load", f"{MODULE}.load_inline"}
@@ -71,8 +71,7 @@ class CppExtension(ImportAware, id="NPU107", name="cuda-extensions", category=Ca
     def _cuda_home(self, node: cst.Name | cst.Attribute) -> None:
         if self.in_import or f"{MODULE}.CUDA_HOME" not in imported_names(self, node):
             return
-        parent = self.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.value is node:
+        if not is_outermost(self, node):
             return
         self.report(node, f"reads {MODULE}.CUDA_HOME, the CUDA toolkit's location (None on an "
                     "Ascend host): the NPU's toolkit is CANN (ASCEND_HOME_PATH / "

@@ -8,7 +8,7 @@ import re
 import libcst as cst
 
 from covo_port.lib.imports import ImportAware
-from covo_port.lib.names import imported_names, is_dotted
+from covo_port.lib.names import imported_names, is_dotted, is_outermost
 from covo_port.lib.strings import string_value
 from covo_port.model import Category, Example, PythonSource, Safety
 
@@ -111,8 +111,7 @@ class LegacyTensorTypes(ImportAware, id="NPU110", name="legacy-tensor-types",
         if self.in_import or id(node) in self._set_default or (
                 last != "DoubleTensor" and last not in self._aliases):
             return
-        parent = self.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.value is node:
+        if not is_outermost(self, node):
             return
         names = imported_names(self, node) & _DOUBLE
         if names:
