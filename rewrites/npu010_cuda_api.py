@@ -62,7 +62,8 @@ class CudaApi(ImportAware, id="NPU010", name="torch-cuda-api", category=Category
     custom_fwd/custom_bwd -> torch.amp.custom_fwd(device_type="npu") (the non-deprecated
     forms), torch.cuda.OutOfMemoryError -> torch.OutOfMemoryError (the same class, which
     torch_npu raises). Uses through a module alias (`import torch.cuda as tc`) are rewritten
-    to torch.npu.X where `torch` is imported. get_device_properties/get_device_capability
+    to torch.npu.X where `torch` is imported; through torch under another name (`import torch
+    as th`), th.cuda.X -> th.npu.X. get_device_properties/get_device_capability
     (NPU006) and autocast (NPU003) are left to their rules. A name with no NPU twin (nvtx,
     jiterator, get_arch_list, NVML queries...) is reported by name with what to use instead,
     never guessed.
@@ -218,8 +219,21 @@ class CudaApi(ImportAware, id="NPU010", name="torch-cuda-api", category=Category
         return False
 
     def _qualified(self, node: cst.BaseExpression, form: _Form, target: str, message: str) -> None:
-        if self._can_qualify(node, form, target):
+        alias = self._torch_alias(node) if form is _Form.ALIAS else None
+        if alias is not None and target.startswith("torch."):  # `import torch as th`: th.npu
+            self.replace(node, dotted(alias + target.removeprefix("torch")), message)
+        elif self._can_qualify(node, form, target):
             self.replace(node, dotted(target), message)
+
+    def _torch_alias(self, node: cst.BaseExpression) -> str | None:
+        """``th`` where ``node`` is ``th.cuda...`` and ``th`` is torch itself, imported under
+        another name."""
+        root = node
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if isinstance(root, cst.Name) and imported_names(self, root) == {"torch"}:
+            return root.value
+        return None
 
     def _import_moved(self, node: cst.BaseExpression) -> bool:
         """Whether the ``from torch.cuda... import`` that binds the name ``node`` moves it."""

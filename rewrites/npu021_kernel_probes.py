@@ -11,11 +11,19 @@ from covo_port.lib.imports import ImportAware, from_module
 from covo_port.lib.names import full_name, imported_names
 from covo_port.lib.tree import nodes_in
 from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
-from covo_port.model import Category, Example, PythonSource, Safety, Target
+from covo_port.model import (
+    Category,
+    Example,
+    PythonSource,
+    Safety,
+    Target,
+    TreeIndex,
+)
 
 #: The tree fact of a module that imports a library of CUDA kernels (triton, flash_attn...).
 KERNELS = "kernels"
-_PREDICATE = re.compile(r"avail|support|fused|kernel|triton|flash|use_|can_|enable", re.I)
+_PREDICATE = re.compile(r"avail|support|fused|kernel|triton|flash|use_|can_|enable|check",
+                        re.I)
 _PROBE_WORDS = (b"is_cuda", b"is_available", b"cuda")
 
 
@@ -34,6 +42,19 @@ def _is_probe(rule: ImportAware, node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Comparison) and any(
         isinstance(part, cst.SimpleString) and part.evaluated_value == "cuda"  # type: ignore
         for part in (node.left, *(t.comparator for t in node.comparisons)))
+
+
+def _with_packages(modules: set[str], tree: TreeIndex | None, rule: str,
+                   path: str) -> set[str]:
+    """``modules`` and the packages whose ``__init__`` imports one of them, to a fixpoint."""
+    found, todo = set(modules), list(modules)
+    while todo and tree is not None:
+        for init in tree.files_with(rule, IMPORT + todo.pop()):
+            if init.endswith("__init__.py") and init != path:
+                new = module_names(init) - found
+                found |= new
+                todo.extend(new)
+    return found
 
 
 class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category=Category.KERNELS,
@@ -97,9 +118,11 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
         libraries = kernel_libraries()
         tree = file.tree
         kernel_files = tree.files_with(self.id, KERNELS) if tree is not None else frozenset()
-        #: dotted names of the tree's modules that use a library of CUDA kernels
-        self._kernel_modules = {name for f in kernel_files for name in module_names(f)
-                                if f != file.path}
+        #: dotted names of the tree's modules that use a library of CUDA kernels, and of the
+        #: packages that import one in their __init__ (``import kernels`` of a script beside)
+        self._kernel_modules = _with_packages(
+            {name for f in kernel_files for name in module_names(f) if f != file.path},
+            tree, self.id, file.path)
         imported = imported_modules(file.path, file.source)
         #: whether this module uses kernels (a library, or a kernel module of the tree)
         self._uses_kernels = file.path in kernel_files or any(
@@ -107,6 +130,14 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
             for name in imported)
         #: local names bound by imports from the tree's kernel modules -> that module
         self._from_kernels: dict[str, str] = {}
+
+    def visit_Import(self, node: cst.Import) -> None:
+        super().visit_Import(node)
+        for alias in node.names:
+            module = full_name(alias.name)
+            if module in self._kernel_modules:
+                bound = alias.evaluated_alias or module.split(".", 1)[0]
+                self._from_kernels[bound] = module
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         super().visit_ImportFrom(node)

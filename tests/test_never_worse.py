@@ -381,3 +381,77 @@ def test_a_device_default_that_may_reach_another_module_s_library_is_unsafe(
     assert "default='cuda'" in main and "device='npu'" in main
     (proposal,) = [f for f in result.manifest.findings if f.fix is not None]
     assert "faster-whisper" in proposal.message and "tool/asr.py" in proposal.message
+
+
+# -- corpus review: a probe and its values on one device; dtype fast paths ----------------------
+ALIASED = '''
+import torch as th
+
+
+def default_device(device="cuda" if th.cuda.is_available() else "cpu"):
+    return device
+
+
+def compile_backend():
+    return "inductor" if th.cuda.is_available() else "aot_eager"
+
+
+def rotate(t):
+    if t.is_cuda and t.dtype == th.float16:
+        return th.view_as_real(th.view_as_complex(t.reshape(-1, 2))).reshape_as(t)
+    return -t
+'''
+
+
+def test_a_probe_through_an_alias_of_torch_moves_with_its_values(tmp_path: Path) -> None:
+    """``import torch as th``: the probe becomes ``th.npu.is_available()`` with its "npu", not
+    "npu" behind a CUDA probe (found in demucs)."""
+    run = run_before_and_after(ALIASED, ["default_device()"], tmp_path)
+    assert '"npu" if th.npu.is_available() else "cpu"' in run.ported
+    assert run.after["default_device()"] == {"value": "npu"}
+
+
+def test_a_probe_that_picks_a_cuda_only_compiler_or_dtype_path_is_left(tmp_path: Path) -> None:
+    """TorchInductor's GPU code is Triton for CUDA (fish-speech); ``view_as_complex`` on
+    float16 is ComplexHalf, which Ascend's table does not list (rvc's rotary fast path)."""
+    calls = ["compile_backend()",
+             "rotate(torch.ones(4, dtype=torch.float16).to('npu' if hasattr(torch, 'npu') "
+             "else 'cpu')).dtype"]
+    run = run_before_and_after(ALIASED.replace("th.", "torch.").replace(
+        "import torch as th", "import torch"), calls, tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert run.after["compile_backend()"] == {"value": "aot_eager"}
+    assert "if t.is_cuda and t.dtype == torch.float16:" in run.ported
+    messages = [f.message for f in run.findings]
+    assert any("'inductor' asks for TorchInductor" in m for m in messages), messages
+    assert any("torch.view_as_complex on float16" in m for m in messages), messages
+
+
+def test_a_checker_of_kernels_imported_beside_a_script_stays_on_cuda(tmp_path: Path) -> None:
+    """A module that puts its folder on sys.path and imports the kernel package beside it
+    (``import kernels``: its __init__ re-exports Triton modules), with a checker that says
+    when the kernels may run (found in litgpt's thunder executors): the checker stays."""
+    from covo_port.model import RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+
+    src = tmp_path / "src"
+    (src / "ext" / "kernels").mkdir(parents=True)
+    (src / "ext" / "kernels" / "__init__.py").write_text("from .swiglu import swiglu_kernel\n")
+    (src / "ext" / "kernels" / "swiglu.py").write_text(
+        "import triton\n\n\ndef swiglu_kernel(e, g):\n    raise RuntimeError('CUDA only')\n")
+    (src / "ext" / "executor.py").write_text(
+        "import sys\nfrom pathlib import Path\n\nimport torch\n\n"
+        "sys.path.append(str(Path(__file__).parent))\nimport kernels\n\n\n"
+        "def swiglu_checker(e, g):\n"
+        "    return e.device.type == \"cuda\" and g.device.type == \"cuda\"\n\n\n"
+        "def swiglu(e, g):\n    return kernels.swiglu_kernel(e, g)\n\n\n"
+        "def elsewhere(x):\n    return x.to(\"cuda\")\n")
+    out = tmp_path / "out"
+    result = apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    executor = (out / "ext" / "executor.py").read_text()
+    assert 'e.device.type == "cuda" and g.device.type == "cuda"' in executor
+    assert 'x.to("npu")' in executor  # what picks no kernel is ported
+    messages = [f.message for f in result.manifest.findings if f.path == "ext/executor.py"]
+    assert any("swiglu_checker() tells whether the CUDA kernels may be used" in m
+               for m in messages), messages
+    assert any("calls kernels.swiglu_kernel from kernels" in m for m in messages), messages

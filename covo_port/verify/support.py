@@ -1,51 +1,24 @@
 """torch_npu 2.8's operator tables (``covo_port/data/ascend/``) read by name, without torch:
 what the readiness report says of each API that reached the NPU.
 
-``supported_op_2_8.json`` maps a torch API name to a note in Chinese; only notes of the one
-regular form ``支持<dtype>，<dtype>、...和<dtype>`` ("supports ...", up to the first ``<br>``)
-give a dtype list (:func:`dtype_tokens`). ``op_list_2_8.json`` lists the APIs torch_npu 2.8
-does not support at all. The emulation reads the same tables through
+``supported_op_2_8.json`` maps a torch API name to a note in Chinese, some with a dtype list;
+``op_list_2_8.json`` lists the APIs torch_npu 2.8 does not support at all (both read by
+:mod:`covo_port.lib.ascend_ops`). The emulation reads the same tables through
 :mod:`covo_port.verify.emulation._table`, keyed by the objects torch calls.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
-#: The tables' dtype tokens, as torch names dtypes (``str(torch.float32)`` less ``torch.``).
-TOKENS = {
-    "bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "fp64": "float64",
-    "double": "float64", "uint8": "uint8", "int8": "int8", "int16": "int16", "int32": "int32",
-    "int64": "int64", "bool": "bool", "complex64": "complex64", "complex128": "complex128",
-}
-_SEPARATORS = r"\s*(?:，|、|,|和)\s*"
-_TOKEN = "|".join(sorted(TOKENS, key=len, reverse=True))
-_DTYPE_LIST = re.compile(rf"^支持\s*((?:{_TOKEN})(?:{_SEPARATORS}(?:{_TOKEN}))*)\s*$")
+from covo_port.lib.ascend_ops import TOKENS, dtype_tokens, read_table
 
 SUPPORTED = "supported"  # listed, with every dtype used
 DTYPE_NOT_LISTED = "dtype not listed"  # listed, but not with (some of) the dtypes used
 LISTED = "listed, no dtype list"  # listed with conditions or a bare "-": nothing to check
 UNSUPPORTED = "unsupported"  # in torch_npu's list of unsupported APIs
 NOT_IN_TABLES = "not in the tables"
-
-
-def dtype_tokens(note: str) -> tuple[str, ...] | None:
-    """The dtype tokens a note lists (``"支持bf16，fp16，fp32<br>..."``), or None if none."""
-    match = _DTYPE_LIST.match(note.split("<br>", 1)[0].strip())
-    if match is None:
-        return None
-    return tuple(re.split(_SEPARATORS, match.group(1)))
-
-
-def read_table(filename: str) -> dict[str, str]:
-    """One of the two tables: API name -> note."""
-    text = resources.files("covo_port").joinpath("data", "ascend", filename).read_text("utf-8")
-    table: dict[str, str] = json.loads(text)["op_list"]
-    return table
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ import libcst as cst
 from libcst.metadata import PositionProvider, QualifiedNameProvider, ScopeProvider
 
 from covo_port.engines.python.file import Edit, PyFile
+from covo_port.lib.ascend_ops import supported_dtypes
 from covo_port.lib.consumers import consumer_of
-from covo_port.lib.tree import calls_in
+from covo_port.lib.tree import calls_in, nodes_in
 from covo_port.model import ENGINE_CODE, Finding, PythonRule, Severity
 
 _JUMPS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
@@ -36,7 +37,8 @@ CUDA_ONLY_KEYWORDS = {"load_in_8bit": "bitsandbytes 8-bit weights",
                       "replace_with_kernel_inject": "DeepSpeed's CUDA inference kernels",
                       "use_flash_attention_2": "flash-attn 2"}
 #: Keyword values that do.
-CUDA_ONLY_VALUES = {"flash_attention_2": "flash-attn 2", "flash_attention_3": "flash-attn 3"}
+CUDA_ONLY_VALUES = {"flash_attention_2": "flash-attn 2", "flash_attention_3": "flash-attn 3",
+                    "inductor": "TorchInductor, whose GPU code is Triton for CUDA"}
 _STATEMENTS = (cst.SimpleStatementLine, cst.Decorator, cst.BaseCompoundStatement)
 
 
@@ -111,7 +113,12 @@ class Guard:
     def _foreign(self, node: cst.CSTNode) -> Finding | None:
         """A call in ``node`` that hands work to a library with its own devices, or that asks
         for CUDA-only kernels by a keyword (``load_in_8bit=True``, ``attn_implementation=
-        "flash_attention_2"``): a synthetic finding that says which."""
+        "flash_attention_2"``, ``backend="inductor" if <probe> else ...``): a synthetic finding
+        that says which."""
+        for string in nodes_in(node, cst.SimpleString):
+            value = string.evaluated_value
+            if isinstance(value, str) and value in CUDA_ONLY_VALUES:
+                return self._synthetic(string, f"{value!r} asks for {CUDA_ONLY_VALUES[value]}")
         for call in calls_in(node):
             assert isinstance(call, cst.Call)
             why = None
@@ -121,19 +128,40 @@ class Guard:
                 why = f"it hands work to {consumer.library}"
             for arg in call.args:
                 keyword = arg.keyword.value if arg.keyword is not None else None
-                value = arg.value.evaluated_value if isinstance(
-                    arg.value, cst.SimpleString) else None
                 off = isinstance(arg.value, cst.Name) and arg.value.value == "False"
                 if keyword in CUDA_ONLY_KEYWORDS and not off:
                     why = f"`{keyword}=` asks for {CUDA_ONLY_KEYWORDS[keyword]}"
-                elif isinstance(value, str) and value in CUDA_ONLY_VALUES:
-                    why = f"{value!r} asks for {CUDA_ONLY_VALUES[value]}"
             if why is not None:
-                where = self.file.metadata(PositionProvider, call, None)
-                line = where.start.line if where is not None else 1
-                return Finding(ENGINE_CODE, self.file.path, line, 1, Severity.WARNING,
-                               f"{why}, which does not run on the NPU")
+                return self._synthetic(call, why)
         return None
+
+    def dtype_gap(self, test: cst.CSTNode, guarded: list[cst.CSTNode]) -> Finding | None:
+        """A call in ``guarded`` that gives an object the test asks the dtype of to an API that
+        Ascend's table supports without that dtype (``x.is_cuda and x.dtype == torch.float16``
+        guarding ``torch.view_as_complex(x...)``: the table lists fp32 and fp64 only)."""
+        tested = [pair for c in nodes_in(test, cst.Comparison) for pair in _dtypes_tested(c)]
+        if not tested:
+            return None
+        for region in guarded:
+            for call in calls_in(region):
+                given = {_subject(a.value) for a in call.args}
+                dtypes = {dtype for subject, dtype in tested if subject in given}
+                if not dtypes:
+                    continue
+                for name in self.file.metadata(QualifiedNameProvider, call.func, set()):
+                    listed = supported_dtypes(name.name)
+                    missing = dtypes - listed if listed is not None else set()
+                    if missing:
+                        return self._synthetic(call, (
+                            f"{name.name} on {', '.join(sorted(missing))} (Ascend's table "
+                            f"lists {', '.join(sorted(listed or ()))})"))
+        return None
+
+    def _synthetic(self, node: cst.CSTNode, why: str) -> Finding:
+        where = self.file.metadata(PositionProvider, node, None)
+        line = where.start.line if where is not None else 1
+        return Finding(ENGINE_CODE, self.file.path, line, 1, Severity.WARNING,
+                       f"{why}, which does not run on the NPU")
 
     def _guarded_by_test(self, test: cst.CSTNode) -> Iterator[cst.CSTNode]:
         """What the outcome of the test expression ``test`` decides."""
@@ -243,6 +271,39 @@ class Guard:
         return current
 
 
+#: ``torch.<name>`` dtypes that a test may compare with -> torch's own name of the dtype
+_DTYPES = {"float16": "float16", "half": "float16", "bfloat16": "bfloat16",
+           "float64": "float64", "double": "float64"}
+
+
+def _dtypes_tested(comparison: cst.Comparison) -> list[tuple[str, str]]:
+    """(``x``, the dtype) for ``x.dtype == torch.float16`` (or ``is``)."""
+    left = comparison.left
+    if not (isinstance(left, cst.Attribute) and left.attr.value == "dtype"
+            and isinstance(left.value, cst.Name)):
+        return []
+    found = []
+    for target in comparison.comparisons:
+        value = target.comparator
+        if isinstance(target.operator, cst.Equal | cst.Is) and isinstance(
+                value, cst.Attribute) and isinstance(value.value, cst.Name) and (
+                value.value.value == "torch") and value.attr.value in _DTYPES:
+            found.append((left.value.value, _DTYPES[value.attr.value]))
+    return found
+
+
+def _subject(value: cst.BaseExpression) -> str | None:
+    """``x`` for ``x``, ``x.reshape(...)``, ``x[..., ::2]``, ``x.T``: the object whose dtype an
+    argument keeps (a call of anything else makes a new one)."""
+    while True:
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+            value = value.func.value
+        elif isinstance(value, cst.Attribute | cst.Subscript):
+            value = value.value
+        else:
+            return value.value if isinstance(value, cst.Name) else None
+
+
 def _inside(node: cst.CSTNode, container: cst.CSTNode,
             parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
     current: cst.CSTNode | None = node
@@ -270,7 +331,8 @@ def enforce(file: PyFile, rules: Sequence[type[PythonRule]]) -> None:
             continue
         test, guarded = found
         statement = guard.statement(edit.node)
-        blocking = guard.blocking([test, *guarded, *([statement] if statement else [])])
+        blocking = guard.blocking([test, *guarded, *([statement] if statement else [])]) or (
+            guard.dtype_gap(test, guarded))
         if blocking is not None and all(t is not test for t, _, _ in left):
             left.append((test, blocking, edit))
     if not left:

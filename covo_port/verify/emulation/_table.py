@@ -2,7 +2,7 @@
 
 ``supported_op_2_8.json`` maps a torch API name to a note in Chinese. Only notes of the one
 regular form ``支持<dtype>，<dtype>、...和<dtype>`` ("supports ...", up to the first ``<br>``)
-give a dtype list (:func:`covo_port.verify.support.dtype_tokens`); every other note
+give a dtype list (:func:`covo_port.lib.ascend_ops.dtype_tokens`); every other note
 (conditions per argument, "may fall back to the CPU",
 "inference only", ...) gives none and nothing is checked against it.
 ``op_list_2_8.json`` lists the APIs torch_npu 2.8 does not support at all.
@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from covo_port.verify.support import dtype_tokens, read_table
+from covo_port.lib.ascend_ops import dtype_tokens, read_table
 
 DTYPE_NAMES: dict[str, torch.dtype] = {
     "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32,
