@@ -8,6 +8,7 @@ Rules import what they declare and record from here: :class:`Rule`, :class:`Pyth
 from covo_port.model.build import BaseImage, BuildSetting, PackageIndex, Requirement
 from covo_port.model.config import ConfigEntry, Scalar
 from covo_port.model.errors import UserError
+from covo_port.model.options import ImportStyle, RunOptions
 from covo_port.model.records import (
     ENGINE_CODE,
     Change,
@@ -24,13 +25,11 @@ from covo_port.model.rule import (
     DOC_SECTIONS,
     Category,
     Example,
-    ImportStyle,
     NewNode,
     PythonRule,
     PythonSource,
     Replacement,
     Rule,
-    RunOptions,
 )
 from covo_port.model.shell import ShellScan, VarRef, Word
 from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
