@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.lib.modulefn import helper_state, insert_helper
+from covo_port.lib.modulefn import helper_state, place_helper
 from covo_port.lib.runtime import function_source
 from covo_port.model import Category, Example, PythonRule, PythonSource
 
@@ -47,8 +47,10 @@ class SdpKernel(PythonRule, id="NPU007", name="sdp-kernel", category=Category.BA
     nothing but that list built from its flags (flash, memory-efficient, math, cuDNN; each
     True by default, cuDNN included) handed to sdpa_kernel, so the rewrite passes exactly
     the same list: literal True/False flags become a literal list; flags known only at run
-    time (variables, **config._asdict()) go through a small helper function inserted once
-    into the module, which builds the list the same way. An empty list behaves as before
+    time (variables, **config._asdict()) go through a small helper function, which builds
+    the list the same way: imported from the package's support module `_covo_port_npu.py`
+    (written once by the run) where the module is imported as part of its package, else
+    inserted once into the module. An empty list behaves as before
     (attention then fails for want of a backend). Like the original, the list never holds
     OVERRIDEABLE, the backend through which a PrivateUse1 device such as the NPU may provide
     its own fused attention. Uses that cannot be rewritten in place (imported under another
@@ -164,8 +166,8 @@ class SdpKernel(PythonRule, id="NPU007", name="sdp-kernel", category=Category.BA
 
             self.replace(call, rewrite, f"sdp_kernel(...) -> sdpa_kernel({HELPER}(...))")
         if state == "free":
-            insert_helper(self, self._dynamic[0][0], HELPER_SOURCE,
-                          f"{HELPER}(): the backend list of sdp_kernel's flags, built at run time")
+            place_helper(self, self._dynamic[0][0], HELPER, HELPER_SOURCE,
+                         f"{HELPER}(): the backend list of sdp_kernel's flags, built at run time")
 
     examples = (
         Example(

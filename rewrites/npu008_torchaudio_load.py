@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from covo_port.lib.modulefn import helper_state, insert_helper, inside_helper
+from covo_port.lib.modulefn import helper_state, inside_helper, place_helper
 from covo_port.lib.runtime import function_source
 from covo_port.model import Category, Example, PythonRule, PythonSource
 
@@ -22,23 +22,31 @@ _NOT_A_USE = (cst.Attribute, cst.ImportAlias, cst.AsName)
 
 class TorchaudioLoad(PythonRule, id="NPU008", name="torchaudio-load-fallback",
                      category=Category.PACKAGES, triggers=("torchaudio",),
-                     declines="the helper's name is taken, or torchaudio.load is a value"):
-    """torchaudio.load(...) -> the same load with a soundfile fallback
+                     declines="the helper's name is taken, or torchaudio.load is a value",
+                     fixes_non_npu="torchaudio 2.9 decodes only through torchcodec, which the "
+                                   "host may lack (a torchaudio backend problem, not an NPU one)"):
+    """torchaudio.load(...) -> the same load with a soundfile fallback (not an NPU fix:
+    torchaudio's torchcodec backend)
 
     ## What it does
 
     Routes `torchaudio.load(...)` through a small helper that calls torchaudio.load and,
     where torchaudio cannot decode (torchaudio 2.9 without torchcodec), reads the file with
-    soundfile instead. This fixes a torchaudio packaging problem met on Ascend hosts, not an
-    NPU incompatibility: a reviewer may drop its commit.
+    soundfile instead. This fixes a problem of torchaudio's backend (torchcodec), met on
+    Ascend hosts, not an NPU incompatibility: its commit in OUT's history says so, and a
+    reviewer may drop it. In a module that is imported as part of its package, the helper is
+    imported from the package's support module `_covo_port_npu.py`, which the run writes once
+    (in this rule's commit); elsewhere (a script's folder, a notebook, a file ported on its
+    own) it is inserted into the module.
 
     ## Why it breaks on Ascend
 
     From torchaudio 2.9, torchaudio.load decodes only through torchcodec and raises
     ImportError without it (the reference port hit this on the Ascend host, where torchcodec
-    is not available). Each call becomes a call of a small helper inserted once into the
-    module: it calls torchaudio.load with the same arguments and, where torchaudio cannot
-    load (ImportError, RuntimeError), reads the file with soundfile instead, returning what
+    is not available). Each call becomes a call of a small helper (from the package's
+    support module, or inserted once into the module): it calls torchaudio.load with the
+    same arguments and, where torchaudio cannot load (ImportError, RuntimeError), reads the
+    file with soundfile instead, returning what
     torchaudio 2.9 returns: a float32 tensor [channels, frames] in [-1, 1] (frames first
     with channels_first=False) and the sample rate, honouring frame_offset and num_frames.
     normalize=False is ignored by torchaudio 2.9 and by the fallback alike (float32 always):
@@ -50,7 +58,8 @@ class TorchaudioLoad(PythonRule, id="NPU008", name="torchaudio-load-fallback",
     wav, sr = torchaudio.load(path)  # mono or stereo
     ```
 
-    becomes (with `_torchaudio_load`, the fallback, inserted once above its first use)
+    becomes (with `_torchaudio_load`, the fallback, imported from the package's support
+    module, or inserted once above its first use)
 
     ```python
     wav, sr = _torchaudio_load(path)  # mono or stereo
@@ -59,7 +68,8 @@ class TorchaudioLoad(PythonRule, id="NPU008", name="torchaudio-load-fallback",
     ## Fix safety
 
     Safe: where torchaudio can load, it is still what runs; the fallback returns the same
-    float32 tensor and sample rate.
+    float32 tensor and sample rate. Not an NPU fix (torchaudio's backend): dropping the rule's
+    commit, support module included, leaves the rest of the port working.
     """
 
     def __init__(self, file: PythonSource) -> None:
@@ -123,8 +133,8 @@ class TorchaudioLoad(PythonRule, id="NPU008", name="torchaudio-load-fallback",
             self.replace(call.func, cst.Name(HELPER),
                          f"torchaudio.load -> {HELPER} (soundfile fallback)")
         if state == "free":
-            insert_helper(self, self._calls[0], HELPER_SOURCE,
-                          f"{HELPER}(): torchaudio.load with a soundfile fallback")
+            place_helper(self, self._calls[0], HELPER, HELPER_SOURCE,
+                         f"{HELPER}(): torchaudio.load with a soundfile fallback")
 
     examples = (
         Example(

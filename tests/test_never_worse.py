@@ -177,6 +177,19 @@ def main(device):
     return device
 
 
+@click.command()
+@click.option("--device", "-d", default="cuda")  # named by its long flag, as click does
+def short(device):
+    return device
+
+
+def to_device(model, device="cuda"):
+    index = None
+    if isinstance(device, str) and device.startswith("cuda"):  # a test, like ==
+        index = [] if device == "cuda" else [int(device.split(":")[-1])]
+    return model.to(device=device) if index is None else model.cuda(*index)
+
+
 def child_env(rank):
     env = os.environ.copy()
     env["CUDA_VISIBLE_DEVICES"] = str(rank)
@@ -198,10 +211,12 @@ def test_options_environments_and_map_location_are_ported_alike(tmp_path: Path) 
     saved = tmp_path / "saved.pt"
     torch.save({"w": torch.ones(2)}, saved)
     calls = ["main.main(args=[], standalone_mode=False)", "child_env(0)",
-             f"load({str(saved)!r})['w'].device.type"]
+             f"load({str(saved)!r})['w'].device.type",
+             "short.main(args=[], standalone_mode=False)",
+             "to_device(torch.ones(1)).device.type"]
     run = run_before_and_after(SAME, calls, tmp_path)
     assert not run.raised_after_only(), run.ported
-    assert run.after[calls[0]] == {"value": "npu"}
+    assert run.after[calls[0]] == run.after[calls[3]] == run.after[calls[4]] == {"value": "npu"}
     assert run.after["child_env(0)"] == {"value": ["ASCEND_RT_VISIBLE_DEVICES"]}
     assert run.after[calls[2]] == {"value": "cpu"}
 
@@ -371,6 +386,8 @@ def test_a_device_default_that_may_reach_another_module_s_library_is_unsafe(
     (src / "tool" / "__main__.py").write_text(
         "import argparse\nimport torch\nfrom .asr import load\n\nparser = argparse."
         "ArgumentParser()\nparser.add_argument('--device', default='cuda')\n"
+        "parser.add_argument('--asr-device',\n"
+        "                    default='cuda' if torch.cuda.is_available() else 'cpu')\n"
         "load(parser.parse_args().device)\nx = torch.zeros(2, device='cuda')\n")
     (src / "tool" / "asr.py").write_text(
         "from faster_whisper import WhisperModel\n\n\ndef load(device):\n"
@@ -379,8 +396,13 @@ def test_a_device_default_that_may_reach_another_module_s_library_is_unsafe(
     result = apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
     main = (out / "tool" / "__main__.py").read_text()
     assert "default='cuda'" in main and "device='npu'" in main
-    (proposal,) = [f for f in result.manifest.findings if f.fix is not None]
+    proposal, _ = [f for f in result.manifest.findings if f.fix is not None]
     assert "faster-whisper" in proposal.message and "tool/asr.py" in proposal.message
+    # a probe is not switched to the NPU in front of a value whose rewrite is only proposed:
+    # it would hand "cuda" to the NPU host, where the source fell back to "cpu" (whisperX)
+    assert "default='cuda' if torch.cuda.is_available() else 'cpu'" in main
+    assert any("torch.cuda.is_available -> torch.npu.is_available: not rewritten" in f.message
+               for f in result.manifest.findings), result.manifest.findings
 
 
 # -- corpus review: a probe and its values on one device; dtype fast paths ----------------------
@@ -455,3 +477,46 @@ def test_a_checker_of_kernels_imported_beside_a_script_stays_on_cuda(tmp_path: P
     assert any("swiglu_checker() tells whether the CUDA kernels may be used" in m
                for m in messages), messages
     assert any("calls kernels.swiglu_kernel from kernels" in m for m in messages), messages
+
+
+CHAINS = '''
+import torch
+
+
+def allocated(device_type):
+    if "npu" in device_type and torch.npu.is_available():
+        return "npu"
+    elif "cuda" in device_type and torch.cuda.is_available():
+        return torch.cuda.memory_allocated()
+    return "none"
+
+
+class Mixer:
+    is_fast_path_available = True
+
+    def forward(self, x):
+        if self.is_fast_path_available and "cuda" in x.device.type:
+            return self.cuda_kernels_forward(x)
+        return x + 1
+
+    def cuda_kernels_forward(self, x):
+        raise RuntimeError("mamba-ssm's CUDA kernels")
+'''
+
+
+def test_a_chain_with_an_npu_branch_and_a_call_named_for_cuda_stay(tmp_path: Path) -> None:
+    """A chain that already has an NPU branch keeps its CUDA branch (axolotl's bench.py);
+    ``self.cuda_kernels_forward`` behind a device probe is CUDA code (transformers' Mamba-like
+    mixers, as axolotl patches them)."""
+    calls = ["allocated('cpu')",
+             "Mixer().forward(torch.ones(1).to('npu' if hasattr(torch, 'npu') else 'cpu'))"
+             ".tolist()"]
+    run = run_before_and_after(CHAINS, calls, tmp_path)
+    assert not run.raised_after_only(), run.ported
+    assert 'elif "cuda" in device_type and torch.cuda.is_available():\n' \
+        '        return torch.cuda.memory_allocated()' in run.ported
+    assert 'and "cuda" in x.device.type:' in run.ported
+    assert run.after[calls[1]] == {"value": [2.0]}
+    messages = [f.message for f in run.findings]
+    assert any("already has a branch for the NPU (line 6)" in m for m in messages), messages
+    assert any("it calls cuda_kernels_forward" in m for m in messages), messages

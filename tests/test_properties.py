@@ -268,6 +268,7 @@ def assert_only_spans_differ(source: str, output: str, changes: list[Change],
 @given(sources())
 # found by CI: a statement inserted after an indented one is indented in the change's text too
 @example(b'\xef\xbb\xbfif flag:\n    x = torch.device("cuda")\n    import torch')
+@example(b'\xef\xbb\xbfif flag:\r    x = torch.device("cuda")\r    import torch')
 def test_rewrite_never_fails_parses_is_idempotent_and_stays_in_its_spans(source: bytes) -> None:
     assert ast.parse(source) is not None  # the grammar makes valid Python
     outcome = rewrite(source)

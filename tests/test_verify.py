@@ -30,7 +30,7 @@ from covo_port.pipeline.manifest import Manifest
 from covo_port.pipeline.run import apply_tree
 from covo_port.registry import all_rules
 from covo_port.verify import residual
-from covo_port.verify.profiles.covo_audio import report, stages, tiny
+from covo_port.verify.profiles.covo_audio import checks, clips, options, report, testdata, tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 COVO_MINI = ROOT / "examples" / "covo_mini"
@@ -116,20 +116,20 @@ def test_compare_gives_the_reference_figures() -> None:
     import numpy as np
 
     a = np.linspace(-1.0, 1.5, 1000).reshape(10, 100)
-    same = stages.compare(a, a.copy())
+    same = checks.compare(a, a.copy())
     assert same["ok"] and same["max_abs_error"] == 0.0 and same["within_bf16_tolerance"] == 1.0
     assert math.isclose(same["cosine_similarity"], 1.0)
 
     b = a.copy()
     b[0, :10] += 0.5  # 1% of the values off by more than the bf16 tolerance
-    off = stages.compare(a, b)
+    off = checks.compare(a, b)
     assert not off["ok"]
     assert math.isclose(off["max_abs_error"], 0.5)
     assert math.isclose(off["mean_abs_error"], 0.005)
     assert math.isclose(off["within_bf16_tolerance"], 0.99)
     assert "1.000% of the values differ by 0.01 or more" in off["problem"]
 
-    shapes = stages.compare(a, a[:, :50])
+    shapes = checks.compare(a, a[:, :50])
     assert not shapes["ok"] and "shapes differ" in shapes["problem"]
 
 
@@ -139,23 +139,23 @@ def test_test_audio_is_found_in_out_then_the_source_then_upstream_data(
     manifest = port(small_src, out)
     data = tmp_path / "data"
     monkeypatch.setenv("COVO_PORT_UPSTREAM_DATA", str(data))
-    assert stages.upstream_data_dirs()[0] == data
-    monkeypatch.setattr(stages, "upstream_data_dirs", lambda: [data])  # not the checkout's
-    assert stages.find_test_audio(out, manifest) is None
+    assert testdata.upstream_data_dirs()[0] == data
+    monkeypatch.setattr(testdata, "upstream_data_dirs", lambda: [data])  # not the checkout's
+    assert testdata.find_test_audio(out, manifest) is None
 
-    def clips(folder: Path, names: tuple[str, ...] = stages.ROUND_AUDIO) -> None:
+    def write_clips(folder: Path, names: tuple[str, ...] = clips.ROUND_AUDIO) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for name in names:
             (folder / name).write_bytes(b"RIFF")
 
-    clips(data / "testdata")
-    assert stages.find_test_audio(out, manifest) == (data / "testdata", "upstream data")
-    clips(small_src / "testdata")
-    assert stages.find_test_audio(out, manifest) == (small_src / "testdata", "the source tree")
-    clips(out / "testdata", stages.ROUND_AUDIO[:1])  # one clip is not enough
-    assert stages.find_test_audio(out, manifest) == (small_src / "testdata", "the source tree")
-    clips(out / "testdata")
-    assert stages.find_test_audio(out, manifest) == (out / "testdata", "OUT")
+    write_clips(data / "testdata")
+    assert testdata.find_test_audio(out, manifest) == (data / "testdata", "upstream data")
+    write_clips(small_src / "testdata")
+    assert testdata.find_test_audio(out, manifest) == (small_src / "testdata", "the source tree")
+    write_clips(out / "testdata", clips.ROUND_AUDIO[:1])  # one clip is not enough
+    assert testdata.find_test_audio(out, manifest) == (small_src / "testdata", "the source tree")
+    write_clips(out / "testdata")
+    assert testdata.find_test_audio(out, manifest) == (out / "testdata", "OUT")
 
 
 def test_tiny_model_cache_is_keyed_by_the_manifest(
@@ -245,8 +245,8 @@ def test_model_dir_without_a_checkpoint_is_one_line(small_src: Path, tmp_path: P
 def test_report_renders_every_table_and_the_json_schema(small_src: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     manifest = port(small_src, out)
-    opts = stages.VerifyOptions(out=out, emulate=True, mode="a2ta")
-    v = stages.Verification(opts, manifest, started="2026-01-01 00:00:00 UTC")
+    opts = options.VerifyOptions(out=out, emulate=True, mode="a2ta")
+    v = options.Verification(opts, manifest, started="2026-01-01 00:00:00 UTC")
     v.environment = {"python": "3.11.7", "torch": "2.9.1", "device": "npu:0 emulated"}
     v.model = {"kind": "tiny", "model_dir": "/cache/tiny", "build": "cached",
                "summary": {"llm": {"parameters": 10, "hidden_size": 64, "layers": 2,
@@ -254,7 +254,7 @@ def test_report_renders_every_table_and_the_json_schema(small_src: Path, tmp_pat
                                    "vocab_size": 168055}}}
     v.timings = {"initialisation": 1.5, "weight_loading": 0.25, "generation_round_0": 4.0,
                  "generation_round_1": 2.0, "audio_decode_round_0": 0.5}
-    mk = stages._new
+    mk = options.new_stage
     v.stages = [mk(1), mk(2), mk(3), mk(4), mk(5)]
     for s in v.stages:
         s.status, s.summary = "pass", f"figures of {s.name}"
@@ -288,17 +288,21 @@ def test_report_renders_every_table_and_the_json_schema(small_src: Path, tmp_pat
             "| 0.25 s |") in md
     assert "| generation, round 0 | 4.00 s (16 tokens, 4.0 tokens/s) |" in md
     assert "'a\\|b'" in md  # pipes in generated text do not break the table
-    assert "15/16 tokens identical (94%), different text" in md
-    assert "| pkg/run.py" not in md  # no leftover, no finding table rows
+    assert "| token match rate | 93.8% (15/16 tokens) |" in md
+    assert "| identical text | False |" in md and "| run | decoded text |" in md
+    findings = md[md.index("## Findings from apply"):]
+    assert "| pkg/run.py" not in findings and "None." in findings  # no finding table rows
+    assert "| pkg/run.py:6 | NPU001 | 'cuda:0' -> 'npu:0' |" in md  # the port's changes
 
     data = report.to_json(v)
     assert set(data) == {
         "tool", "command", "schema", "version", "started", "seconds", "out", "target", "source",
         "device", "emulated", "mode", "max_new_tokens", "model", "audio", "environment", "stages",
-        "timings", "op_stats", "unlisted_dtypes", "findings", "passed", "exit_code"}
+        "timings", "op_stats", "unlisted_dtypes", "components", "changes", "memory",
+        "known_issues", "findings", "passed", "exit_code"}
     assert (data["command"], data["passed"], data["exit_code"]) == ("verify", False, 1)
-    assert data["max_new_tokens"] == 16  # the tiny model's default
-    assert [s["name"] for s in data["stages"]] == [n for _, n, _ in stages.STAGES]
+    assert data["max_new_tokens"] == 64  # the default, as the reference's determinism check
+    assert [s["name"] for s in data["stages"]] == [n for _, n, _ in options.STAGES]
     assert set(data["stages"][0]) == {"number", "name", "title", "status", "passed", "seconds",
                                       "summary", "error", "data"}
     json.dumps(data)  # serialisable as it is
@@ -332,7 +336,7 @@ def test_readme_recipe_passes_all_five_stages_with_relative_paths_and_no_shared_
     OUT is a relative path (resolved once, at the command line: issue 14, item 10) and no test
     clips exist anywhere (the data beside the checkout hidden: they are synthesised, item 11)."""
     monkeypatch.setenv("COVO_PORT_CACHE", str(verify_cache))
-    monkeypatch.setattr(stages, "upstream_data_dirs", lambda: [])
+    monkeypatch.setattr(testdata, "upstream_data_dirs", lambda: [])
     shutil.copytree(COVO_MINI, tmp_path / "examples" / "covo_mini")
     monkeypatch.chdir(tmp_path)
     apply_args, verify_args = readme_verify_recipe()
@@ -340,7 +344,7 @@ def test_readme_recipe_passes_all_five_stages_with_relative_paths_and_no_shared_
     assert not Path(verify_args[1]).is_absolute()
     assert run_cli(*apply_args)[0] == 0
     out = Path(verify_args[1])
-    assert not (out / "testdata" / stages.ROUND_AUDIO[0]).exists()
+    assert not (out / "testdata" / clips.ROUND_AUDIO[0]).exists()
     md = Path(verify_args[verify_args.index("--report") + 1])
     code, stdout, _ = run_cli(*verify_args, "--json")
     data = json.loads(stdout)
@@ -357,7 +361,7 @@ def test_readme_recipe_passes_all_five_stages_with_relative_paths_and_no_shared_
                for c in equivalence)
 
     inference = data["stages"][3]["data"]
-    assert [r["new_tokens"] for r in inference["rounds"]] == [16, 16]
+    assert [r["new_tokens"] for r in inference["rounds"]] == [64, 64]
     for r in inference["rounds"]:
         assert r["speech_codes"] and r["text"]  # the tiny model says and speaks something
         assert r["wav"]["sample_rate"] == 24000 and r["wav"]["finite"]
@@ -366,7 +370,7 @@ def test_readme_recipe_passes_all_five_stages_with_relative_paths_and_no_shared_
     assert {"initialisation", "weight_loading", "generation_round_0", "generation_round_1",
             "audio_decode_round_0", "audio_decode_round_1"} <= set(data["timings"])
     determinism = data["stages"][4]["data"]
-    assert determinism["matched"] == determinism["tokens"] == 16
+    assert determinism["matched"] == determinism["tokens"] == 64
     assert data["op_stats"]  # the emulation saw the run
 
     text = md.read_text()

@@ -16,9 +16,11 @@ from covo_port.registry import all_rules, get_rule
 
 
 def fix_label(rule: type[Rule]) -> str:
-    """What a rule does with what it finds: rewrites (safely or, proposed, unsafely) or reports."""
-    return {Safety.SAFE: "rewrites", Safety.UNSAFE: "proposes (unsafe)",
-            Safety.REPORT: "reports"}[rule.safety]
+    """What a rule does with what it finds: rewrites (safely or, proposed, unsafely) or reports;
+    a rewrite that fixes a problem that is not the NPU's says so (a reviewer may drop it)."""
+    label = {Safety.SAFE: "rewrites", Safety.UNSAFE: "proposes (unsafe)",
+             Safety.REPORT: "reports"}[rule.safety]
+    return label + " (non-NPU fix)" if rule.fixes_non_npu else label
 
 
 def rules_markdown() -> str:
@@ -55,6 +57,7 @@ def rules(rule_id: str | None, as_json: bool, markdown: bool) -> None:
             "rationale": r.rationale(), "severity": r.severity.value,
             "fix": r.safety.value, "declines": r.declines or None,
             "language": r.languages(), "opt_in": r.opt_in,
+            "fixes_non_npu": r.fixes_non_npu or None,
             "examples": [{"before": e.before, "after": e.after} for e in r.examples],
         } for r in selected]
         out_console.print_json(json.dumps(data))
@@ -80,6 +83,9 @@ def _show(rule: type[Rule]) -> None:
                       + (f"   opt-in: --optimize {rule.opt_in}" if rule.opt_in else ""))
     if rule.declines:
         out_console.print(f"declines (reports instead) when: {escape(rule.declines)}")
+    if rule.fixes_non_npu:
+        out_console.print(f"not an NPU fix: {escape(rule.fixes_non_npu)}; a reviewer may drop "
+                          "its commit")
     for title, text in rule.docs().items():
         out_console.print()
         out_console.print(f"[bold]{title}[/]")

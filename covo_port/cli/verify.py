@@ -18,10 +18,11 @@ from covo_port.model import parse_device
 from covo_port.model.target import TARGETS
 from covo_port.pipeline.manifest import Manifest
 from covo_port.pipeline.run import InputError
+from covo_port.verify.lang import LANGS
 
 VERIFY_NEEDS = ("torch", "torchaudio", "transformers", "soundfile", "safetensors", "tokenizers",
                 "numpy")
-COVO_AUDIO_ONLY = ("--model-dir", "--mode", "--max-new-tokens", "--audio-out")
+COVO_AUDIO_ONLY = ("--model-dir", "--mode", "--max-new-tokens", "--audio-out", "--lang")
 
 
 @click.command()
@@ -40,12 +41,15 @@ COVO_AUDIO_ONLY = ("--model-dir", "--mode", "--max-new-tokens", "--audio-out")
 @click.option("--mode", type=click.Choice(["a2t", "a2ta"]),
               help="a2t: audio to text; a2ta: also the token2wav decode to a wav [default: a2t].")
 @click.option("--max-new-tokens", type=click.IntRange(min=1), metavar="N",
-              help="Tokens per round [default: 16 with the tiny model, 64 with --model-dir].")
+              help="Tokens per round [default: 64]; the determinism stage compares the first "
+                   "64 (fewer where N is).")
 @click.option("--timeout", type=click.FloatRange(min=1), metavar="SECONDS",
               help="Time limit of the inference stage [default: 600, 3600 with --model-dir]; "
                    "with --tests, of each test run [default: 3600].")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), metavar="FILE",
               help="Write the report (Markdown) to FILE.")
+@click.option("--lang", type=click.Choice(LANGS),
+              help="The language of the --report: en (English) or zh (Chinese) [default: en].")
 @click.option("--audio-out", type=click.Path(path_type=Path), metavar="DIR",
               help="Keep the decoded wavs of --mode a2ta in DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -53,7 +57,7 @@ COVO_AUDIO_ONLY = ("--model-dir", "--mode", "--max-new-tokens", "--audio-out")
 def verify(out: Path | None, tests_command: str | None, device: str | None,
            emulate: str | None, model_dir: Path | None, mode: str | None,
            max_new_tokens: int | None, timeout: float | None, report_path: Path | None,
-           audio_out: Path | None, as_json: bool) -> None:
+           lang: str | None, audio_out: Path | None, as_json: bool) -> None:
     """Run the ported tree OUT [default: ported/npu] and check it.
 
     Without --tests (the Covo-Audio profile), in five stages: residual CUDA scan, import,
@@ -79,10 +83,12 @@ def verify(out: Path | None, tests_command: str | None, device: str | None,
         raise InputError(f"torch_npu is not installed, so {device} cannot be used here; "
                          f"to check OUT on the CPU run: covo-port verify {out} --emulate npu")
     report_path = report_path.resolve() if report_path is not None else None
+    if lang is not None and report_path is None:
+        raise InputError(f"--lang {lang}: the language of the report; give --report FILE too")
     options: Any
     if tests_command is not None:
         given = [name for name, value in zip(
-            COVO_AUDIO_ONLY, (model_dir, mode, max_new_tokens, audio_out), strict=True)
+            COVO_AUDIO_ONLY, (model_dir, mode, max_new_tokens, audio_out, lang), strict=True)
             if value is not None]
         if given:
             raise InputError(f"{', '.join(given)}: options of the Covo-Audio profile, not of "
@@ -121,9 +127,14 @@ def verify(out: Path | None, tests_command: str | None, device: str | None,
         err_console.print(f"stage {stage.number}/{len(profile.STAGES)} {stage.title}: "
                           f"[{style}]{stage.status.upper()}[/] ({stage.seconds:.1f} s)")
 
-    verification = profile.run_verify(options, manifest, on_stage=progress)
+    def started(number: int, title: str) -> None:
+        err_console.print(f"stage {number}/{len(profile.STAGES)} {title}: running...")
+
+    verification = profile.run_verify(options, manifest, on_stage=progress, on_start=started)
     if report_path is not None:
-        report_path.write_text(profile.render_markdown(verification), encoding="utf-8")
+        markdown = (profile.render_markdown(verification) if tests_command is not None
+                    else profile.render_markdown(verification, lang or "en"))
+        report_path.write_text(markdown, encoding="utf-8")
     if as_json:
         out_console.print_json(json.dumps(profile.to_json(verification)))
         sys.exit(verification.exit_code)

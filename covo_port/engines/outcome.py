@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from covo_port.model import Change, Finding, Suppressed
+from covo_port.model import Change, Finding, SupportHelper, Suppressed
 
 
 @dataclass
@@ -24,6 +24,9 @@ class FileOutcome:
     error_line: int = 1
     #: findings and rewrites that `# covo-port: ignore` comments switched off
     suppressed: list[Suppressed] = field(default_factory=list)
+    #: the helpers that the output imports from a support module that the run writes (those
+    #: of the rules that changed the file)
+    support: list[SupportHelper] = field(default_factory=list)
 
     def output(self, source: bytes) -> bytes:
         return self.stages[-1][1] if self.stages else source

@@ -4,9 +4,10 @@ calls belong to libraries with a device vocabulary of their own.
 A ``"cuda"``/``"cuda:N"`` literal means a torch device only in some places: an argument of
 ``torch.device``/``.to()``, a ``device=``-like keyword, the default of a device-named parameter,
 option (argparse, click, typer) or dataclass field, a value assigned to a device-named variable
-or key, a comparison with a device type. Where the value goes to a library that is not torch
-(faster-whisper, CTranslate2, vLLM, JAX...: ``covo_port/data/device_consumers.tsv``), "npu" is an
-error there: :class:`DeviceLiterals` says so, so that the rule reports instead of rewriting.
+or key, a comparison with a device type (``device.startswith("cuda")`` too). Where the value
+goes to a library that is not torch (faster-whisper, CTranslate2, vLLM, JAX...:
+``covo_port/data/device_consumers.tsv``), "npu" is an error there: :class:`DeviceLiterals` says
+so, so that the rule reports instead of rewriting.
 """
 
 from __future__ import annotations
@@ -110,6 +111,10 @@ class DeviceLiterals:
         consumer = next((c for n in sorted(names) if (c := consumer_of(n)) is not None), None)
         if consumer is not None:
             return Use(DeviceUse.UNKNOWN, consumer=consumer)
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "startswith" and (
+                self.is_device_operand(func.value)):  # device.startswith("cuda"): a test
+            return Use(DeviceUse.DEVICE, self._operand_name(func.value))
         option = self._option_name(call, arg)
         if option is not None:
             return Use(DeviceUse.DEVICE, option, travels=True) if device_like(option) else Use(
@@ -156,8 +161,9 @@ class DeviceLiterals:
             if keyword not in ("default", "choices") and arg is not first:
                 return None
             name = dest or (flags[0] if flags else self._declared_name(call))
-        elif keyword in ("default", "choices"):
-            name = dest or (flags[-1] if flags else None)
+        elif keyword in ("default", "choices"):  # argparse and click name it by its long flag
+            name = dest or next((f for f in flags if f.startswith("--")), None) or (
+                flags[0] if flags else None)
         else:
             return None
         return name.lstrip("-").replace("-", "_") if name else None

@@ -11,6 +11,7 @@ from covo_port.model.errors import UserError
 from covo_port.model.options import ImportStyle, RunOptions
 from covo_port.model.records import (
     ENGINE_CODE,
+    Category,
     Change,
     FileKind,
     FileStatus,
@@ -23,7 +24,6 @@ from covo_port.model.records import (
 from covo_port.model.rule import (
     DECLARATION,
     DOC_SECTIONS,
-    Category,
     Example,
     NewNode,
     PythonRule,
@@ -33,6 +33,7 @@ from covo_port.model.rule import (
 )
 from covo_port.model.shell import ShellScan, VarRef, Word
 from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
+from covo_port.model.support import SUPPORT_HEADER, SUPPORT_MODULE, SupportHelper
 from covo_port.model.target import Target, TargetError, get_target, parse_device
 from covo_port.model.tree import TreeIndex
 
@@ -40,6 +41,8 @@ __all__ = [
     "DECLARATION",
     "DOC_SECTIONS",
     "ENGINE_CODE",
+    "SUPPORT_HEADER",
+    "SUPPORT_MODULE",
     "BaseImage",
     "BuildSetting",
     "BuildSource",
@@ -65,6 +68,7 @@ __all__ = [
     "Severity",
     "ShellScan",
     "ShellSource",
+    "SupportHelper",
     "Suppressed",
     "SuppressedKind",
     "Target",

@@ -41,7 +41,6 @@ Nothing here knows how a file is parsed: the engines implement these protocols.
 from __future__ import annotations
 
 import ast
-import enum
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -59,8 +58,9 @@ from libcst.metadata import (
 from libcst.metadata.base_provider import ProviderT
 
 from covo_port.model.options import RunOptions
-from covo_port.model.records import Change, Finding, Safety, Severity
+from covo_port.model.records import Category, Change, Finding, Safety, Severity
 from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
+from covo_port.model.support import SupportHelper
 from covo_port.model.target import Target
 from covo_port.model.tree import TreeIndex
 
@@ -70,7 +70,7 @@ _T = TypeVar("_T")
 #: order it declares it; each is a class attribute of :class:`Rule` with its default. The
 #: summary is the docstring's first line.
 DECLARATION = ("id", "name", "category", "severity", "safety", "cuda_only", "triggers", "phase",
-               "opt_in", "needs_tree", "declines")
+               "opt_in", "needs_tree", "declines", "fixes_non_npu")
 #: The sections of a rule's docstring, in order (ruff's rule documentation).
 DOC_SECTIONS = ("What it does", "Why it breaks on Ascend", "Example", "Fix safety")
 _HEADING = re.compile(r"^## (.+)$", re.MULTILINE)
@@ -96,32 +96,6 @@ class Example:
     device_map: tuple[str, ...] = ()
     with_rules: tuple[str, ...] = ()
     unsafe_fixes: bool = False
-
-
-class Category(str, enum.Enum):
-    """The kind of CUDA construct a rule ports, as HIPIFY counts its conversions (the report's
-    per-category table); in the order the report lists them."""
-
-    DEVICES = "devices"
-    CUDA_API = "torch.cuda API"
-    AMP = "amp"
-    DISTRIBUTED = "distributed"
-    BACKENDS = "backends"
-    OPERATORS = "operators"
-    PROFILING = "profiling and monitoring"
-    KERNELS = "kernels and extensions"
-    PACKAGES = "packages"
-    #: Not a CUDA construct: what the port adds to make the NPU work (``import torch_npu``).
-    SETUP = "NPU set-up"
-    #: Not a CUDA construct: the opt-in optimizations.
-    OPTIMIZATION = "optimization"
-    #: Not a rule: covo-port's own findings (files it cannot read or parse...).
-    COVO_PORT = "covo-port"
-
-    @property
-    def is_construct(self) -> bool:
-        """Whether its records are CUDA constructs (counted in the converted share)."""
-        return self not in (Category.SETUP, Category.OPTIMIZATION, Category.COVO_PORT)
 
 
 def doc_summary(doc: str | None) -> str:
@@ -160,6 +134,10 @@ class Rule:
     safety: ClassVar[Safety] = Safety.SAFE
     #: When a rewriting rule declines and reports instead (one sentence, for `rules` and docs).
     declines: ClassVar[str] = ""
+    #: Where the rewrite fixes a problem that is not the NPU's (a library's packaging), what
+    #: it is, in one sentence: OUT's commit of the rule and `rules` say so, for a reviewer who
+    #: may drop that commit.
+    fixes_non_npu: ClassVar[str] = ""
     #: Whether the rule's warning and error findings mark code that cannot run on the target
     #: (a Triton kernel, a torch.cuda call with no NPU twin...): a probe (``x.is_cuda``,
     #: ``torch.cuda.is_available()``, a device-type test) that guards such code is not switched
@@ -310,6 +288,10 @@ class PythonSource(Protocol):
     def add_finding(self, rule: PythonRule, node: cst.CSTNode, message: str,
                     severity: Severity) -> None:
         """Record a finding at ``node``."""
+        ...
+
+    def add_support(self, helper: SupportHelper) -> None:
+        """Record that the module, rewritten, imports ``helper`` from a support module."""
         ...
 
     def changes(self) -> Sequence[Change]:

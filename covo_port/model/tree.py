@@ -3,7 +3,8 @@
 Rules see one file at a time (and may run in worker processes), so what a rule must know about
 the rest of SRC is gathered once, before the per-file pass, into this small picklable index: for
 each rule that declares ``needs_tree``, which files hold each word that its ``tree_words``
-extracts from a file's bytes.
+extracts from a file's bytes; and, for every rule, the tree's layout: its package folders and
+the support modules (:mod:`covo_port.model.support`) already in it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ class TreeIndex:
     """rule id -> word -> the files of SRC that hold it."""
 
     words: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    #: The folders of SRC that hold an ``__init__.py`` ("" for SRC itself).
+    packages: frozenset[str] = frozenset()
+    #: Each folder of SRC that holds something named like the support module -> the helpers
+    #: that covo-port's support module there defines; None where it is not covo-port's.
+    support: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
 
     def files_with(self, rule: str, word: str) -> frozenset[str]:
         """The files in which ``rule`` found ``word``."""

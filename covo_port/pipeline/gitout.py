@@ -26,11 +26,12 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from covo_port import __version__
-from covo_port.model import ENGINE_CODE, FileKind, Finding, Severity
+from covo_port.model import ENGINE_CODE, FileKind, FileStatus, Finding, Rule, Severity
 from covo_port.pipeline.checkout import Checkout, public_url
 from covo_port.pipeline.git import (
     EMAIL,
@@ -93,13 +94,23 @@ def _pristine_message(result: Result, url: str | None) -> str:
     return subject + "\n\n" + "\n".join(body) + "\n"
 
 
-def _rule_message(rule_id: str, summary: str, counts: dict[str, int]) -> str:
-    lines = [f"{path}: {n} change{'s' if n != 1 else ''}" for path, n in counts.items()]
-    return f"{rule_id}: {summary}\n\n" + "\n".join(lines) + "\n"
+def _rule_message(rule: type[Rule] | None, rule_id: str, counts: dict[str, int],
+                  added: dict[str, list[str]]) -> str:
+    """The commit message of one rule's rewrite: its summary, whether it fixes a problem that
+    is not the NPU's (a reviewer may drop it), and what it changed and added, per file."""
+    lines = [f"{path}: added, with {', '.join(added[path])}" if path in added
+             else f"{path}: {n} change{'s' if n != 1 else ''}" for path, n in counts.items()]
+    body = ""
+    if rule is not None and rule.fixes_non_npu:
+        body = (f"Not an NPU fix: {rule.fixes_non_npu}\nA reviewer may drop this commit "
+                "(the rest of the port does not depend on it).\n\n")
+    summary = rule.summary if rule is not None else ""
+    return f"{rule_id}: {summary}\n\n" + body + "\n".join(lines) + "\n"
 
 
-def build_repo(tmp: Path, entries: list[Entry], result: Result, summaries: dict[str, str],
-               checkout: Checkout | None = None, author: str | None = None) -> GitInfo | None:
+def build_repo(tmp: Path, entries: list[Entry], result: Result,
+               rules: Sequence[type[Rule]] = (), checkout: Checkout | None = None,
+               author: str | None = None) -> GitInfo | None:
     """Make ``tmp`` (OUT being written) a git repository holding the pristine tree and one
     commit per rule. ``checkout``: SRC's repository, if it is a checkout (its URL and date);
     ``author``: ``'Name <email>'`` of the commits [default: covo-port's own]. Returns None,
@@ -147,6 +158,13 @@ def build_repo(tmp: Path, entries: list[Entry], result: Result, summaries: dict[
             put(stream, entry.rel, modes[entry.rel],
                 (tmp / entry.rel).read_bytes() if pristine is None else pristine)
 
+        added = {r.path: r for r in manifest.files if r.status is FileStatus.ADDED
+                 and _tracked(r.path) and r.path not in modes}
+        modes.update(dict.fromkeys(added, "100644"))
+        helpers: dict[tuple[str, str], list[str]] = {}
+        for helper in result.support:
+            helpers.setdefault((helper.rule, helper.path), []).append(helper.name)
+        by_id = {r.id: r for r in rules}
         per_file = Counter((c.rule, c.path) for c in manifest.changes)
         rule_ids = []
         for rule_id in manifest.rules:
@@ -156,7 +174,9 @@ def build_repo(tmp: Path, entries: list[Entry], result: Result, summaries: dict[
                 continue
             rule_ids.append(rule_id)
             counts = {path: per_file[(rule_id, path)] for path in changed}
-            commit(stream, _rule_message(rule_id, summaries.get(rule_id, ""), counts))
+            new = {path: sorted(helpers.get((rule_id, path), [])) for path in changed
+                   if path in added}
+            commit(stream, _rule_message(by_id.get(rule_id), rule_id, counts, new))
             for path, data in changed.items():
                 put(stream, path, modes[path], data)
         stream.write(b"done\n")

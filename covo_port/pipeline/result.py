@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from covo_port.engines import FileOutcome
-from covo_port.model import FileStatus, Finding, Severity
+from covo_port.model import FileStatus, Finding, Severity, SupportHelper
 from covo_port.pipeline.manifest import FileRecord, Manifest
 
 
@@ -53,6 +53,8 @@ class Result:
     git: GitInfo | None = None
     #: the patch series written into OUT (``apply`` without ``--patches``/``--no-patches``)
     patches: list[Path] | None = None
+    #: the helpers that the changed files import from support modules (pipeline.support)
+    support: list[SupportHelper] = field(default_factory=list)
 
     def add(self, file: FileResult, keep_stages: bool) -> None:
         """Gather one file's result (in the order of the walk)."""
@@ -60,6 +62,8 @@ class Result:
         self.manifest.changes.extend(file.outcome.changes)
         self.manifest.findings.extend(file.outcome.findings)
         self.manifest.suppressed.extend(file.outcome.suppressed)
+        if file.record.status is FileStatus.CHANGED:
+            self.support.extend(h for h in file.outcome.support if h not in self.support)
         if file.output is not None:
             self.outputs[file.record.path] = file.output
             if keep_stages:
@@ -69,7 +73,8 @@ class Result:
 
     @property
     def pending(self) -> bool:
-        return any(f.status is FileStatus.CHANGED for f in self.manifest.files)
+        return any(f.status in (FileStatus.CHANGED, FileStatus.ADDED)
+                   for f in self.manifest.files)
 
     @property
     def has_errors(self) -> bool:

@@ -40,6 +40,7 @@ from covo_port.pipeline.select import (
     generated_result,
     select_files,
 )
+from covo_port.pipeline.support import add_support, tree_layout
 from covo_port.pipeline.walk import Entry, EntryKind, walk
 from covo_port.pipeline.writer import Snapshot, remove_stale, snapshot, write_tree
 from covo_port.registry import engine_config
@@ -91,13 +92,16 @@ def check_patches(src: Path, patches: Path) -> None:
                          "modified: put the patches beside it")
 
 
-def build_tree_index(src: Path, paths: Iterable[str], rules: Iterable[type[Rule]]) -> TreeIndex:
-    """What the ``needs_tree`` rules must know of SRC: for each, which files hold each of the
-    words it extracts. Files over the size limit, unreadable or binary are left out (they are
-    copied unchanged and reported)."""
+def build_tree_index(src: Path, paths: Iterable[str], rules: Iterable[type[Rule]],
+                     entries: Iterable[Entry] = ()) -> TreeIndex:
+    """What the rules must know of SRC: its layout (package folders, support modules, from
+    ``entries``) and, for each ``needs_tree`` rule, which files hold each of the words it
+    extracts. Files over the size limit, unreadable or binary are left out (they are copied
+    unchanged and reported)."""
+    packages, support = tree_layout(src, entries)
     tree_rules = [r for r in rules if r.needs_tree]
     words: dict[str, dict[str, set[str]]] = {r.id: {} for r in tree_rules}
-    for rel in paths:
+    for rel in paths if tree_rules else ():
         full = src / rel
         try:
             if full.stat().st_size > MAX_REWRITE_BYTES:
@@ -111,7 +115,7 @@ def build_tree_index(src: Path, paths: Iterable[str], rules: Iterable[type[Rule]
             for word in rule.tree_words(rel, data):
                 words[rule.id].setdefault(word, set()).add(rel)
     return TreeIndex({rule: {w: frozenset(f) for w, f in found.items()}
-                      for rule, found in words.items()})
+                      for rule, found in words.items()}, packages, support)
 
 
 Progress = Callable[[str], None]
@@ -171,8 +175,7 @@ def apply_tree(
         manifest.source_dirty = differs(checkout, (
             e.rel for e in entries if e.kind in (EntryKind.FILE, EntryKind.SYMLINK)))
     files, program = select_files(src, entries, selection)
-    if any(rule.needs_tree for rule in config.rules):
-        config.tree = build_tree_index(src, program, config.rules)
+    config.tree = build_tree_index(src, program, config.rules, entries)
     if on_start:
         on_start(len(files))
 
@@ -190,10 +193,11 @@ def apply_tree(
         where = ", ".join(names) if len(names) <= 3 else f"{names[0]} .. {names[-1]}"
         raise InputError(f"a worker process died (killed or out of memory?) while rewriting "
                          f"one of {len(names)} file(s) ({where}); nothing was written") from None
+    add_support(result, config.rules, keep)
     if not writing or out is None:
         return result
     try:
-        write_tree(src, out, entries, result, {r.id: r.summary for r in config.rules},
+        write_tree(src, out, entries, result, config.rules,
                    checkout=checkout, author=author, expected=expected, patches=patches)
     except OSError as exc:  # a read-only or full destination: OUT is left as it was
         raise InputError(f"cannot write {out}: {exc.strerror or exc}; nothing was written"

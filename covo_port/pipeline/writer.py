@@ -15,9 +15,10 @@ import shutil
 import socket
 import stat
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from covo_port.model import ENGINE_CODE, FileKind, FileStatus, Finding, Severity, UserError
+from covo_port.model import ENGINE_CODE, FileKind, FileStatus, Finding, Rule, Severity, UserError
 from covo_port.pipeline.checkout import Checkout
 from covo_port.pipeline.gitout import build_repo, patches_folder, write_patches
 from covo_port.pipeline.result import Result
@@ -127,10 +128,11 @@ def _copy(src: Path, dest: Path, rel: str, result: Result) -> None:
 
 
 def write_tree(src: Path, out: Path, entries: list[Entry], result: Result,
-               summaries: dict[str, str], *, checkout: Checkout | None = None,
+               rules: Sequence[type[Rule]], *, checkout: Checkout | None = None,
                author: str | None = None, expected: Snapshot | None = None,
                patches: bool = False) -> None:
     """Write OUT atomically: a temporary sibling folder, renamed into place at the end.
+    ``rules``: the run's rules (their commits in OUT's history).
 
     ``expected``: what OUT held when the run began (see :func:`snapshot`); OUT is replaced only
     if it still holds exactly that. ``patches``: also write the patch series into
@@ -158,7 +160,14 @@ def write_tree(src: Path, out: Path, entries: list[Entry], result: Result,
                     os.chmod(dest, entry.mode)
                 else:
                     _copy(src, dest, entry.rel, result)
-            result.git = build_repo(tmp, entries, result, summaries, checkout, author)
+            for record in result.manifest.files:
+                if record.status is FileStatus.ADDED:  # support modules (pipeline.support)
+                    dest = tmp / record.path
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    with open(dest, "xb") as file:  # never over a file of SRC
+                        file.write(result.outputs[record.path])
+                    os.chmod(dest, record.mode)
+            result.git = build_repo(tmp, entries, result, rules, checkout, author)
             if patches and result.git is not None:
                 written = write_patches(tmp, patches_folder(tmp))
                 result.patches = [patches_folder(out) / p.name for p in written]

@@ -47,9 +47,11 @@ def file_diffs(out: Path, manifest: Manifest) -> list[FileDiff]:
     base = base_commit(out)
     diffs = []
     for record in manifest.files:
-        if record.status is not FileStatus.CHANGED:
+        if record.status not in (FileStatus.CHANGED, FileStatus.ADDED):
             continue
-        if base is not None:
+        if record.status is FileStatus.ADDED:  # a support module: not in the source
+            before = None
+        elif base is not None:
             before = pristine_file(out, base, record.path)
         else:
             try:
@@ -68,9 +70,12 @@ def file_diffs(out: Path, manifest: Manifest) -> list[FileDiff]:
     return diffs
 
 
-def unified(path: str, rules: tuple[str, ...], before: bytes, after: bytes) -> FileDiff:
-    """The unified diff of one file, ``a/PATH`` -> ``b/PATH`` (what ``git apply`` reads)."""
-    lines = list(difflib.unified_diff(_lines(before), _lines(after), f"a/{path}", f"b/{path}"))
+def unified(path: str, rules: tuple[str, ...], before: bytes | None, after: bytes) -> FileDiff:
+    """The unified diff of one file, ``a/PATH`` -> ``b/PATH`` (what ``git apply`` reads);
+    ``before`` None: a file that the run added (``/dev/null`` -> ``b/PATH``)."""
+    lines = list(difflib.unified_diff(_lines(before or b""), _lines(after),
+                                      "/dev/null" if before is None else f"a/{path}",
+                                      f"b/{path}"))
     text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                    for line in lines)
     added = sum(1 for x in lines if x.startswith("+") and not x.startswith("+++"))
@@ -81,9 +86,11 @@ def unified(path: str, rules: tuple[str, ...], before: bytes, after: bytes) -> F
 def run_diffs(src: Path, result: Result) -> list[FileDiff]:
     """The unified diffs of what a run changed (or, in check mode, would change), from SRC and
     the run's outputs: ``apply --diff`` writes nothing."""
-    return [unified(record.path, tuple(record.rules), (src / record.path).read_bytes(),
+    return [unified(record.path, tuple(record.rules),
+                    None if record.status is FileStatus.ADDED else (src / record.path).read_bytes(),
                     result.outputs[record.path])
-            for record in result.manifest.files if record.status is FileStatus.CHANGED]
+            for record in result.manifest.files
+            if record.status in (FileStatus.CHANGED, FileStatus.ADDED)]
 
 
 def stat_rows(manifest: Manifest, diffs: list[FileDiff]) -> tuple[list[tuple], list[tuple]]:

@@ -22,8 +22,9 @@ def summary(manifest: Manifest) -> dict[str, Any]:
     findings = Counter(f.severity.value for f in manifest.findings)
     rows, total = category_counts(manifest)
     return {
-        "files": len(manifest.files),
+        "files": len(manifest.files) - statuses[FileStatus.ADDED],
         "changed": statuses[FileStatus.CHANGED],
+        "added": statuses[FileStatus.ADDED],
         "unchanged": statuses[FileStatus.UNCHANGED] + statuses[FileStatus.COPIED],
         "failed": statuses[FileStatus.FAILED],
         "skipped": statuses[FileStatus.SKIPPED],
@@ -61,6 +62,10 @@ def render(result: Result, console: Console) -> None:
         files.add_column(col, justify="right")
     files.add_row(*(str(s["files"] if col == "scanned" else s[col]) for col in columns))
     console.print(files)
+    for record in manifest.files:
+        if record.status is FileStatus.ADDED:
+            console.print(f"added: {escape(record.path)} (the helpers of "
+                          f"{', '.join(record.rules)}, imported by the modules that use them)")
     if s["excluded"]:
         console.print(f"excluded: {s['excluded']} file(s) copied unchanged, not rewritten "
                       "(--include/--exclude, .gitignore, generated; the manifest says why)")

@@ -25,6 +25,7 @@ from covo_port.pipeline.manifest import Manifest
 #: How the code under test reaches the ``npu`` device: the CPU emulation, a real Ascend device
 #: through torch_npu, or no device at all (plain CPU code, e.g. the unported source tree).
 RUNTIMES = ("emulate", "torch_npu", "none")
+POLL_SECONDS = 0.5  # how often a watched action's result is read
 
 
 @dataclass
@@ -117,8 +118,11 @@ class Runner:
         self.count = itertools.count(1)  # result file names; next() is atomic across threads
 
     def run(self, action: str, args: list[str], *, cwd: Path, runtime: str,
-            limit: float) -> tuple[dict[str, Any], str | None]:
-        """The action's result and, if it failed, one line saying why."""
+            limit: float, watch: Callable[[dict[str, Any]], None] | None = None
+            ) -> tuple[dict[str, Any], str | None]:
+        """The action's result and, if it failed, one line saying why. ``watch`` is told of the
+        result each time its step changes while the action runs (read every
+        :data:`POLL_SECONDS`)."""
         result = self.work / f"{next(self.count):02d}-{action}.json"
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         if runtime == "emulate":
@@ -128,17 +132,32 @@ class Runner:
             env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         cmd = [sys.executable, "-m", self.module, action, "--result", str(result),
                "--runtime", runtime, *args]
-        try:
-            proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=limit, check=False)
-        except subprocess.TimeoutExpired:
-            data = read_json(result)
-            return data, f"time limit of {limit:.0f} s reached during: {data.get('step', 'start')}"
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + limit
+        step = None
+        while True:
+            wait = max(0.0, deadline - time.monotonic())
+            try:
+                _, stderr = proc.communicate(timeout=min(wait, POLL_SECONDS) if watch else wait)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    proc.kill()
+                    proc.communicate()
+                    data = read_json(result)
+                    return data, (f"time limit of {limit:.0f} s reached during: "
+                                  f"{data.get('step', 'start')}")
+                if watch is not None:
+                    data = read_json(result)
+                    if data.get("step") != step:
+                        step = data.get("step")
+                        watch(data)
         data = read_json(result)
         if data.get("error"):
             return data, str(data["error"])
         if proc.returncode != 0:
-            tail = [line for line in proc.stderr.splitlines() if line.strip()][-1:]
+            tail = [line for line in stderr.splitlines() if line.strip()][-1:]
             return data, f"runner exited with status {proc.returncode}" + (
                 f": {tail[0].strip()}" if tail else "")
         return data, None

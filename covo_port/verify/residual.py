@@ -16,6 +16,7 @@ from covo_port.pipeline.manifest import Manifest
 from covo_port.pipeline.run import apply_tree
 from covo_port.pipeline.walk import EntryKind, walk
 from covo_port.verify.core import StageResult
+from covo_port.verify.lang import EN, Text
 
 NAME, TITLE = "residual", "Residual scan"
 _DEVICE_STRING = re.compile(r"^cuda(:\d+)?$")
@@ -76,9 +77,7 @@ def stage_residual(out: Path, manifest: Manifest, number: int = 1) -> StageResul
     stage.data = {"python_files": python_files, "files_checked": len(check.manifest.files),
                   "pending_rewrites": pending, "cuda_tokens": tokens,
                   "findings_for_review": review, "leftovers": leftovers}
-    stage.summary = (f"{len(check.manifest.files)} files checked with every rule, "
-                     f"{python_files} Python files token-scanned: {pending} rewrite(s) pending, "
-                     f"{tokens} CUDA token(s) in code")
+    stage.summary = summary(stage.data)
     if leftovers:
         first = leftovers[0]
         counts = [f"{pending} rewrite(s) pending", f"{tokens} CUDA token(s) in code"]
@@ -89,20 +88,30 @@ def stage_residual(out: Path, manifest: Manifest, number: int = 1) -> StageResul
     return stage
 
 
-def render(s: StageResult) -> list[str]:
+def summary(d: dict[str, Any], t: Text = EN) -> str:
+    """The residual stage's figures in one line."""
+    return t("{files} files checked with every rule, {python} Python files token-scanned: "
+             "{pending} rewrite(s) pending, {tokens} CUDA token(s) in code",
+             files=d["files_checked"], python=d["python_files"], pending=d["pending_rewrites"],
+             tokens=d["cuda_tokens"])
+
+
+def render(s: StageResult, t: Text = EN) -> list[str]:
     """The residual stage's section of a Markdown report."""
     from covo_port.verify.markdown import table
 
     d = s.data
     if not d:
         return []
-    lines = [f"covo-port's rules re-run in check mode over OUT ({d['files_checked']} files), and "
-             f"the code of its {d['python_files']} Python files scanned for CUDA identifiers and "
-             "CUDA device strings (comments and other strings excluded): "
-             f"{d['pending_rewrites']} rewrite(s) pending, {d['cuda_tokens']} CUDA token(s); "
-             f"{d['findings_for_review']} finding(s) for review (listed at the end).", ""]
+    lines = [t("covo-port's rules re-run in check mode over OUT ({files} files), and the code of "
+               "its {python} Python files scanned for CUDA identifiers and CUDA device strings "
+               "(comments and other strings excluded): {pending} rewrite(s) pending, {tokens} "
+               "CUDA token(s); {review} finding(s) for review (listed at the end).",
+               files=d["files_checked"], python=d["python_files"],
+               pending=d["pending_rewrites"], tokens=d["cuda_tokens"],
+               review=d["findings_for_review"]), ""]
     if d["leftovers"]:
-        lines += table(("where", "rule", "left over"), [
-            (f"{x['path']}:{x['line']}", x["rule"] or "token scan", x["text"])
+        lines += table((t("where"), t("rule"), t("left over")), [
+            (f"{x['path']}:{x['line']}", x["rule"] or t("token scan"), x["text"])
             for x in d["leftovers"]])
     return lines

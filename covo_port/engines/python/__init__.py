@@ -183,4 +183,6 @@ def _rewrite(module: cst.Module, source: bytes, path: str,
             outcome.changes.clear()
             outcome.error_line = exc.raw_line
             outcome.error = "a rewrite produced invalid Python; file left unchanged (please report)"
+    changed_by = {rule_id for rule_id, _ in outcome.stages}
+    outcome.support = [h for h in file.support if h.rule in changed_by]
     return outcome

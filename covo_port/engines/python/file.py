@@ -35,6 +35,7 @@ from covo_port.model import (
     RunOptions,
     Safety,
     Severity,
+    SupportHelper,
     Target,
     TreeIndex,
 )
@@ -103,6 +104,8 @@ class PyFile:
         self.findings: list[Finding] = []
         #: The node of each finding (for suppressions and annotations), in step with findings.
         self.finding_nodes: list[cst.CSTNode] = []
+        #: The helpers the rewritten module imports from a support module.
+        self.support: list[SupportHelper] = []
         self._resolved: dict[ProviderT, Mapping[cst.CSTNode, Any]] = {}
         self._names = _QualifiedNames(self.wrapper, self.resolve)
 
@@ -201,8 +204,14 @@ class PyFile:
         """The indentation of the block a statement stands in ("" for anything else)."""
         if column == 1 or not isinstance(node, cst.BaseStatement):
             return ""
-        start = self.printed().split(b"\n", line)[line - 1].decode(self.module.encoding, "replace")
+        if line > len(self._lines):
+            return ""
+        start = self._lines[line - 1].decode(self.module.encoding, "replace")
         return start.removeprefix("\ufeff")[:column - 1]
+
+    @cached_property
+    def _lines(self) -> list[bytes]:
+        return self.source.splitlines()  # \n, \r\n and \r, as libcst counts lines
 
     def recorded_changes(self) -> Sequence[Change]:
         return [edit.change for edit in self.edits]
@@ -237,3 +246,7 @@ class PyFile:
         line, column, _, _ = self._position(rule, node)
         self.findings.append(Finding(rule.id, self.path, line, column, severity, message))
         self.finding_nodes.append(node)
+
+    def add_support(self, helper: SupportHelper) -> None:
+        if helper not in self.support:
+            self.support.append(helper)

@@ -23,13 +23,22 @@ from collections.abc import Iterator, Mapping, Sequence
 import libcst as cst
 from libcst.metadata import PositionProvider, QualifiedNameProvider, ScopeProvider
 
+from covo_port.engines.python.branches import (
+    callee,
+    chain_tests,
+    deciding_test,
+    dtypes_tested,
+    ends_in_jump,
+    inside,
+    later_statements,
+    subject,
+)
 from covo_port.engines.python.file import Edit, PyFile
 from covo_port.lib.ascend_ops import supported_dtypes
 from covo_port.lib.consumers import consumer_of
 from covo_port.lib.tree import calls_in, nodes_in
 from covo_port.model import ENGINE_CODE, Finding, PythonRule, Severity
 
-_JUMPS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
 _BLOCKING = (Severity.WARNING, Severity.ERROR)
 #: Keyword arguments that select CUDA-only kernels of the library they are given to.
 CUDA_ONLY_KEYWORDS = {"load_in_8bit": "bitsandbytes 8-bit weights",
@@ -40,26 +49,6 @@ CUDA_ONLY_KEYWORDS = {"load_in_8bit": "bitsandbytes 8-bit weights",
 CUDA_ONLY_VALUES = {"flash_attention_2": "flash-attn 2", "flash_attention_3": "flash-attn 3",
                     "inductor": "TorchInductor, whose GPU code is Triton for CUDA"}
 _STATEMENTS = (cst.SimpleStatementLine, cst.Decorator, cst.BaseCompoundStatement)
-
-
-def _ends_in_jump(block: cst.BaseSuite | None) -> bool:
-    if isinstance(block, cst.IndentedBlock) and block.body:
-        last = block.body[-1]
-        return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], _JUMPS)
-    if isinstance(block, cst.SimpleStatementSuite) and block.body:
-        return isinstance(block.body[-1], _JUMPS)
-    return False
-
-
-def _later_statements(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
-                      ) -> list[cst.CSTNode]:
-    """The statements after ``node`` in the block that holds it."""
-    block = parents.get(node)
-    body = getattr(block, "body", None)
-    if not isinstance(body, (list, tuple)):
-        return []
-    index = next((i for i, s in enumerate(body) if s is node), None)
-    return [] if index is None else list(body[index + 1:])
 
 
 class Guard:
@@ -126,6 +115,10 @@ class Guard:
             consumer = next((c for q in names if (c := consumer_of(q.name)) is not None), None)
             if consumer is not None:
                 why = f"it hands work to {consumer.library}"
+            called = callee(call)
+            if called is not None and "cuda" in called.lower() and called != "cuda" and not any(
+                    q.name.startswith("torch.cuda") for q in names):
+                why = f"it calls {called}, which by its name runs CUDA code"
             for arg in call.args:
                 keyword = arg.keyword.value if arg.keyword is not None else None
                 off = isinstance(arg.value, cst.Name) and arg.value.value == "False"
@@ -139,12 +132,12 @@ class Guard:
         """A call in ``guarded`` that gives an object the test asks the dtype of to an API that
         Ascend's table supports without that dtype (``x.is_cuda and x.dtype == torch.float16``
         guarding ``torch.view_as_complex(x...)``: the table lists fp32 and fp64 only)."""
-        tested = [pair for c in nodes_in(test, cst.Comparison) for pair in _dtypes_tested(c)]
+        tested = [pair for c in nodes_in(test, cst.Comparison) for pair in dtypes_tested(c)]
         if not tested:
             return None
         for region in guarded:
             for call in calls_in(region):
-                given = {_subject(a.value) for a in call.args}
+                given = {subject(a.value) for a in call.args}
                 dtypes = {dtype for subject, dtype in tested if subject in given}
                 if not dtypes:
                     continue
@@ -173,9 +166,9 @@ class Guard:
             head: cst.CSTNode = owner
             while isinstance(up := self.parents.get(head), cst.If) and up.orelse is head:
                 head = up
-            if _ends_in_jump(owner.body) or (
-                    isinstance(owner.orelse, cst.Else) and _ends_in_jump(owner.orelse.body)):
-                yield from _later_statements(head, self.parents)
+            if ends_in_jump(owner.body) or (
+                    isinstance(owner.orelse, cst.Else) and ends_in_jump(owner.orelse.body)):
+                yield from later_statements(head, self.parents)
         elif isinstance(owner, cst.IfExp) and owner.test is test:
             yield owner.body
             yield owner.orelse
@@ -271,56 +264,21 @@ class Guard:
         return current
 
 
-#: ``torch.<name>`` dtypes that a test may compare with -> torch's own name of the dtype
-_DTYPES = {"float16": "float16", "half": "float16", "bfloat16": "bfloat16",
-           "float64": "float64", "double": "float64"}
-
-
-def _dtypes_tested(comparison: cst.Comparison) -> list[tuple[str, str]]:
-    """(``x``, the dtype) for ``x.dtype == torch.float16`` (or ``is``)."""
-    left = comparison.left
-    if not (isinstance(left, cst.Attribute) and left.attr.value == "dtype"
-            and isinstance(left.value, cst.Name)):
-        return []
-    found = []
-    for target in comparison.comparisons:
-        value = target.comparator
-        if isinstance(target.operator, cst.Equal | cst.Is) and isinstance(
-                value, cst.Attribute) and isinstance(value.value, cst.Name) and (
-                value.value.value == "torch") and value.attr.value in _DTYPES:
-            found.append((left.value.value, _DTYPES[value.attr.value]))
-    return found
-
-
-def _subject(value: cst.BaseExpression) -> str | None:
-    """``x`` for ``x``, ``x.reshape(...)``, ``x[..., ::2]``, ``x.T``: the object whose dtype an
-    argument keeps (a call of anything else makes a new one)."""
-    while True:
-        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
-            value = value.func.value
-        elif isinstance(value, cst.Attribute | cst.Subscript):
-            value = value.value
-        else:
-            return value.value if isinstance(value, cst.Name) else None
-
-
-def _inside(node: cst.CSTNode, container: cst.CSTNode,
-            parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
-    current: cst.CSTNode | None = node
-    while current is not None:
-        if current is container:
-            return True
-        current = parents.get(current)
-    return False
-
-
 def enforce(file: PyFile, rules: Sequence[type[PythonRule]]) -> None:
-    """Drop the edits of every test whose probe guards code that cannot run on the target, and
-    report each such test once."""
+    """Drop the edits of every test whose probe guards code that cannot run on the target, or
+    a value whose rewrite is only proposed (an unsafe fix: a probe switched to the NPU would
+    hand it the CUDA value), and report each such test once."""
     if not file.edits:
         return
     guard = Guard(file, rules)
     left: list[tuple[cst.CSTNode, Finding, Edit]] = []
+    for finding, node in zip(file.findings, file.finding_nodes, strict=True):
+        test = deciding_test(node, file.parents) if finding.fix is not None else None
+        edit = next((e for e in file.edits if test is not None
+                     and inside(e.node, test, file.parents)), None)
+        if test is not None and edit is not None and all(t is not test for t, _, _ in left):
+            left.append((test, finding, edit))
+    _keep_chains_with_npu_branches(file)
     for edit in file.edits:
         inner = guard.feeding(edit.node, edit.change.rule)
         if inner is not None and all(t is not edit.node for t, _, _ in left):
@@ -338,10 +296,10 @@ def enforce(file: PyFile, rules: Sequence[type[PythonRule]]) -> None:
     if not left:
         return
     dropped = [e for e in file.edits
-               if any(_inside(e.node, test, file.parents) for test, _, _ in left)]
+               if any(inside(e.node, test, file.parents) for test, _, _ in left)]
     file.edits[:] = [e for e in file.edits if all(e is not d for d in dropped)]
     for test, blocking, edit in left:
-        others = sum(1 for d in dropped if _inside(d.node, test, file.parents)) - 1
+        others = sum(1 for d in dropped if inside(d.node, test, file.parents)) - 1
         more = f" ({others} other rewrite(s) in this test left too)" if others > 0 else ""
         file.findings.append(Finding(
             edit.change.rule, file.path, edit.change.line, edit.change.column, Severity.WARNING,
@@ -350,6 +308,34 @@ def enforce(file: PyFile, rules: Sequence[type[PythonRule]]) -> None:
             f"{_short(blocking.message)}); left whole, as it was, so the CUDA-free path runs on "
             f"the NPU{more}"))
         file.finding_nodes.append(test)
+
+
+def _keep_chains_with_npu_branches(file: PyFile) -> None:
+    """An ``if``/``elif`` chain that already has a branch for the NPU keeps its CUDA branch:
+    switched, it would be a second, unreachable NPU branch."""
+    seen: set[int] = set()
+    for edit in list(file.edits):
+        current: cst.CSTNode | None = edit.node
+        while current is not None and not isinstance(file.parents.get(current), cst.If):
+            current = file.parents.get(current)
+        tests = chain_tests(current, file.parents) if current is not None else []
+        npu = next((t for t in tests if t is not current
+                    and "npu" in file.module.code_for_node(t).lower()), None)
+        if npu is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        branch = file.parents[current]
+        assert isinstance(branch, cst.If)
+        dropped = [e for e in file.edits if inside(e.node, current, file.parents)
+                   or inside(e.node, branch.body, file.parents)]
+        file.edits[:] = [e for e in file.edits if all(e is not d for d in dropped)]
+        line = file.metadata(PositionProvider, npu, None)
+        file.findings.append(Finding(
+            edit.change.rule, file.path, edit.change.line, edit.change.column, Severity.INFO,
+            f"{edit.change.message}: not rewritten: this if/elif chain already has a branch for "
+            f"the NPU (line {line.start.line if line else '?'}); its CUDA branch is left as it "
+            "is"))
+        file.finding_nodes.append(current)
 
 
 def _short(message: str, limit: int = 90) -> str:

@@ -72,6 +72,9 @@ class Recorder:
         self.known = known
         self.folder = folder
         self.test: str | None = None  # the pytest node running now, told by the plugin
+        #: Where set, names the part of the program a call belongs to (a component of a model):
+        #: operators and refusals are counted per scope, and their records say it.
+        self.scope: Callable[[], str] | None = None
         self._lock = threading.Lock()
         self._names: dict[Any, str] = {}
         self.modes: list[TorchDispatchMode] = []  # entered for good: kept alive here
@@ -86,8 +89,8 @@ class Recorder:
         self.token = uuid.uuid4().hex[:8]
         self.started = time.time()
         self.written = False
-        self.ops: dict[tuple[Any, frozenset[torch.dtype], frozenset[torch.dtype], Any],
-                       list[Any]] = {}
+        self.ops: dict[tuple[Any, frozenset[torch.dtype], frozenset[torch.dtype], Any,
+                             str | None], list[Any]] = {}
         self.refusals: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.cuda: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.syncs: dict[str, list[Any]] = {}
@@ -98,7 +101,7 @@ class Recorder:
     def kernel(self, func: torch._ops.OpOverload, inputs: list[torch.Tensor],
                outputs: list[torch.Tensor], api: Any) -> None:
         key = (func, frozenset(t.dtype for t in inputs), frozenset(t.dtype for t in outputs),
-               api)
+               api, self.scope() if self.scope is not None else None)
         entry = self.ops.get(key)
         if entry is None:
             self.ops[key] = [1, caller_location(), self.test]
@@ -106,11 +109,13 @@ class Recorder:
             entry[0] += 1
 
     def refusal(self, error: UnsupportedOnNPU) -> None:
-        key = (error.api, error.dtypes, error.where, self.test)
+        scope = self.scope() if self.scope is not None else None
+        key = (error.api, error.dtypes, error.where, self.test, scope)
         with self._lock:
             entry = self.refusals.setdefault(key, {
                 "api": error.api, "dtypes": list(error.dtypes), "reason": error.reason,
-                "hint": error.hint, "where": error.where, "test": self.test, "count": 0})
+                "hint": error.hint, "where": error.where, "test": self.test, "count": 0}
+                | ({"scope": scope} if scope is not None else {}))
             entry["count"] += 1
 
     def sync(self, kind: str) -> None:
@@ -148,8 +153,9 @@ class Recorder:
     def data(self) -> dict[str, Any]:
         ops = [{"op": func.overloadpacket._qualified_op_name, "dtypes": _names(inputs),
                 "out": _names(outputs), "api": self._name(api), "count": count,
-                "where": where, "test": test}
-               for (func, inputs, outputs, api), (count, where, test) in list(self.ops.items())]
+                "where": where, "test": test} | ({"scope": scope} if scope is not None else {})
+               for (func, inputs, outputs, api, scope), (count, where, test)
+               in list(self.ops.items())]
         return {
             "schema": SCHEMA, "pid": self.pid, "argv": list(sys.argv), "cwd": os.getcwd(),
             "runtime": self.runtime, "seconds": round(time.time() - self.started, 3),

@@ -279,9 +279,16 @@ def _run_stage(number: int, run: TestRun) -> StageResult:
 
 
 def run_verify(opts: TestsOptions, manifest: Manifest,
-               on_stage: Callable[[StageResult], None] | None = None) -> Verification:
+               on_stage: Callable[[StageResult], None] | None = None,
+               on_start: Callable[[int, str], None] | None = None) -> Verification:
+    """The three stages; ``on_start`` is told of each (number, title) as it starts,
+    ``on_stage`` of each as it ends."""
     v = Verification(opts, manifest, started=core.now())
     started = time.perf_counter()
+
+    def start(number: int) -> None:
+        if on_start:
+            on_start(number, STAGES[number - 1][2])
 
     def done(stage: StageResult) -> None:
         v.stages.append(stage)
@@ -296,6 +303,7 @@ def run_verify(opts: TestsOptions, manifest: Manifest,
             v.source = run_tests(opts, tree, "none", origin)[0]
             return _run_stage(1, v.source)
 
+        start(1)
         done(core.guarded(STAGES, 1, source))
 
     def port() -> StageResult:
@@ -304,8 +312,10 @@ def run_verify(opts: TestsOptions, manifest: Manifest,
                                       opts.out)
         return _run_stage(2, v.port)
 
+    start(2)
     done(core.guarded(STAGES, 2, port))
     if v.source is not None and v.port is not None:
+        start(3)
         done(core.guarded(STAGES, 3, lambda: compare(v)))
     else:
         done(core.new_stage(STAGES, 3).fail("not run: a test run did not complete"))
