@@ -17,11 +17,16 @@ from covo_port.lib.flows import ConsumerFlow, consumer_elsewhere, consumer_facts
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import is_imported
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety
 
 
-class DeviceStrings(ImportAware):
-    """## What it does
+class DeviceStrings(ImportAware, id="NPU001", name="cuda-device-strings",
+                    category=Category.DEVICES, cuda_only=True, triggers=("cuda",), needs_tree=True,
+                    declines='a "cuda" string whose use is not certainly a torch device '
+                             '(reported)'):
+    """CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu
+
+    ## What it does
 
     Rewrites `"cuda"`/`"cuda:N"` where the string certainly names a torch device
     (torch.device, .to(), device=/map_location= keywords, device-named parameters, options
@@ -58,114 +63,6 @@ class DeviceStrings(ImportAware):
     Safe: a rewritten string is one torch reads as a device, and the NPU device has the same
     index numbering; any other "cuda" string is reported, never guessed.
     """
-
-    id = "NPU001"
-    category = Category.DEVICES
-    name = "cuda-device-strings"
-    summary = 'CUDA device strings, .cuda() and .is_cuda -> "npu", .npu(), .is_npu'
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = True
-    declines = 'a "cuda" string whose use is not certainly a torch device (reported)'
-    triggers = ("cuda",)
-    needs_tree = True
-    examples = (
-        Example(  # bitsandbytes moves and quantises in its own .cuda()
-            "import bitsandbytes as bnb\n"
-            "w = bnb.nn.Params4bit(data, requires_grad=False)\nw.cuda(device)\n",
-            findings=1,
-        ),
-        Example(
-            'import torch\nmodel = model.to("cuda:0")\nx = torch.zeros(3, device="cuda")\n',
-            'import torch\nmodel = model.to("npu:0")\nx = torch.zeros(3, device="npu")\n',
-        ),
-        Example(
-            "import torch as t\n"
-            "dev = t.device('cuda', 1)\n"
-            "state = t.load(path, map_location='cuda:1')\n"
-            "y = x.cuda(1) if x.is_cuda else x.cuda()\n",
-            "import torch as t\n"
-            "dev = t.device('npu', 0)\n"
-            "state = t.load(path, map_location='npu:0')\n"
-            "y = x.npu(0) if x.is_npu else x.npu()\n",
-            device_map=("cuda:1=npu:0",),
-        ),
-        Example(
-            "def init_model(args, decode_device='cuda:1', *, device: str = 'cuda'):\n"
-            "    self.device = 'cuda:0'\n"
-            "    DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
-            "    if x.device.type == 'cuda' or args.device != 'cuda:0':\n"
-            "        pass\n"
-            "init_model(args, decode_device='cuda:1')\n",
-            "def init_model(args, decode_device='npu:1', *, device: str = 'npu'):\n"
-            "    self.device = 'npu:0'\n"
-            "    DEVICE = 'npu' if torch.cuda.is_available() else 'cpu'\n"
-            "    if x.device.type == 'npu' or args.device != 'npu:0':\n"
-            "        pass\n"
-            "init_model(args, decode_device='npu:1')\n",
-        ),
-        Example(  # a device type kept in a variable for autocast and for branches
-            "device_type = 'cuda' if 'cuda' in device else 'cpu'\n"
-            "if device_type == 'cuda':\n"
-            "    x = x.pin_memory()\n",
-            "device_type = 'npu' if 'npu' in device else 'cpu'\n"
-            "if device_type == 'npu':\n"
-            "    x = x.pin_memory()\n",
-        ),
-        Example(
-            "parser.add_argument(\n"
-            "    '--device',  # where to run\n"
-            "    default='cuda:0',\n"
-            "    choices=['cpu', 'cuda:0', 'cuda:1'],\n"
-            ")\n",
-            "parser.add_argument(\n"
-            "    '--device',  # where to run\n"
-            "    default='npu:0',\n"
-            "    choices=['cpu', 'npu:0', 'npu:1'],\n"
-            ")\n",
-        ),
-        Example(
-            "state = torch.load(f, map_location={'cuda:1': 'cuda:0'})\n",
-            "state = torch.load(f, map_location={'cuda:1': 'npu:0'})\n",
-        ),
-        Example(  # options and config fields of every kind, treated the same way
-            "import click, typer\nfrom dataclasses import dataclass, field\n"
-            "@click.option('--device', default='cuda', type=click.Choice(['cpu', 'cuda']))\n"
-            "def main(device):\n    pass\n"
-            "def cli(device: str = typer.Option('cuda', '--device')):\n    pass\n"
-            "@dataclass\nclass Config:\n    device: str = field(default='cuda')\n",
-            "import click, typer\nfrom dataclasses import dataclass, field\n"
-            "@click.option('--device', default='npu', type=click.Choice(['cpu', 'npu']))\n"
-            "def main(device):\n    pass\n"
-            "def cli(device: str = typer.Option('npu', '--device')):\n    pass\n"
-            "@dataclass\nclass Config:\n    device: str = field(default='npu')\n",
-        ),
-        Example(  # a checkpoint saved on CUDA loads onto the CPU on the NPU too
-            "def load(path, device='cuda'):\n"
-            "    map_location = 'cpu' if device in ('cpu', 'mps') else None\n"
-            "    return torch.load(path, map_location=map_location)\n",
-            "def load(path, device='npu'):\n"
-            "    map_location = 'cpu' if device in ('cpu', 'mps', 'npu') else None\n"
-            "    return torch.load(path, map_location=map_location)\n",
-        ),
-        Example(  # devices of libraries that are not torch; a package path named cuda
-            "from faster_whisper import WhisperModel\nfrom kernels.cuda import gelu\n"
-            "def transcribe(audio, asr_device='cuda'):\n"
-            "    model = WhisperModel('small', device=asr_device)\n"
-            "    return WhisperModel('tiny', device='cuda'), gelu\n",
-            findings=2,
-        ),
-        Example(
-            'print("cuda is not required")\nlog("running on cuda")\nname = "cudagraphs"\n'
-            "backend = 'cuda'\n",
-            findings=1,
-        ),
-        Example(
-            "import torch\n"
-            "with torch.autocast(device_type='cuda'):\n    pass\n"
-            "torch.cuda.synchronize()\n",
-        ),
-    )
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
@@ -341,6 +238,104 @@ class DeviceStrings(ImportAware):
         if isinstance(root, cst.Name) and root.value == "torch":
             return True
         return is_imported(self, node)
+
+    examples = (
+        Example(  # bitsandbytes moves and quantises in its own .cuda()
+            "import bitsandbytes as bnb\n"
+            "w = bnb.nn.Params4bit(data, requires_grad=False)\nw.cuda(device)\n",
+            findings=1,
+        ),
+        Example(
+            'import torch\nmodel = model.to("cuda:0")\nx = torch.zeros(3, device="cuda")\n',
+            'import torch\nmodel = model.to("npu:0")\nx = torch.zeros(3, device="npu")\n',
+        ),
+        Example(
+            "import torch as t\n"
+            "dev = t.device('cuda', 1)\n"
+            "state = t.load(path, map_location='cuda:1')\n"
+            "y = x.cuda(1) if x.is_cuda else x.cuda()\n",
+            "import torch as t\n"
+            "dev = t.device('npu', 0)\n"
+            "state = t.load(path, map_location='npu:0')\n"
+            "y = x.npu(0) if x.is_npu else x.npu()\n",
+            device_map=("cuda:1=npu:0",),
+        ),
+        Example(
+            "def init_model(args, decode_device='cuda:1', *, device: str = 'cuda'):\n"
+            "    self.device = 'cuda:0'\n"
+            "    DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
+            "    if x.device.type == 'cuda' or args.device != 'cuda:0':\n"
+            "        pass\n"
+            "init_model(args, decode_device='cuda:1')\n",
+            "def init_model(args, decode_device='npu:1', *, device: str = 'npu'):\n"
+            "    self.device = 'npu:0'\n"
+            "    DEVICE = 'npu' if torch.cuda.is_available() else 'cpu'\n"
+            "    if x.device.type == 'npu' or args.device != 'npu:0':\n"
+            "        pass\n"
+            "init_model(args, decode_device='npu:1')\n",
+        ),
+        Example(  # a device type kept in a variable for autocast and for branches
+            "device_type = 'cuda' if 'cuda' in device else 'cpu'\n"
+            "if device_type == 'cuda':\n"
+            "    x = x.pin_memory()\n",
+            "device_type = 'npu' if 'npu' in device else 'cpu'\n"
+            "if device_type == 'npu':\n"
+            "    x = x.pin_memory()\n",
+        ),
+        Example(
+            "parser.add_argument(\n"
+            "    '--device',  # where to run\n"
+            "    default='cuda:0',\n"
+            "    choices=['cpu', 'cuda:0', 'cuda:1'],\n"
+            ")\n",
+            "parser.add_argument(\n"
+            "    '--device',  # where to run\n"
+            "    default='npu:0',\n"
+            "    choices=['cpu', 'npu:0', 'npu:1'],\n"
+            ")\n",
+        ),
+        Example(
+            "state = torch.load(f, map_location={'cuda:1': 'cuda:0'})\n",
+            "state = torch.load(f, map_location={'cuda:1': 'npu:0'})\n",
+        ),
+        Example(  # options and config fields of every kind, treated the same way
+            "import click, typer\nfrom dataclasses import dataclass, field\n"
+            "@click.option('--device', default='cuda', type=click.Choice(['cpu', 'cuda']))\n"
+            "def main(device):\n    pass\n"
+            "def cli(device: str = typer.Option('cuda', '--device')):\n    pass\n"
+            "@dataclass\nclass Config:\n    device: str = field(default='cuda')\n",
+            "import click, typer\nfrom dataclasses import dataclass, field\n"
+            "@click.option('--device', default='npu', type=click.Choice(['cpu', 'npu']))\n"
+            "def main(device):\n    pass\n"
+            "def cli(device: str = typer.Option('npu', '--device')):\n    pass\n"
+            "@dataclass\nclass Config:\n    device: str = field(default='npu')\n",
+        ),
+        Example(  # a checkpoint saved on CUDA loads onto the CPU on the NPU too
+            "def load(path, device='cuda'):\n"
+            "    map_location = 'cpu' if device in ('cpu', 'mps') else None\n"
+            "    return torch.load(path, map_location=map_location)\n",
+            "def load(path, device='npu'):\n"
+            "    map_location = 'cpu' if device in ('cpu', 'mps', 'npu') else None\n"
+            "    return torch.load(path, map_location=map_location)\n",
+        ),
+        Example(  # devices of libraries that are not torch; a package path named cuda
+            "from faster_whisper import WhisperModel\nfrom kernels.cuda import gelu\n"
+            "def transcribe(audio, asr_device='cuda'):\n"
+            "    model = WhisperModel('small', device=asr_device)\n"
+            "    return WhisperModel('tiny', device='cuda'), gelu\n",
+            findings=2,
+        ),
+        Example(
+            'print("cuda is not required")\nlog("running on cuda")\nname = "cudagraphs"\n'
+            "backend = 'cuda'\n",
+            findings=1,
+        ),
+        Example(
+            "import torch\n"
+            "with torch.autocast(device_type='cuda'):\n    pass\n"
+            "torch.cuda.synchronize()\n",
+        ),
+    )
 
 
 def _foreign_message(value: str | None, consumer: Consumer) -> str:

@@ -13,8 +13,6 @@ from covo_port.model import (
     Example,
     PythonRule,
     PythonSource,
-    Safety,
-    Severity,
     ShellSource,
 )
 
@@ -28,8 +26,12 @@ _DECLARERS = {"export", "declare", "typeset", "local", "readonly", "unset"}
 
 
 
-class VisibleDevices(PythonRule):
-    """## What it does
+class VisibleDevices(PythonRule, id="NPU002", name="cuda-visible-devices",
+                     category=Category.DEVICES, triggers=(CUDA_ENV,),
+                     declines='a mention whose use is not certain, e.g. in an os.system line'):
+    """CUDA_VISIBLE_DEVICES -> ASCEND_RT_VISIBLE_DEVICES, in Python and shell
+
+    ## What it does
 
     Renames `CUDA_VISIBLE_DEVICES` to `ASCEND_RT_VISIBLE_DEVICES` where it is certainly an
     environment variable: `os.environ[...]`, `os.environ.get/setdefault/pop`, `os.getenv`,
@@ -65,91 +67,6 @@ class VisibleDevices(PythonRule):
     Safe: the Ascend runtime reads the same comma-separated index list from
     ASCEND_RT_VISIBLE_DEVICES.
     """
-
-    id = "NPU002"
-    category = Category.DEVICES
-    name = "cuda-visible-devices"
-    summary = "CUDA_VISIBLE_DEVICES -> ASCEND_RT_VISIBLE_DEVICES, in Python and shell"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'a mention whose use is not certain, e.g. in an os.system line'
-    triggers = (CUDA_ENV,)
-    examples = (
-        Example(
-            'import os\nos.environ["CUDA_VISIBLE_DEVICES"] = "0,1"\n',
-            'import os\nos.environ["ASCEND_RT_VISIBLE_DEVICES"] = "0,1"\n',
-        ),
-        Example(
-            "from os import environ, getenv\n"
-            "ids = environ.get('CUDA_VISIBLE_DEVICES', '0')\n"
-            "first = getenv(\"CUDA_VISIBLE_DEVICES\")  # keep this comment\n"
-            "if 'CUDA_VISIBLE_DEVICES' in environ:\n    pass\n",
-            "from os import environ, getenv\n"
-            "ids = environ.get('ASCEND_RT_VISIBLE_DEVICES', '0')\n"
-            "first = getenv(\"ASCEND_RT_VISIBLE_DEVICES\")  # keep this comment\n"
-            "if 'ASCEND_RT_VISIBLE_DEVICES' in environ:\n    pass\n",
-        ),
-        Example(
-            "import os, subprocess\n"
-            "os.environ.setdefault('CUDA_VISIBLE_DEVICES', '0')\n"
-            "subprocess.run(cmd, env={**os.environ, 'CUDA_VISIBLE_DEVICES': '1'})\n",
-            "import os, subprocess\n"
-            "os.environ.setdefault('ASCEND_RT_VISIBLE_DEVICES', '0')\n"
-            "subprocess.run(cmd, env={**os.environ, 'ASCEND_RT_VISIBLE_DEVICES': '1'})\n",
-        ),
-        Example(
-            "import os\nos.system('CUDA_VISIBLE_DEVICES=0 python train.py')\n"
-            "print('set CUDA_VISIBLE_DEVICES to pick GPUs')\n",
-            findings=2,
-        ),
-        Example(
-            'environ = {}\nenviron["CUDA_VISIBLE_DEVICES"] = "0"\n',
-            findings=1,
-        ),
-        Example(  # the environment of a child process, however it is built
-            "import os, subprocess\n"
-            "env = os.environ.copy()\n"
-            'env["CUDA_VISIBLE_DEVICES"] = str(rank)\n'
-            "other = dict(os.environ, CUDA_VISIBLE_DEVICES='1')\n"
-            "extra = {}\n"
-            "extra.update({'CUDA_VISIBLE_DEVICES': '2'})\n"
-            "subprocess.run(cmd, env=extra)\n",
-            "import os, subprocess\n"
-            "env = os.environ.copy()\n"
-            'env["ASCEND_RT_VISIBLE_DEVICES"] = str(rank)\n'
-            "other = dict(os.environ, ASCEND_RT_VISIBLE_DEVICES='1')\n"
-            "extra = {}\n"
-            "extra.update({'ASCEND_RT_VISIBLE_DEVICES': '2'})\n"
-            "subprocess.run(cmd, env=extra)\n",
-        ),
-        Example(
-            "#!/bin/bash\n# pick devices with CUDA_VISIBLE_DEVICES\n"
-            "CUDA_VISIBLE_DEVICES=4,5 python example.py --model_dir $model_dir \\\n"
-            "    --mode a2t\n"
-            "export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0}\n"
-            'echo "using $CUDA_VISIBLE_DEVICES"\n'
-            "env -u FOO CUDA_VISIBLE_DEVICES=1 torchrun x.py\n"
-            "echo '$CUDA_VISIBLE_DEVICES stays literal'\n",
-            "#!/bin/bash\n# pick devices with CUDA_VISIBLE_DEVICES\n"
-            "ASCEND_RT_VISIBLE_DEVICES=4,5 python example.py --model_dir $model_dir \\\n"
-            "    --mode a2t\n"
-            "export ASCEND_RT_VISIBLE_DEVICES=${ASCEND_RT_VISIBLE_DEVICES:-0}\n"
-            'echo "using $ASCEND_RT_VISIBLE_DEVICES"\n'
-            "env -u FOO ASCEND_RT_VISIBLE_DEVICES=1 torchrun x.py\n"
-            "echo '$CUDA_VISIBLE_DEVICES stays literal'\n",
-            path="run.sh",
-            findings=1,
-        ),
-        Example(
-            "cat <<'EOF' > run.py\nimport os; os.environ['CUDA_VISIBLE_DEVICES']\nEOF\n"
-            "unset CUDA_VISIBLE_DEVICES\n",
-            "cat <<'EOF' > run.py\nimport os; os.environ['CUDA_VISIBLE_DEVICES']\nEOF\n"
-            "unset ASCEND_RT_VISIBLE_DEVICES\n",
-            path="run.sh",
-            findings=1,
-        ),
-    )
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
@@ -300,3 +217,79 @@ class VisibleDevices(PythonRule):
             if m.start() not in renamed and not file.scan.in_comment(m.start()):
                 file.report(cls, m.start(), f"{CUDA_ENV} left as is: its use here is not "
                             f"certain; set {new_env} if it selects devices")
+
+    examples = (
+        Example(
+            'import os\nos.environ["CUDA_VISIBLE_DEVICES"] = "0,1"\n',
+            'import os\nos.environ["ASCEND_RT_VISIBLE_DEVICES"] = "0,1"\n',
+        ),
+        Example(
+            "from os import environ, getenv\n"
+            "ids = environ.get('CUDA_VISIBLE_DEVICES', '0')\n"
+            "first = getenv(\"CUDA_VISIBLE_DEVICES\")  # keep this comment\n"
+            "if 'CUDA_VISIBLE_DEVICES' in environ:\n    pass\n",
+            "from os import environ, getenv\n"
+            "ids = environ.get('ASCEND_RT_VISIBLE_DEVICES', '0')\n"
+            "first = getenv(\"ASCEND_RT_VISIBLE_DEVICES\")  # keep this comment\n"
+            "if 'ASCEND_RT_VISIBLE_DEVICES' in environ:\n    pass\n",
+        ),
+        Example(
+            "import os, subprocess\n"
+            "os.environ.setdefault('CUDA_VISIBLE_DEVICES', '0')\n"
+            "subprocess.run(cmd, env={**os.environ, 'CUDA_VISIBLE_DEVICES': '1'})\n",
+            "import os, subprocess\n"
+            "os.environ.setdefault('ASCEND_RT_VISIBLE_DEVICES', '0')\n"
+            "subprocess.run(cmd, env={**os.environ, 'ASCEND_RT_VISIBLE_DEVICES': '1'})\n",
+        ),
+        Example(
+            "import os\nos.system('CUDA_VISIBLE_DEVICES=0 python train.py')\n"
+            "print('set CUDA_VISIBLE_DEVICES to pick GPUs')\n",
+            findings=2,
+        ),
+        Example(
+            'environ = {}\nenviron["CUDA_VISIBLE_DEVICES"] = "0"\n',
+            findings=1,
+        ),
+        Example(  # the environment of a child process, however it is built
+            "import os, subprocess\n"
+            "env = os.environ.copy()\n"
+            'env["CUDA_VISIBLE_DEVICES"] = str(rank)\n'
+            "other = dict(os.environ, CUDA_VISIBLE_DEVICES='1')\n"
+            "extra = {}\n"
+            "extra.update({'CUDA_VISIBLE_DEVICES': '2'})\n"
+            "subprocess.run(cmd, env=extra)\n",
+            "import os, subprocess\n"
+            "env = os.environ.copy()\n"
+            'env["ASCEND_RT_VISIBLE_DEVICES"] = str(rank)\n'
+            "other = dict(os.environ, ASCEND_RT_VISIBLE_DEVICES='1')\n"
+            "extra = {}\n"
+            "extra.update({'ASCEND_RT_VISIBLE_DEVICES': '2'})\n"
+            "subprocess.run(cmd, env=extra)\n",
+        ),
+        Example(
+            "#!/bin/bash\n# pick devices with CUDA_VISIBLE_DEVICES\n"
+            "CUDA_VISIBLE_DEVICES=4,5 python example.py --model_dir $model_dir \\\n"
+            "    --mode a2t\n"
+            "export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0}\n"
+            'echo "using $CUDA_VISIBLE_DEVICES"\n'
+            "env -u FOO CUDA_VISIBLE_DEVICES=1 torchrun x.py\n"
+            "echo '$CUDA_VISIBLE_DEVICES stays literal'\n",
+            "#!/bin/bash\n# pick devices with CUDA_VISIBLE_DEVICES\n"
+            "ASCEND_RT_VISIBLE_DEVICES=4,5 python example.py --model_dir $model_dir \\\n"
+            "    --mode a2t\n"
+            "export ASCEND_RT_VISIBLE_DEVICES=${ASCEND_RT_VISIBLE_DEVICES:-0}\n"
+            'echo "using $ASCEND_RT_VISIBLE_DEVICES"\n'
+            "env -u FOO ASCEND_RT_VISIBLE_DEVICES=1 torchrun x.py\n"
+            "echo '$CUDA_VISIBLE_DEVICES stays literal'\n",
+            path="run.sh",
+            findings=1,
+        ),
+        Example(
+            "cat <<'EOF' > run.py\nimport os; os.environ['CUDA_VISIBLE_DEVICES']\nEOF\n"
+            "unset CUDA_VISIBLE_DEVICES\n",
+            "cat <<'EOF' > run.py\nimport os; os.environ['CUDA_VISIBLE_DEVICES']\nEOF\n"
+            "unset ASCEND_RT_VISIBLE_DEVICES\n",
+            path="run.sh",
+            findings=1,
+        ),
+    )

@@ -15,7 +15,7 @@ import libcst as cst
 from covo_port.lib.calls import argument, keyword_arg
 from covo_port.lib.names import dotted, is_imported, module_name
 from covo_port.lib.values import all_values, is_side_effect_free, sum_needs_parentheses
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, PythonSource, Severity, Target
 
 _ABS_FUNCS = ("torch.abs", "torch.absolute", "builtins.abs")
 _ABS_METHODS = ("abs", "absolute")
@@ -84,8 +84,12 @@ _SHADOWED = ("import torch\nspec = torch.stft(\n    wave,  # mono\n    512,\n"
              "    return spec.abs() ** 2, torch.abs(spec)\n")
 
 
-class ComplexAbs(PythonRule):
-    """## What it does
+class ComplexAbs(PythonRule, id="NPU004", name="complex-abs", category=Category.OPERATORS,
+                 severity=Severity.ERROR, cuda_only=True, triggers=("abs",),
+                 declines='the tensor is not certainly complex, or not safe to repeat'):
+    """abs() of a complex tensor -> real ** 2 + imag ** 2 (or its sqrt)
+
+    ## What it does
 
     Rewrites `abs()` of a complex tensor (a complex stft/fft result) to `x.real ** 2 +
     x.imag ** 2`, or to its `torch.sqrt` where the magnitude itself is used; `abs() ** 2`
@@ -131,97 +135,6 @@ class ComplexAbs(PythonRule):
     Safe: the same value up to float rounding (the equivalence stage of `verify` measures
     it).
     """
-
-    id = "NPU004"
-    category = Category.OPERATORS
-    name = "complex-abs"
-    summary = "abs() of a complex tensor -> real ** 2 + imag ** 2 (or its sqrt)"
-    severity = Severity.ERROR
-    safety = Safety.SAFE
-    cuda_only = True
-    declines = 'the tensor is not certainly complex, or not safe to repeat'
-    triggers = ("abs",)
-    examples = (
-        Example(
-            "import torch\n\n"
-            "def log_mel(audio, window):\n"
-            "    stft = torch.stft(audio, 400, 160, window=window, return_complex=True)\n"
-            "    magnitudes = stft[..., :-1].abs() ** 2\n"
-            "    return magnitudes\n",
-            "import torch\n\n"
-            "def log_mel(audio, window):\n"
-            "    stft = torch.stft(audio, 400, 160, window=window, return_complex=True)\n"
-            "    magnitudes = stft[..., :-1].real ** 2 + stft[..., :-1].imag ** 2\n"
-            "    return magnitudes\n",
-        ),
-        Example(
-            "import torch as t\nfrom torch.fft import rfft\n\n"
-            "def power(x, y):\n"
-            "    spec = rfft(x)\n"
-            "    other = t.view_as_complex(y)\n"
-            "    a = t.abs(spec) ** 2 + spec.abs().pow(2)\n"
-            "    b = 0.5 * other.abs().square()\n"
-            "    c = (t.abs(spec)**2).sum(-1)\n"
-            "    return spec.abs(), abs(other).mean()\n",
-            "import torch as t\nfrom torch.fft import rfft\n\n"
-            "def power(x, y):\n"
-            "    spec = rfft(x)\n"
-            "    other = t.view_as_complex(y)\n"
-            "    a = spec.real ** 2 + spec.imag ** 2 + (spec.real ** 2 + spec.imag ** 2)\n"
-            "    b = 0.5 * (other.real ** 2 + other.imag ** 2)\n"
-            "    c = (spec.real ** 2 + spec.imag ** 2).sum(-1)\n"
-            "    return t.sqrt(spec.real ** 2 + spec.imag ** 2), "
-            "t.sqrt(other.real ** 2 + other.imag ** 2).mean()\n",
-        ),
-        Example(
-            "import torch\n\n"
-            "def mag(x):\n"
-            "    z = torch.fft.fft(x)\n"
-            "    if x.ndim > 1:\n"
-            "        z = z[0] * 2\n"
-            "    return [row.abs() for row in z], [z.abs() ** 2 for _ in range(3)]\n",
-            "import torch\n\n"
-            "def mag(x):\n"
-            "    z = torch.fft.fft(x)\n"
-            "    if x.ndim > 1:\n"
-            "        z = z[0] * 2\n"
-            "    return [row.abs() for row in z], "
-            "[z.real ** 2 + z.imag ** 2 for _ in range(3)]\n",
-        ),
-        Example(
-            "import torch\n\n"
-            "def bias(relative_position, x, torch_like):\n"
-            "    relative_position = torch.abs(relative_position).unsqueeze(0)\n"
-            "    y = torch.fft.irfft(x).abs() ** 2\n"
-            "    z = torch.fft.fft(x)\n"
-            "    z = z.abs()\n"
-            "    w = torch.fft.fftshift(x).abs()\n"
-            "    return torch_like.abs(y) ** 2, x.abs(), w\n",
-        ),
-        Example(
-            "import torch\n\n"
-            "def spectrum(x, n):\n"
-            "    s = torch.stft(x, n, return_complex=True).abs() ** 2\n"
-            "    z = torch.fft.rfft(x)\n"
-            "    return s, torch.abs(z, out=buf)\n",
-            findings=2,
-        ),
-        Example(
-            "from torch import abs as magnitude, polar\n\n"
-            "def f(r, theta):\n"
-            "    z = polar(r, theta)\n"
-            "    return magnitude(z), magnitude(z) ** 2\n",
-            "from torch import abs as magnitude, polar\n\n"
-            "def f(r, theta):\n"
-            "    z = polar(r, theta)\n"
-            "    return magnitude(z), z.real ** 2 + z.imag ** 2\n",
-            findings=1,
-        ),
-        Example(  # a parameter named torch is not the module: only the last line changes
-            _SHADOWED + "power = spec.abs() ** 2\n",
-            _SHADOWED + "power = spec.real ** 2 + spec.imag ** 2\n",
-        ),
-    )
 
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
@@ -357,3 +270,85 @@ class ComplexAbs(PythonRule):
             return new.with_changes(lpar=updated.lpar, rpar=updated.rpar)
 
         self.replace(node, rewrite, message)
+
+    examples = (
+        Example(
+            "import torch\n\n"
+            "def log_mel(audio, window):\n"
+            "    stft = torch.stft(audio, 400, 160, window=window, return_complex=True)\n"
+            "    magnitudes = stft[..., :-1].abs() ** 2\n"
+            "    return magnitudes\n",
+            "import torch\n\n"
+            "def log_mel(audio, window):\n"
+            "    stft = torch.stft(audio, 400, 160, window=window, return_complex=True)\n"
+            "    magnitudes = stft[..., :-1].real ** 2 + stft[..., :-1].imag ** 2\n"
+            "    return magnitudes\n",
+        ),
+        Example(
+            "import torch as t\nfrom torch.fft import rfft\n\n"
+            "def power(x, y):\n"
+            "    spec = rfft(x)\n"
+            "    other = t.view_as_complex(y)\n"
+            "    a = t.abs(spec) ** 2 + spec.abs().pow(2)\n"
+            "    b = 0.5 * other.abs().square()\n"
+            "    c = (t.abs(spec)**2).sum(-1)\n"
+            "    return spec.abs(), abs(other).mean()\n",
+            "import torch as t\nfrom torch.fft import rfft\n\n"
+            "def power(x, y):\n"
+            "    spec = rfft(x)\n"
+            "    other = t.view_as_complex(y)\n"
+            "    a = spec.real ** 2 + spec.imag ** 2 + (spec.real ** 2 + spec.imag ** 2)\n"
+            "    b = 0.5 * (other.real ** 2 + other.imag ** 2)\n"
+            "    c = (spec.real ** 2 + spec.imag ** 2).sum(-1)\n"
+            "    return t.sqrt(spec.real ** 2 + spec.imag ** 2), "
+            "t.sqrt(other.real ** 2 + other.imag ** 2).mean()\n",
+        ),
+        Example(
+            "import torch\n\n"
+            "def mag(x):\n"
+            "    z = torch.fft.fft(x)\n"
+            "    if x.ndim > 1:\n"
+            "        z = z[0] * 2\n"
+            "    return [row.abs() for row in z], [z.abs() ** 2 for _ in range(3)]\n",
+            "import torch\n\n"
+            "def mag(x):\n"
+            "    z = torch.fft.fft(x)\n"
+            "    if x.ndim > 1:\n"
+            "        z = z[0] * 2\n"
+            "    return [row.abs() for row in z], "
+            "[z.real ** 2 + z.imag ** 2 for _ in range(3)]\n",
+        ),
+        Example(
+            "import torch\n\n"
+            "def bias(relative_position, x, torch_like):\n"
+            "    relative_position = torch.abs(relative_position).unsqueeze(0)\n"
+            "    y = torch.fft.irfft(x).abs() ** 2\n"
+            "    z = torch.fft.fft(x)\n"
+            "    z = z.abs()\n"
+            "    w = torch.fft.fftshift(x).abs()\n"
+            "    return torch_like.abs(y) ** 2, x.abs(), w\n",
+        ),
+        Example(
+            "import torch\n\n"
+            "def spectrum(x, n):\n"
+            "    s = torch.stft(x, n, return_complex=True).abs() ** 2\n"
+            "    z = torch.fft.rfft(x)\n"
+            "    return s, torch.abs(z, out=buf)\n",
+            findings=2,
+        ),
+        Example(
+            "from torch import abs as magnitude, polar\n\n"
+            "def f(r, theta):\n"
+            "    z = polar(r, theta)\n"
+            "    return magnitude(z), magnitude(z) ** 2\n",
+            "from torch import abs as magnitude, polar\n\n"
+            "def f(r, theta):\n"
+            "    z = polar(r, theta)\n"
+            "    return magnitude(z), z.real ** 2 + z.imag ** 2\n",
+            findings=1,
+        ),
+        Example(  # a parameter named torch is not the module: only the last line changes
+            _SHADOWED + "power = spec.abs() ** 2\n",
+            _SHADOWED + "power = spec.real ** 2 + spec.imag ** 2\n",
+        ),
+    )

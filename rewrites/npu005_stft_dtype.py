@@ -14,7 +14,7 @@ from covo_port.lib.calls import append_arg, argument, as_keyword, keyword_arg, m
 from covo_port.lib.devices import device_like
 from covo_port.lib.names import dotted, is_imported, module_name
 from covo_port.lib.values import all_values, assigned_values
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Severity
 
 _WINDOWS = tuple(f"torch.{kind}_window" for kind in (
     "hann", "hamming", "blackman", "bartlett", "kaiser"))
@@ -35,8 +35,12 @@ _SPEC = ("import torch as t\nfrom torch import stft, hamming_window\n\n"
          " return_complex=True)\n    return a, b\n")
 
 
-class StftDtype(PythonRule):
-    """## What it does
+class StftDtype(PythonRule, id="NPU005", name="stft-float32", category=Category.OPERATORS,
+                cuda_only=True, triggers=("stft",),
+                declines="the input's dtype cannot be followed to its assignment (reported)"):
+    """torch.stft input and window made float32 (x.float(), dtype=torch.float32)
+
+    ## What it does
 
     Makes the input and the window of `torch.stft` float32 (`x.float()`,
     `dtype=torch.float32` on the window factory) where they may be half precision.
@@ -78,79 +82,6 @@ class StftDtype(PythonRule):
     Safe: stft in float32 is what CUDA computes internally for half inputs; the result dtype
     is float32 either way.
     """
-
-    id = "NPU005"
-    category = Category.OPERATORS
-    name = "stft-float32"
-    summary = "torch.stft input and window made float32 (x.float(), dtype=torch.float32)"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = True
-    declines = "the input's dtype cannot be followed to its assignment (reported)"
-    triggers = ("stft",)
-    examples = (
-        Example(
-            "import torch\n\n"
-            "def log_mel_spectrogram(audio, n_mels=80):\n"
-            "    window = torch.hann_window(N_FFT).to(audio.device)\n"
-            "    stft = torch.stft(audio, N_FFT, HOP_LENGTH, window=window, return_complex=True)\n"
-            "    return stft\n",
-            "import torch\n\n"
-            "def log_mel_spectrogram(audio, n_mels=80):\n"
-            "    window = torch.hann_window(N_FFT, dtype=torch.float32).to(audio.device)\n"
-            "    stft = torch.stft(audio.float(), N_FFT, HOP_LENGTH, window=window, "
-            "return_complex=True)\n"
-            "    return stft\n",
-        ),
-        Example(  # a layout kept line by line; the float32 input and window left as they are
-            _SPEC,
-            _SPEC.replace("wave[0] * 0.5,", "(wave[0] * 0.5).float(),").replace(
-                "periodic=True,\n", "periodic=True,\n            dtype=t.float32,\n", 1),
-        ),
-        Example(
-            "import torch\n\n"
-            "class Frontend(torch.nn.Module):\n"
-            "    def forward(self, x, n):\n"
-            "        win = torch.blackman_window(n)\n"
-            "        if x.is_cuda:\n"
-            "            win = win.cuda()\n"
-            "        spec = x.stft(n, window=win, return_complex=True)\n"
-            "        return self.stft(x, return_complex=True), spec\n",
-            "import torch\n\n"
-            "class Frontend(torch.nn.Module):\n"
-            "    def forward(self, x, n):\n"
-            "        win = torch.blackman_window(n, dtype=torch.float32)\n"
-            "        if x.is_cuda:\n"
-            "            win = win.cuda()\n"
-            "        spec = x.float().stft(n, window=win, return_complex=True)\n"
-            "        return self.stft(x, return_complex=True), spec\n",
-        ),
-        Example(
-            "import torch\nimport librosa\n\n"
-            "def f(x, y):\n"
-            "    a = torch.stft(x.float(), 400, window=None, return_complex=True)\n"
-            "    b = librosa.stft(y, n_fft=400)\n"
-            "    c = torch.stft(x.to(dtype=torch.float), 400, return_complex=True)\n"
-            "    return a, b, c\n"
-            "def g(torch, y):\n"
-            "    return torch.stft(y, 400, window=torch.hann_window(400))\n",
-        ),
-        Example(
-            "import torch\n\n"
-            "def f(self, x):\n"
-            "    return torch.stft(x.float(), 400, window=self.window, return_complex=True)\n",
-            findings=1,
-        ),
-        Example(
-            "from torch import stft, hann_window\n\n"
-            "def f(x):\n"
-            "    return stft(x, 400, window=hann_window(400), return_complex=True)\n",
-            "from torch import stft, hann_window\n\n"
-            "def f(x):\n"
-            "    return stft(x.float(), 400, window=hann_window(400), return_complex=True)\n",
-            findings=1,
-        ),
-    )
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
@@ -316,3 +247,67 @@ class StftDtype(PythonRule):
             return append_arg(updated, dtype)
 
         self.replace(call, add_dtype, "stft window made float32 (dtype=torch.float32)")
+
+    examples = (
+        Example(
+            "import torch\n\n"
+            "def log_mel_spectrogram(audio, n_mels=80):\n"
+            "    window = torch.hann_window(N_FFT).to(audio.device)\n"
+            "    stft = torch.stft(audio, N_FFT, HOP_LENGTH, window=window, return_complex=True)\n"
+            "    return stft\n",
+            "import torch\n\n"
+            "def log_mel_spectrogram(audio, n_mels=80):\n"
+            "    window = torch.hann_window(N_FFT, dtype=torch.float32).to(audio.device)\n"
+            "    stft = torch.stft(audio.float(), N_FFT, HOP_LENGTH, window=window, "
+            "return_complex=True)\n"
+            "    return stft\n",
+        ),
+        Example(  # a layout kept line by line; the float32 input and window left as they are
+            _SPEC,
+            _SPEC.replace("wave[0] * 0.5,", "(wave[0] * 0.5).float(),").replace(
+                "periodic=True,\n", "periodic=True,\n            dtype=t.float32,\n", 1),
+        ),
+        Example(
+            "import torch\n\n"
+            "class Frontend(torch.nn.Module):\n"
+            "    def forward(self, x, n):\n"
+            "        win = torch.blackman_window(n)\n"
+            "        if x.is_cuda:\n"
+            "            win = win.cuda()\n"
+            "        spec = x.stft(n, window=win, return_complex=True)\n"
+            "        return self.stft(x, return_complex=True), spec\n",
+            "import torch\n\n"
+            "class Frontend(torch.nn.Module):\n"
+            "    def forward(self, x, n):\n"
+            "        win = torch.blackman_window(n, dtype=torch.float32)\n"
+            "        if x.is_cuda:\n"
+            "            win = win.cuda()\n"
+            "        spec = x.float().stft(n, window=win, return_complex=True)\n"
+            "        return self.stft(x, return_complex=True), spec\n",
+        ),
+        Example(
+            "import torch\nimport librosa\n\n"
+            "def f(x, y):\n"
+            "    a = torch.stft(x.float(), 400, window=None, return_complex=True)\n"
+            "    b = librosa.stft(y, n_fft=400)\n"
+            "    c = torch.stft(x.to(dtype=torch.float), 400, return_complex=True)\n"
+            "    return a, b, c\n"
+            "def g(torch, y):\n"
+            "    return torch.stft(y, 400, window=torch.hann_window(400))\n",
+        ),
+        Example(
+            "import torch\n\n"
+            "def f(self, x):\n"
+            "    return torch.stft(x.float(), 400, window=self.window, return_complex=True)\n",
+            findings=1,
+        ),
+        Example(
+            "from torch import stft, hann_window\n\n"
+            "def f(x):\n"
+            "    return stft(x, 400, window=hann_window(400), return_complex=True)\n",
+            "from torch import stft, hann_window\n\n"
+            "def f(x):\n"
+            "    return stft(x.float(), 400, window=hann_window(400), return_complex=True)\n",
+            findings=1,
+        ),
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import ScopeProvider
 
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource
 
 PROPERTIES = "torch.cuda.get_device_properties"
 CAPABILITY = "torch.cuda.get_device_capability"
@@ -39,8 +39,13 @@ class _Query:
     accesses: list[cst.Name] = field(default_factory=list)
 
 
-class DeviceProperties(PythonRule):
-    """## What it does
+class DeviceProperties(PythonRule, id="NPU006", name="capability-branches",
+                       category=Category.CUDA_API, cuda_only=True,
+                       triggers=("get_device_properties", "get_device_capability"),
+                       declines='the result is used beyond if-tests against constants'):
+    """CUDA compute-capability tests (get_device_properties/capability) folded
+
+    ## What it does
 
     Evaluates if-tests and conditional expressions on the CUDA compute capability
     (`get_device_properties().major`, `get_device_capability()`) for capability 0.0, keeps
@@ -88,68 +93,6 @@ class DeviceProperties(PythonRule):
     Safe: the kept branch is the one the code takes on a device without the tested CUDA
     features, the path the source itself provides for that case.
     """
-
-    id = "NPU006"
-    category = Category.CUDA_API
-    name = "capability-branches"
-    summary = "CUDA compute-capability tests (get_device_properties/capability) folded"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = True
-    declines = 'the result is used beyond if-tests against constants'
-    triggers = ("get_device_properties", "get_device_capability")
-    examples = (
-        Example(
-            "import torch\n\n\nclass Attention:\n"
-            "    def __init__(self):\n"
-            "        self.slow = (True, True)\n"
-            "        props = torch.cuda.get_device_properties(torch.device('cuda'))\n"
-            "        if props.major == 8 and props.minor == 0:\n"
-            "            # an sm_80 GPU\n"
-            "            self.fast = (True, False)\n"
-            "        else:\n"
-            "            self.fast = (False, True)  # older GPUs\n"
-            "        self.n = 1\n",
-            "import torch\n\n\nclass Attention:\n"
-            "    def __init__(self):\n"
-            "        self.slow = (True, True)\n"
-            f"        {NOTE}\n"
-            "        self.fast = (False, True)  # older GPUs\n"
-            "        self.n = 1\n",
-        ),
-        Example(
-            "import torch\n"
-            "major, minor = torch.cuda.get_device_capability()\n"
-            "if major < 8:\n"
-            "    dtype = torch.float16\n"
-            "elif minor >= 6:\n"
-            "    dtype = 'bf16-fast'\n"
-            "else:\n"
-            "    dtype = torch.bfloat16\n"
-            "flash = 'fa2' if torch.cuda.get_device_capability(0) >= (8, 0) else 'math'\n",
-            "import torch\n"
-            f"{NOTE}\n"
-            "dtype = torch.float16\n"
-            "flash = 'math'\n",
-        ),
-        Example(
-            "import torch\n"
-            "def f(props):\n"
-            "    if props.major >= 8:\n"
-            "        return 1\n"
-            "cap = torch.cuda.get_device_capability(0)\n"
-            "if cap[0] >= 8 and verbose:\n    pass\n"
-            "mem = torch.cuda.get_device_properties(0).total_memory\n",
-            findings=2,
-        ),
-        Example(
-            "import torch\n"
-            "props = torch.cuda.get_device_properties(0)\n"
-            "if props.major >= 9:\n    use_fp8()\n"
-            "print(props.name)\n",
-            findings=1,
-        ),
-    )
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
@@ -338,6 +281,59 @@ class DeviceProperties(PythonRule):
 
         self.replace(head, fold, "compute-capability test folded for capability 0.0 (no CUDA "
                                  "architecture on the NPU)")
+
+    examples = (
+        Example(
+            "import torch\n\n\nclass Attention:\n"
+            "    def __init__(self):\n"
+            "        self.slow = (True, True)\n"
+            "        props = torch.cuda.get_device_properties(torch.device('cuda'))\n"
+            "        if props.major == 8 and props.minor == 0:\n"
+            "            # an sm_80 GPU\n"
+            "            self.fast = (True, False)\n"
+            "        else:\n"
+            "            self.fast = (False, True)  # older GPUs\n"
+            "        self.n = 1\n",
+            "import torch\n\n\nclass Attention:\n"
+            "    def __init__(self):\n"
+            "        self.slow = (True, True)\n"
+            f"        {NOTE}\n"
+            "        self.fast = (False, True)  # older GPUs\n"
+            "        self.n = 1\n",
+        ),
+        Example(
+            "import torch\n"
+            "major, minor = torch.cuda.get_device_capability()\n"
+            "if major < 8:\n"
+            "    dtype = torch.float16\n"
+            "elif minor >= 6:\n"
+            "    dtype = 'bf16-fast'\n"
+            "else:\n"
+            "    dtype = torch.bfloat16\n"
+            "flash = 'fa2' if torch.cuda.get_device_capability(0) >= (8, 0) else 'math'\n",
+            "import torch\n"
+            f"{NOTE}\n"
+            "dtype = torch.float16\n"
+            "flash = 'math'\n",
+        ),
+        Example(
+            "import torch\n"
+            "def f(props):\n"
+            "    if props.major >= 8:\n"
+            "        return 1\n"
+            "cap = torch.cuda.get_device_capability(0)\n"
+            "if cap[0] >= 8 and verbose:\n    pass\n"
+            "mem = torch.cuda.get_device_properties(0).total_memory\n",
+            findings=2,
+        ),
+        Example(
+            "import torch\n"
+            "props = torch.cuda.get_device_properties(0)\n"
+            "if props.major >= 9:\n    use_fp8()\n"
+            "print(props.name)\n",
+            findings=1,
+        ),
+    )
 
 
 def _chain_values(head: cst.If, folded: dict[int, bool]) -> list[bool | None]:

@@ -6,8 +6,7 @@ import libcst as cst
 
 from covo_port.lib.modulefn import helper_state, place_helper
 from covo_port.lib.runtime import function_source
-from covo_port.lib.tree import top_level_statement
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource
 
 SDP_KERNEL = "torch.backends.cuda.sdp_kernel"
 HELPER = "_sdpa_backends"
@@ -30,8 +29,12 @@ def _literal_bool(node: cst.BaseExpression) -> bool | None:
     return None
 
 
-class SdpKernel(PythonRule):
-    """## What it does
+class SdpKernel(PythonRule, id="NPU007", name="sdp-kernel", category=Category.BACKENDS,
+                triggers=("sdp_kernel",),
+                declines='arguments that are not literal booleans (reported)'):
+    """torch.backends.cuda.sdp_kernel(...) -> torch.nn.attention.sdpa_kernel([...])
+
+    ## What it does
 
     Rewrites the deprecated `torch.backends.cuda.sdp_kernel(...)` context to
     `torch.nn.attention.sdpa_kernel([...])` with the same backends.
@@ -77,77 +80,6 @@ class SdpKernel(PythonRule):
 
     Safe: the same choice of attention backends, through the device-neutral API.
     """
-
-    id = "NPU007"
-    category = Category.BACKENDS
-    name = "sdp-kernel"
-    summary = "torch.backends.cuda.sdp_kernel(...) -> torch.nn.attention.sdpa_kernel([...])"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'arguments that are not literal booleans (reported)'
-    triggers = ("sdp_kernel",)
-    examples = (
-        Example(
-            "import torch\n"
-            "with torch.backends.cuda.sdp_kernel(enable_flash=False, enable_math=True,\n"
-            "                                    enable_mem_efficient=False):\n"
-            "    y = attend(q, k, v)\n",
-            "import torch\n"
-            "with torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.MATH, "
-            "torch.nn.attention.SDPBackend.CUDNN_ATTENTION]):\n"
-            "    y = attend(q, k, v)\n",
-        ),
-        Example(
-            "import torch as th\n"
-            "from collections import namedtuple\n\n"
-            "Flags = namedtuple('Flags', ['enable_flash', 'enable_math', 'enable_mem_efficient'])\n"
-            "\n\n"
-            "class Attention:\n"
-            "    def run(self, q, flags):\n"
-            "        with th.backends.cuda.sdp_kernel(**flags._asdict()):  # pick kernels\n"
-            "            return q\n",
-            "import torch as th\n"
-            "from collections import namedtuple\n\n"
-            "Flags = namedtuple('Flags', ['enable_flash', 'enable_math', 'enable_mem_efficient'])\n"
-            "\n\n" + HELPER_SOURCE + "\n\n"
-            "class Attention:\n"
-            "    def run(self, q, flags):\n"
-            "        with th.nn.attention.sdpa_kernel(_sdpa_backends(**flags._asdict())):"
-            "  # pick kernels\n"
-            "            return q\n",
-        ),
-        Example(
-            "import torch\n\n\n"
-            "def a(flash):\n"
-            "    with torch.backends.cuda.sdp_kernel(flash, True):\n"
-            "        pass\n"
-            "    with torch.backends.cuda.sdp_kernel(enable_math=flash):\n"
-            "        pass\n",
-            "import torch\n\n\n" + HELPER_SOURCE + "\n\n"
-            "def a(flash):\n"
-            "    with torch.nn.attention.sdpa_kernel(_sdpa_backends(flash, True)):\n"
-            "        pass\n"
-            "    with torch.nn.attention.sdpa_kernel(_sdpa_backends(enable_math=flash)):\n"
-            "        pass\n",
-        ),
-        Example(
-            "from torch.backends.cuda import sdp_kernel\n"
-            "import torch\n"
-            "with sdp_kernel(enable_math=False):\n    pass\n"
-            "ctx = torch.backends.cuda.sdp_kernel\n"
-            "with torch.backends.cuda.sdp_kernel(enable_triton=True):\n    pass\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "def _sdpa_backends():\n    return []\n"
-            "with torch.backends.cuda.sdp_kernel(**cfg):\n    pass\n"
-            "with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):\n"
-            "    pass\n",
-            findings=1,
-        ),
-    )
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
@@ -233,7 +165,68 @@ class SdpKernel(PythonRule):
                 return updated.with_changes(func=new_func, args=[cst.Arg(inner)])
 
             self.replace(call, rewrite, f"sdp_kernel(...) -> sdpa_kernel({HELPER}(...))")
-        anchor = top_level_statement(self, self._dynamic[0][0])
-        if state == "free" and anchor is not None:
-            place_helper(self, anchor, HELPER, HELPER_SOURCE,
+        if state == "free":
+            place_helper(self, self._dynamic[0][0], HELPER, HELPER_SOURCE,
                          f"{HELPER}(): the backend list of sdp_kernel's flags, built at run time")
+
+    examples = (
+        Example(
+            "import torch\n"
+            "with torch.backends.cuda.sdp_kernel(enable_flash=False, enable_math=True,\n"
+            "                                    enable_mem_efficient=False):\n"
+            "    y = attend(q, k, v)\n",
+            "import torch\n"
+            "with torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.MATH, "
+            "torch.nn.attention.SDPBackend.CUDNN_ATTENTION]):\n"
+            "    y = attend(q, k, v)\n",
+        ),
+        Example(
+            "import torch as th\n"
+            "from collections import namedtuple\n\n"
+            "Flags = namedtuple('Flags', ['enable_flash', 'enable_math', 'enable_mem_efficient'])\n"
+            "\n\n"
+            "class Attention:\n"
+            "    def run(self, q, flags):\n"
+            "        with th.backends.cuda.sdp_kernel(**flags._asdict()):  # pick kernels\n"
+            "            return q\n",
+            "import torch as th\n"
+            "from collections import namedtuple\n\n"
+            "Flags = namedtuple('Flags', ['enable_flash', 'enable_math', 'enable_mem_efficient'])\n"
+            "\n\n" + HELPER_SOURCE + "\n\n"
+            "class Attention:\n"
+            "    def run(self, q, flags):\n"
+            "        with th.nn.attention.sdpa_kernel(_sdpa_backends(**flags._asdict())):"
+            "  # pick kernels\n"
+            "            return q\n",
+        ),
+        Example(
+            "import torch\n\n\n"
+            "def a(flash):\n"
+            "    with torch.backends.cuda.sdp_kernel(flash, True):\n"
+            "        pass\n"
+            "    with torch.backends.cuda.sdp_kernel(enable_math=flash):\n"
+            "        pass\n",
+            "import torch\n\n\n" + HELPER_SOURCE + "\n\n"
+            "def a(flash):\n"
+            "    with torch.nn.attention.sdpa_kernel(_sdpa_backends(flash, True)):\n"
+            "        pass\n"
+            "    with torch.nn.attention.sdpa_kernel(_sdpa_backends(enable_math=flash)):\n"
+            "        pass\n",
+        ),
+        Example(
+            "from torch.backends.cuda import sdp_kernel\n"
+            "import torch\n"
+            "with sdp_kernel(enable_math=False):\n    pass\n"
+            "ctx = torch.backends.cuda.sdp_kernel\n"
+            "with torch.backends.cuda.sdp_kernel(enable_triton=True):\n    pass\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "def _sdpa_backends():\n    return []\n"
+            "with torch.backends.cuda.sdp_kernel(**cfg):\n    pass\n"
+            "with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):\n"
+            "    pass\n",
+            findings=1,
+        ),
+    )

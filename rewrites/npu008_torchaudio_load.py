@@ -6,8 +6,7 @@ import libcst as cst
 
 from covo_port.lib.modulefn import helper_state, inside_helper, place_helper
 from covo_port.lib.runtime import function_source
-from covo_port.lib.tree import top_level_statement
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource
 
 LOAD = "torchaudio.load"
 HELPER = "_torchaudio_load"
@@ -21,8 +20,15 @@ HELPER_SOURCE = function_source("torchaudio_load", HELPER)
 _NOT_A_USE = (cst.Attribute, cst.ImportAlias, cst.AsName)
 
 
-class TorchaudioLoad(PythonRule):
-    """## What it does
+class TorchaudioLoad(PythonRule, id="NPU008", name="torchaudio-load-fallback",
+                     category=Category.PACKAGES, triggers=("torchaudio",),
+                     declines="the helper's name is taken, or torchaudio.load is a value",
+                     fixes_non_npu="torchaudio 2.9 decodes only through torchcodec, which the "
+                                   "host may lack (a torchaudio backend problem, not an NPU one)"):
+    """torchaudio.load(...) -> the same load with a soundfile fallback (not an NPU fix:
+    torchaudio's torchcodec backend)
+
+    ## What it does
 
     Routes `torchaudio.load(...)` through a small helper that calls torchaudio.load and,
     where torchaudio cannot decode (torchaudio 2.9 without torchcodec), reads the file with
@@ -65,55 +71,6 @@ class TorchaudioLoad(PythonRule):
     float32 tensor and sample rate. Not an NPU fix (torchaudio's backend): dropping the rule's
     commit, support module included, leaves the rest of the port working.
     """
-
-    id = "NPU008"
-    category = Category.PACKAGES
-    name = "torchaudio-load-fallback"
-    summary = ("torchaudio.load(...) -> the same load with a soundfile fallback (not an NPU "
-               "fix: torchaudio's torchcodec backend)")
-    fixes_non_npu = ("torchaudio 2.9 decodes only through torchcodec, which the host may lack "
-                     "(a torchaudio backend problem, not an NPU one)")
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = "the helper's name is taken, or torchaudio.load is a value"
-    triggers = ("torchaudio",)
-    examples = (
-        Example(
-            "import torch\nimport torchaudio\n\n\n"
-            "@torch.no_grad()\n"
-            "def read(path):\n"
-            "    wav, sr = torchaudio.load(path)  # mono or stereo\n"
-            "    return torchaudio.functional.resample(wav, sr, 16000)\n",
-            "import torch\nimport torchaudio\n\n\n" + HELPER_SOURCE + "\n\n"
-            "@torch.no_grad()\n"
-            "def read(path):\n"
-            "    wav, sr = _torchaudio_load(path)  # mono or stereo\n"
-            "    return torchaudio.functional.resample(wav, sr, 16000)\n",
-        ),
-        Example(
-            "from torchaudio import load as load_audio\n"
-            "clip, rate = load_audio('a.wav', frame_offset=100, num_frames=400)\n"
-            "raw, _ = load_audio('b.wav', normalize=False)\n",
-            "from torchaudio import load as load_audio\n\n\n" + HELPER_SOURCE + "clip, rate = "
-            "_torchaudio_load('a.wav', frame_offset=100, num_frames=400)\n"
-            "raw, _ = _torchaudio_load('b.wav', normalize=False)\n",
-            findings=1,
-        ),
-        Example(
-            "import torchaudio\n"
-            "loader = torchaudio.load\n"
-            "wav = torchaudio.load_with_torchcodec('x.wav')\n"
-            "info = torchaudio.info('x.wav')\n",
-            findings=1,
-        ),
-        Example(
-            "import torchaudio\n"
-            "_torchaudio_load = None\n"
-            "wav, sr = torchaudio.load('x.wav')\n",
-            findings=1,
-        ),
-    )
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
@@ -175,7 +132,43 @@ class TorchaudioLoad(PythonRule):
         for call in self._calls:
             self.replace(call.func, cst.Name(HELPER),
                          f"torchaudio.load -> {HELPER} (soundfile fallback)")
-        anchor = top_level_statement(self, self._calls[0])
-        if state == "free" and anchor is not None:
-            place_helper(self, anchor, HELPER, HELPER_SOURCE,
+        if state == "free":
+            place_helper(self, self._calls[0], HELPER, HELPER_SOURCE,
                          f"{HELPER}(): torchaudio.load with a soundfile fallback")
+
+    examples = (
+        Example(
+            "import torch\nimport torchaudio\n\n\n"
+            "@torch.no_grad()\n"
+            "def read(path):\n"
+            "    wav, sr = torchaudio.load(path)  # mono or stereo\n"
+            "    return torchaudio.functional.resample(wav, sr, 16000)\n",
+            "import torch\nimport torchaudio\n\n\n" + HELPER_SOURCE + "\n\n"
+            "@torch.no_grad()\n"
+            "def read(path):\n"
+            "    wav, sr = _torchaudio_load(path)  # mono or stereo\n"
+            "    return torchaudio.functional.resample(wav, sr, 16000)\n",
+        ),
+        Example(
+            "from torchaudio import load as load_audio\n"
+            "clip, rate = load_audio('a.wav', frame_offset=100, num_frames=400)\n"
+            "raw, _ = load_audio('b.wav', normalize=False)\n",
+            "from torchaudio import load as load_audio\n\n\n" + HELPER_SOURCE + "clip, rate = "
+            "_torchaudio_load('a.wav', frame_offset=100, num_frames=400)\n"
+            "raw, _ = _torchaudio_load('b.wav', normalize=False)\n",
+            findings=1,
+        ),
+        Example(
+            "import torchaudio\n"
+            "loader = torchaudio.load\n"
+            "wav = torchaudio.load_with_torchcodec('x.wav')\n"
+            "info = torchaudio.info('x.wav')\n",
+            findings=1,
+        ),
+        Example(
+            "import torchaudio\n"
+            "_torchaudio_load = None\n"
+            "wav, sr = torchaudio.load('x.wav')\n",
+            findings=1,
+        ),
+    )

@@ -9,7 +9,7 @@ import libcst as cst
 
 from covo_port.lib.tree import nodes_in
 from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
-from covo_port.model import Category, Example, ImportStyle, PythonRule, Safety, Severity, Target
+from covo_port.model import Category, Example, ImportStyle, PythonRule, Severity, Target
 
 #: Facts of the tree (TreeIndex words): a package's __init__.py, a Python module, a module
 #: with a ``__main__`` guard, a module that imports torch, a module that mentions CUDA, and
@@ -51,8 +51,11 @@ def _has_main_guard(module: cst.Module) -> bool:
                for s in module.body)
 
 
-class ImportTorchNpu(PythonRule):
-    """## What it does
+class ImportTorchNpu(PythonRule, id="NPU009", name="import-torch-npu", category=Category.SETUP,
+                     severity=Severity.INFO, triggers=("cuda",), phase=1, needs_tree=True):
+    """import torch_npu in the entry modules of a ported program (or guarded)
+
+    ## What it does
 
     Adds `import torch_npu` where the ported program first needs the NPU: in its entry
     modules (scripts, modules with a `__main__` guard, `__main__.py`, console scripts,
@@ -96,43 +99,6 @@ class ImportTorchNpu(PythonRule):
     Safe: importing torch_npu registers the NPU backend and changes nothing else; the guarded
     form imports without it.
     """
-
-    id = "NPU009"
-    category = Category.SETUP
-    name = "import-torch-npu"
-    summary = "import torch_npu in the entry modules of a ported program (or guarded)"
-    severity = Severity.INFO
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = ''
-    triggers = ("cuda",)
-    phase = 1
-    needs_tree = True
-    examples = (
-        Example(
-            '"""Entry point."""\nimport os\nimport torch  # the framework\n\nx = "cuda:0"\n'
-            'model.to("cuda:0")\n',
-            '"""Entry point."""\nimport os\nimport torch  # the framework\nimport torch_npu\n\n'
-            'x = "cuda:0"\nmodel.to("npu:0")\n',
-            with_rules=("NPU001",),
-        ),
-        Example(  # no torch here: torch_npu is imported where torch is (the entry modules)
-            "from __future__ import annotations\n\ndef f(x):\n    return x.cuda()\n",
-            "from __future__ import annotations\n\ndef f(x):\n    return x.npu()\n",
-            with_rules=("NPU001",),
-        ),
-        Example(  # torch imported lazily: torch_npu too
-            "def main(x):\n    import torch\n    return x.cuda()\n",
-            "def main(x):\n    import torch\n    import torch_npu\n    return x.npu()\n",
-            with_rules=("NPU001",),
-        ),
-        Example(
-            "import torch\nimport torch_npu\nx = y.cuda()\n",
-            "import torch\nimport torch_npu\nx = y.npu()\n",
-            with_rules=("NPU001",),
-        ),
-        Example("import torch\nprint(torch.__version__)  # cuda\n", with_rules=("NPU001",)),
-    )
 
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
@@ -308,3 +274,29 @@ class ImportTorchNpu(PythonRule):
             if any(name is not None and name.split(".")[0] == runtime for name in names):
                 return True
         return False
+
+    examples = (
+        Example(
+            '"""Entry point."""\nimport os\nimport torch  # the framework\n\nx = "cuda:0"\n'
+            'model.to("cuda:0")\n',
+            '"""Entry point."""\nimport os\nimport torch  # the framework\nimport torch_npu\n\n'
+            'x = "cuda:0"\nmodel.to("npu:0")\n',
+            with_rules=("NPU001",),
+        ),
+        Example(  # no torch here: torch_npu is imported where torch is (the entry modules)
+            "from __future__ import annotations\n\ndef f(x):\n    return x.cuda()\n",
+            "from __future__ import annotations\n\ndef f(x):\n    return x.npu()\n",
+            with_rules=("NPU001",),
+        ),
+        Example(  # torch imported lazily: torch_npu too
+            "def main(x):\n    import torch\n    return x.cuda()\n",
+            "def main(x):\n    import torch\n    import torch_npu\n    return x.npu()\n",
+            with_rules=("NPU001",),
+        ),
+        Example(
+            "import torch\nimport torch_npu\nx = y.cuda()\n",
+            "import torch\nimport torch_npu\nx = y.npu()\n",
+            with_rules=("NPU001",),
+        ),
+        Example("import torch\nprint(torch.__version__)  # cuda\n", with_rules=("NPU001",)),
+    )

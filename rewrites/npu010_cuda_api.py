@@ -13,9 +13,16 @@ from libcst.metadata import ScopeProvider
 from covo_port.lib.calls import insert_arg, keyword, positional_count
 from covo_port.lib.cuda_api import NPU_MODULE, Action, ApiEntry, lookup
 from covo_port.lib.imports import ImportAware, ImportMove, alias_key, move_imports
-from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted, references
+from covo_port.lib.names import (
+    binds_module,
+    dotted,
+    imported_names,
+    is_dotted,
+    is_outermost,
+    references,
+)
 from covo_port.lib.strings import new_string
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource
 
 
 class _Form(enum.Enum):
@@ -29,8 +36,12 @@ class _Form(enum.Enum):
 _CLASS_BASE = "class-base"
 
 
-class CudaApi(ImportAware):
-    """## What it does
+class CudaApi(ImportAware, id="NPU010", name="torch-cuda-api", category=Category.CUDA_API,
+              cuda_only=True, triggers=("cuda",),
+              declines='no NPU twin, a submodule as a value, or torch not imported'):
+    """torch.cuda.* API -> torch.npu.* (table of every public name), the rest reported
+
+    ## What it does
 
     Rewrites each use of the `torch.cuda` API to its NPU twin from a table of every public
     name: `torch.cuda.X` -> `torch.npu.X`, renamed twins, `from torch.cuda import X` ->
@@ -78,97 +89,6 @@ class CudaApi(ImportAware):
     Safe: torch_npu's twins take the same arguments (Huawei's runtime shim binds torch.cuda
     to them).
     """
-
-    id = "NPU010"
-    category = Category.CUDA_API
-    name = "torch-cuda-api"
-    summary = "torch.cuda.* API -> torch.npu.* (table of every public name), the rest reported"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = True
-    declines = 'no NPU twin, a submodule as a value, or torch not imported'
-    triggers = ("cuda",)
-    examples = (
-        Example(
-            "import torch\n"
-            "torch.cuda.synchronize()\n"
-            "n = torch.cuda.device_count()  # devices\n"
-            "start = torch.cuda.Event(enable_timing=True)\n"
-            "peak = torch.cuda.memory.max_memory_allocated(0)\n"
-            "g = torch.cuda.CUDAGraph()\n"
-            "try:\n    run()\nexcept torch.cuda.OutOfMemoryError:\n"
-            "    torch.cuda.empty_cache()\n",
-            "import torch\n"
-            "torch.npu.synchronize()\n"
-            "n = torch.npu.device_count()  # devices\n"
-            "start = torch.npu.Event(enable_timing=True)\n"
-            "peak = torch.npu.max_memory_allocated(0)\n"
-            "g = torch.npu.NPUGraph()\n"
-            "try:\n    run()\nexcept torch.OutOfMemoryError:\n"
-            "    torch.npu.empty_cache()\n",
-        ),
-        Example(
-            "from torch.cuda import synchronize, Event as CudaEvent, CUDAGraph\n"
-            "from torch.cuda.memory import memory_allocated\n"
-            "synchronize()\n",
-            "from torch_npu.npu import synchronize, Event as CudaEvent, NPUGraph as CUDAGraph\n"
-            "from torch_npu.npu import memory_allocated\n"
-            "synchronize()\n",
-        ),
-        Example(
-            "import torch\n"
-            "from torch.cuda.amp import GradScaler, autocast\n"
-            "scaler = GradScaler(enabled=use_amp)\n"
-            "other = torch.cuda.amp.GradScaler()\n"
-            "class F(torch.autograd.Function):\n"
-            "    @staticmethod\n    @torch.cuda.amp.custom_fwd(cast_inputs=torch.float32)\n"
-            "    def forward(ctx, x):\n        return x\n"
-            "    @staticmethod\n    @torch.cuda.amp.custom_bwd\n"
-            "    def backward(ctx, g):\n        return g\n",
-            "import torch\n"
-            "from torch.cuda.amp import autocast\n"
-            "from torch.amp import GradScaler\n"
-            'scaler = GradScaler("npu", enabled=use_amp)\n'
-            'other = torch.amp.GradScaler("npu")\n'
-            "class F(torch.autograd.Function):\n"
-            '    @staticmethod\n    @torch.amp.custom_fwd(device_type="npu", '
-            "cast_inputs=torch.float32)\n"
-            "    def forward(ctx, x):\n        return x\n"
-            '    @staticmethod\n    @torch.amp.custom_bwd(device_type="npu")\n'
-            "    def backward(ctx, g):\n        return g\n",
-        ),
-        Example(
-            "import torch\nimport torch.cuda as tc\nfrom torch import cuda\n"
-            "tc.manual_seed_all(0)\nif cuda.is_available():\n    cuda.set_device(0)\n",
-            "import torch\nimport torch.cuda as tc\nfrom torch import cuda\n"
-            "torch.npu.manual_seed_all(0)\nif torch.npu.is_available():\n"
-            "    torch.npu.set_device(0)\n",
-        ),
-        Example(
-            "import torch.cuda as tc\ntc.synchronize()\n",
-            findings=1,
-        ),
-        Example(  # the stream left whole: its handle has no NPU twin (NPU001 reports it)
-            "import torch\n"
-            "handle = torch.cuda.current_stream().cuda_stream\n",
-            findings=1,
-            with_rules=("NPU001",),
-        ),
-        Example(
-            "import torch\n"
-            "torch.cuda.nvtx.range_push('step')\n"
-            "archs = torch.cuda.get_arch_list()\n"
-            "from torch.cuda import jiterator\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "props = torch.cuda.get_device_properties(0)\n"
-            "with torch.cuda.amp.autocast():\n    pass\n"
-            "def f(torch):\n    torch.cuda.synchronize()\n"
-            "x.cuda.synchronize()\n",
-        ),
-    )
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
@@ -227,8 +147,7 @@ class CudaApi(ImportAware):
     def _check(self, node: cst.Name | cst.Attribute) -> None:
         if self.in_import:
             return
-        parent = self.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.value is node:
+        if not is_outermost(self, node):
             return  # only the longest dotted chain is looked at
         if not is_dotted(node):
             return  # `torch.cuda.f().x`: the inner `torch.cuda.f` is looked at on its own
@@ -387,3 +306,85 @@ class CudaApi(ImportAware):
             return
         self.replace(node, cst.Call(func=new_func, args=[device_arg.with_changes(
             comma=cst.MaybeSentinel.DEFAULT)]), message)
+
+    examples = (
+        Example(
+            "import torch\n"
+            "torch.cuda.synchronize()\n"
+            "n = torch.cuda.device_count()  # devices\n"
+            "start = torch.cuda.Event(enable_timing=True)\n"
+            "peak = torch.cuda.memory.max_memory_allocated(0)\n"
+            "g = torch.cuda.CUDAGraph()\n"
+            "try:\n    run()\nexcept torch.cuda.OutOfMemoryError:\n"
+            "    torch.cuda.empty_cache()\n",
+            "import torch\n"
+            "torch.npu.synchronize()\n"
+            "n = torch.npu.device_count()  # devices\n"
+            "start = torch.npu.Event(enable_timing=True)\n"
+            "peak = torch.npu.max_memory_allocated(0)\n"
+            "g = torch.npu.NPUGraph()\n"
+            "try:\n    run()\nexcept torch.OutOfMemoryError:\n"
+            "    torch.npu.empty_cache()\n",
+        ),
+        Example(
+            "from torch.cuda import synchronize, Event as CudaEvent, CUDAGraph\n"
+            "from torch.cuda.memory import memory_allocated\n"
+            "synchronize()\n",
+            "from torch_npu.npu import synchronize, Event as CudaEvent, NPUGraph as CUDAGraph\n"
+            "from torch_npu.npu import memory_allocated\n"
+            "synchronize()\n",
+        ),
+        Example(
+            "import torch\n"
+            "from torch.cuda.amp import GradScaler, autocast\n"
+            "scaler = GradScaler(enabled=use_amp)\n"
+            "other = torch.cuda.amp.GradScaler()\n"
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n    @torch.cuda.amp.custom_fwd(cast_inputs=torch.float32)\n"
+            "    def forward(ctx, x):\n        return x\n"
+            "    @staticmethod\n    @torch.cuda.amp.custom_bwd\n"
+            "    def backward(ctx, g):\n        return g\n",
+            "import torch\n"
+            "from torch.cuda.amp import autocast\n"
+            "from torch.amp import GradScaler\n"
+            'scaler = GradScaler("npu", enabled=use_amp)\n'
+            'other = torch.amp.GradScaler("npu")\n'
+            "class F(torch.autograd.Function):\n"
+            '    @staticmethod\n    @torch.amp.custom_fwd(device_type="npu", '
+            "cast_inputs=torch.float32)\n"
+            "    def forward(ctx, x):\n        return x\n"
+            '    @staticmethod\n    @torch.amp.custom_bwd(device_type="npu")\n'
+            "    def backward(ctx, g):\n        return g\n",
+        ),
+        Example(
+            "import torch\nimport torch.cuda as tc\nfrom torch import cuda\n"
+            "tc.manual_seed_all(0)\nif cuda.is_available():\n    cuda.set_device(0)\n",
+            "import torch\nimport torch.cuda as tc\nfrom torch import cuda\n"
+            "torch.npu.manual_seed_all(0)\nif torch.npu.is_available():\n"
+            "    torch.npu.set_device(0)\n",
+        ),
+        Example(
+            "import torch.cuda as tc\ntc.synchronize()\n",
+            findings=1,
+        ),
+        Example(  # the stream left whole: its handle has no NPU twin (NPU001 reports it)
+            "import torch\n"
+            "handle = torch.cuda.current_stream().cuda_stream\n",
+            findings=1,
+            with_rules=("NPU001",),
+        ),
+        Example(
+            "import torch\n"
+            "torch.cuda.nvtx.range_push('step')\n"
+            "archs = torch.cuda.get_arch_list()\n"
+            "from torch.cuda import jiterator\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "props = torch.cuda.get_device_properties(0)\n"
+            "with torch.cuda.amp.autocast():\n    pass\n"
+            "def f(torch):\n    torch.cuda.synchronize()\n"
+            "x.cuda.synchronize()\n",
+        ),
+    )

@@ -9,7 +9,7 @@ import libcst as cst
 from covo_port.lib.cuda_api import cuda_device_params
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Category, Example, PythonRule, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, Severity, Target
 
 # "cuda:" followed by one placeholder: the whole literal is a device template.
 _PERCENT = re.compile(r"^cuda:%[sdi]$")
@@ -25,8 +25,13 @@ def _torch_npu_twin(qualified: str) -> str:
         "torch.npu.") else qualified
 
 
-class DeviceIndices(PythonRule):
-    """## What it does
+class DeviceIndices(PythonRule, id="NPU011", name="device-indices", category=Category.DEVICES,
+                    severity=Severity.INFO, triggers=("cuda", "device", ".to"),
+                    declines='an index that is not a literal and not certainly a device '
+                             '(reported)'):
+    """device indices (.to(0), device=0, DDP device_ids) and f"cuda:{i}" device templates
+
+    ## What it does
 
     Makes bare device indices explicit NPU devices (`.to(0)` -> `.to("npu:0")`, `device=0`,
     DDP `device_ids`) and rewrites f-string device templates (`f"cuda:{rank}"` ->
@@ -67,69 +72,6 @@ class DeviceIndices(PythonRule):
 
     Safe: a bare index means the current accelerator, which is the NPU on the target.
     """
-
-    id = "NPU011"
-    category = Category.DEVICES
-    name = "device-indices"
-    summary = 'device indices (.to(0), device=0, DDP device_ids) and f"cuda:{i}" device templates'
-    severity = Severity.INFO
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'an index that is not a literal and not certainly a device (reported)'
-    triggers = ("cuda", "device", ".to")
-    examples = (
-        Example(
-            "import torch\n"
-            "x = x.to(0)\n"
-            "y = torch.zeros(3, device=1)\n"
-            "dev = torch.device(1)\n"
-            'model = model.to(device=0, dtype=torch.float16)\n',
-            "import torch\n"
-            'x = x.to("npu:0")\n'
-            'y = torch.zeros(3, device="npu:0")\n'
-            'dev = torch.device("npu:0")\n'
-            'model = model.to(device="npu:0", dtype=torch.float16)\n',
-            device_map=("cuda:1=npu:0",),
-        ),
-        Example(
-            "import torch\n"
-            'device = torch.device(f"cuda:{args.local_rank}")\n'
-            "name = 'cuda:' + str(rank)\n"
-            'other = "cuda:%d" % rank\n'
-            "third = 'cuda:{}'.format(rank)\n",
-            "import torch\n"
-            'device = torch.device(f"npu:{args.local_rank}")\n'
-            "name = 'npu:' + str(rank)\n"
-            'other = "npu:%d" % rank\n'
-            "third = 'npu:{}'.format(rank)\n",
-        ),
-        Example(
-            "from torch.nn.parallel import DistributedDataParallel as DDP\n"
-            "import torch\n"
-            "model = DDP(model, device_ids=[1], output_device=1)\n"
-            "torch.cuda.set_device(1)\n",
-            "from torch.nn.parallel import DistributedDataParallel as DDP\n"
-            "import torch\n"
-            'model = DDP(model, device_ids=["npu:0"], output_device="npu:0")\n'
-            'torch.cuda.set_device("npu:0")\n',
-            device_map=("cuda:1=npu:0",),
-        ),
-        Example(
-            'import torch\ndevice = f"cuda:{rank}"\nmodel = DDP(model, device_ids=[rank])\n',
-            'import torch\ndevice = f"npu:{rank}"\nmodel = DDP(model, device_ids=[rank])\n',
-            findings=2,
-            device_map=("cuda:1=npu:0",),
-        ),
-        Example(
-            "import torch\n"
-            "x = x.to(local_rank)\n"
-            "y = x.to(torch.float16)\n"
-            "model = DDP(model, device_ids=[local_rank], output_device=local_rank)\n"
-            'print(f"cuda:{rank} is ready")\n'
-            'label = f"{kind}:{index}"\n'
-            "torch.cuda.set_device(0)\n",
-        ),
-    )
 
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
@@ -229,3 +171,57 @@ class DeviceIndices(PythonRule):
         new = device + value.removeprefix("cuda")
         self.replace(literal, with_value(literal, new), f"{value!r} -> {new!r} (device template)")
         self._unmappable(literal, "device template")
+
+    examples = (
+        Example(
+            "import torch\n"
+            "x = x.to(0)\n"
+            "y = torch.zeros(3, device=1)\n"
+            "dev = torch.device(1)\n"
+            'model = model.to(device=0, dtype=torch.float16)\n',
+            "import torch\n"
+            'x = x.to("npu:0")\n'
+            'y = torch.zeros(3, device="npu:0")\n'
+            'dev = torch.device("npu:0")\n'
+            'model = model.to(device="npu:0", dtype=torch.float16)\n',
+            device_map=("cuda:1=npu:0",),
+        ),
+        Example(
+            "import torch\n"
+            'device = torch.device(f"cuda:{args.local_rank}")\n'
+            "name = 'cuda:' + str(rank)\n"
+            'other = "cuda:%d" % rank\n'
+            "third = 'cuda:{}'.format(rank)\n",
+            "import torch\n"
+            'device = torch.device(f"npu:{args.local_rank}")\n'
+            "name = 'npu:' + str(rank)\n"
+            'other = "npu:%d" % rank\n'
+            "third = 'npu:{}'.format(rank)\n",
+        ),
+        Example(
+            "from torch.nn.parallel import DistributedDataParallel as DDP\n"
+            "import torch\n"
+            "model = DDP(model, device_ids=[1], output_device=1)\n"
+            "torch.cuda.set_device(1)\n",
+            "from torch.nn.parallel import DistributedDataParallel as DDP\n"
+            "import torch\n"
+            'model = DDP(model, device_ids=["npu:0"], output_device="npu:0")\n'
+            'torch.cuda.set_device("npu:0")\n',
+            device_map=("cuda:1=npu:0",),
+        ),
+        Example(
+            'import torch\ndevice = f"cuda:{rank}"\nmodel = DDP(model, device_ids=[rank])\n',
+            'import torch\ndevice = f"npu:{rank}"\nmodel = DDP(model, device_ids=[rank])\n',
+            findings=2,
+            device_map=("cuda:1=npu:0",),
+        ),
+        Example(
+            "import torch\n"
+            "x = x.to(local_rank)\n"
+            "y = x.to(torch.float16)\n"
+            "model = DDP(model, device_ids=[local_rank], output_device=local_rank)\n"
+            'print(f"cuda:{rank} is ready")\n'
+            'label = f"{kind}:{index}"\n'
+            "torch.cuda.set_device(0)\n",
+        ),
+    )

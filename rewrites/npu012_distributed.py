@@ -9,7 +9,7 @@ import libcst as cst
 from covo_port.lib.imports import ImportMove, move_imports
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Category, Example, PythonRule, Safety, Severity, ShellSource
+from covo_port.model import Category, Example, PythonRule, ShellSource
 
 _BACKEND = re.compile(r"^(?:nccl|(?:[a-z]+:[a-z]+,)*cuda:nccl(?:,[a-z]+:[a-z]+)*)$")
 _ENV = re.compile(r"\b(?:TORCH_)?NCCL_[A-Z0-9_]+\b")
@@ -76,8 +76,12 @@ def _hccl(value: str, device_type: str) -> str:
     return value.replace("cuda:nccl", f"{device_type}:hccl").replace("nccl", "hccl")
 
 
-class Distributed(PythonRule):
-    """## What it does
+class Distributed(PythonRule, id="NPU012", name="nccl-backend", category=Category.DISTRIBUTED,
+                  triggers=("nccl", "NCCL"),
+                  declines='NCCL_* tuning variables (no one-to-one HCCL equivalent)'):
+    """"nccl" backend -> "hccl", is_nccl_available -> is_hccl_available, NCCL_* reported
+
+    ## What it does
 
     Rewrites the "nccl" process-group backend to "hccl" (init_process_group, backend options
     and comparisons, shell flags), `is_nccl_available` to `is_hccl_available`, and reports
@@ -120,73 +124,6 @@ class Distributed(PythonRule):
 
     Safe: HCCL is the NPU's collective library behind the same torch.distributed API.
     """
-
-    id = "NPU012"
-    category = Category.DISTRIBUTED
-    name = "nccl-backend"
-    summary = '"nccl" backend -> "hccl", is_nccl_available -> is_hccl_available, NCCL_* reported'
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'NCCL_* tuning variables (no one-to-one HCCL equivalent)'
-    triggers = ("nccl", "NCCL")
-    examples = (
-        Example(
-            "import torch.distributed as dist\n"
-            'dist.init_process_group("nccl", init_method="env://")\n'
-            "group = dist.new_group(ranks, backend='nccl')\n"
-            'if dist.get_backend() == "nccl" and dist.is_nccl_available():\n    pass\n'
-            "use_nccl = dist.get_backend(group) == dist.Backend.NCCL\n",
-            "import torch.distributed as dist\n"
-            'dist.init_process_group("hccl", init_method="env://")\n'
-            "group = dist.new_group(ranks, backend='hccl')\n"
-            'if dist.get_backend() == "hccl" and dist.is_hccl_available():\n    pass\n'
-            "use_nccl = dist.get_backend(group) == dist.Backend.HCCL\n",
-        ),
-        Example(
-            "import argparse, torch\n"
-            "from torch.distributed import is_nccl_available, init_process_group\n"
-            "parser.add_argument('--dist-backend', default='nccl', choices=['nccl', 'gloo'])\n"
-            "backend = 'nccl' if torch.cuda.is_available() else 'gloo'\n"
-            "def setup(rank, backend: str = 'nccl'):\n"
-            "    init_process_group(backend=backend, rank=rank)\n"
-            "cfg = {'dist_backend': 'nccl'}\n"
-            "backend_spec = 'cpu:gloo,cuda:nccl'\n"
-            "if args.backend in ('nccl', 'gloo'):\n    pass\n",
-            "import argparse, torch\n"
-            "from torch.distributed import init_process_group\n"
-            "from torch_npu.distributed import is_hccl_available as is_nccl_available\n"
-            "parser.add_argument('--dist-backend', default='hccl', choices=['hccl', 'gloo'])\n"
-            "backend = 'hccl' if torch.cuda.is_available() else 'gloo'\n"
-            "def setup(rank, backend: str = 'hccl'):\n"
-            "    init_process_group(backend=backend, rank=rank)\n"
-            "cfg = {'dist_backend': 'hccl'}\n"
-            "backend_spec = 'cpu:gloo,npu:hccl'\n"
-            "if args.backend in ('hccl', 'gloo'):\n    pass\n",
-        ),
-        Example(
-            "import os\n"
-            'os.environ["NCCL_SOCKET_IFNAME"] = "eth0"\n'
-            "os.environ.setdefault('TORCH_NCCL_ASYNC_ERROR_HANDLING', '1')\n"
-            "print('nccl')\n",
-            findings=3,
-        ),
-        Example(
-            "#!/bin/bash\nexport NCCL_DEBUG=INFO\n"
-            "NCCL_IB_DISABLE=1 torchrun train.py --dist_backend nccl --other nccl\n"
-            "python train.py --backend=nccl\n",
-            "#!/bin/bash\nexport NCCL_DEBUG=INFO\n"
-            "NCCL_IB_DISABLE=1 torchrun train.py --dist_backend hccl --other nccl\n"
-            "python train.py --backend=hccl\n",
-            path="run.sh",
-            findings=2,
-        ),
-        Example(
-            "import torch.cuda.nccl as nccl\n"
-            "log.info('using the nccl backend')\n"
-            "def f(dist):\n    dist.init_process_group('gloo')\n",
-        ),
-    )
 
     # -- "nccl" literals -------------------------------------------------------------------
     def leave_SimpleString(self, original_node: cst.SimpleString) -> None:
@@ -316,6 +253,64 @@ class Distributed(PythonRule):
             if m.start() not in seen and not file.scan.in_comment(m.start()):
                 seen.add(m.start())
                 file.report(cls, m.start(), env_message(m.group()))
+
+    examples = (
+        Example(
+            "import torch.distributed as dist\n"
+            'dist.init_process_group("nccl", init_method="env://")\n'
+            "group = dist.new_group(ranks, backend='nccl')\n"
+            'if dist.get_backend() == "nccl" and dist.is_nccl_available():\n    pass\n'
+            "use_nccl = dist.get_backend(group) == dist.Backend.NCCL\n",
+            "import torch.distributed as dist\n"
+            'dist.init_process_group("hccl", init_method="env://")\n'
+            "group = dist.new_group(ranks, backend='hccl')\n"
+            'if dist.get_backend() == "hccl" and dist.is_hccl_available():\n    pass\n'
+            "use_nccl = dist.get_backend(group) == dist.Backend.HCCL\n",
+        ),
+        Example(
+            "import argparse, torch\n"
+            "from torch.distributed import is_nccl_available, init_process_group\n"
+            "parser.add_argument('--dist-backend', default='nccl', choices=['nccl', 'gloo'])\n"
+            "backend = 'nccl' if torch.cuda.is_available() else 'gloo'\n"
+            "def setup(rank, backend: str = 'nccl'):\n"
+            "    init_process_group(backend=backend, rank=rank)\n"
+            "cfg = {'dist_backend': 'nccl'}\n"
+            "backend_spec = 'cpu:gloo,cuda:nccl'\n"
+            "if args.backend in ('nccl', 'gloo'):\n    pass\n",
+            "import argparse, torch\n"
+            "from torch.distributed import init_process_group\n"
+            "from torch_npu.distributed import is_hccl_available as is_nccl_available\n"
+            "parser.add_argument('--dist-backend', default='hccl', choices=['hccl', 'gloo'])\n"
+            "backend = 'hccl' if torch.cuda.is_available() else 'gloo'\n"
+            "def setup(rank, backend: str = 'hccl'):\n"
+            "    init_process_group(backend=backend, rank=rank)\n"
+            "cfg = {'dist_backend': 'hccl'}\n"
+            "backend_spec = 'cpu:gloo,npu:hccl'\n"
+            "if args.backend in ('hccl', 'gloo'):\n    pass\n",
+        ),
+        Example(
+            "import os\n"
+            'os.environ["NCCL_SOCKET_IFNAME"] = "eth0"\n'
+            "os.environ.setdefault('TORCH_NCCL_ASYNC_ERROR_HANDLING', '1')\n"
+            "print('nccl')\n",
+            findings=3,
+        ),
+        Example(
+            "#!/bin/bash\nexport NCCL_DEBUG=INFO\n"
+            "NCCL_IB_DISABLE=1 torchrun train.py --dist_backend nccl --other nccl\n"
+            "python train.py --backend=nccl\n",
+            "#!/bin/bash\nexport NCCL_DEBUG=INFO\n"
+            "NCCL_IB_DISABLE=1 torchrun train.py --dist_backend hccl --other nccl\n"
+            "python train.py --backend=hccl\n",
+            path="run.sh",
+            findings=2,
+        ),
+        Example(
+            "import torch.cuda.nccl as nccl\n"
+            "log.info('using the nccl backend')\n"
+            "def f(dist):\n    dist.init_process_group('gloo')\n",
+        ),
+    )
 
 
 def _shell_nccl(rule: type[Distributed], file: ShellSource, start: int, value: str,

@@ -8,7 +8,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.imports import ImportAware
-from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted
+from covo_port.lib.names import binds_module, dotted, imported_names, is_dotted, is_outermost
 from covo_port.lib.values import is_constant
 from covo_port.model import Category, Example, PythonSource, Safety, Severity
 
@@ -42,8 +42,12 @@ _SHARED = {"sdp_kernel", "SDPAParams", "SDPBackend", "enable_flash_sdp", "enable
 
 
 
-class BackendFlags(ImportAware):
-    """## What it does
+class BackendFlags(ImportAware, id="NPU013", name="backend-flags", category=Category.BACKENDS,
+                   severity=Severity.INFO, triggers=("cuda", "cudnn"),
+                   declines='a flag that is read, or set through an alias'):
+    """cudnn / cuda.matmul flags: removed where inert, TF32 -> HF32, determinism kept
+
+    ## What it does
 
     Removes cudnn / cuda.matmul flags that nothing reads on the NPU, turns TF32 switches
     into the NPU's HF32 ones, and keeps cudnn.deterministic as
@@ -91,77 +95,11 @@ class BackendFlags(ImportAware):
     determinism is kept.
     """
 
-    id = "NPU013"
-    category = Category.BACKENDS
-    name = "backend-flags"
-    summary = "cudnn / cuda.matmul flags: removed where inert, TF32 -> HF32, determinism kept"
-    severity = Severity.INFO
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'a flag that is read, or set through an alias'
-    triggers = ("cuda", "cudnn")
-    examples = (
-        Example(
-            "import torch\n"
-            "torch.manual_seed(0)\n"
-            "torch.backends.cudnn.benchmark = True\n"
-            "torch.backends.cudnn.deterministic = True\n"
-            "torch.backends.cuda.matmul.allow_tf32 = True  # faster\n"
-            "torch.backends.cudnn.allow_tf32 = args.tf32\n",
-            "import torch\n"
-            "torch.manual_seed(0)\n"
-            "torch.use_deterministic_algorithms(True, warn_only=True)\n"
-            "torch.npu.matmul.allow_hf32 = True  # faster\n"
-            "torch.npu.conv.allow_hf32 = args.tf32\n",
-            findings=4,
-            unsafe_fixes=True,
-        ),
-        Example(  # by default the switch to every operator's determinism is only proposed
-            "import torch\ntorch.backends.cudnn.deterministic = True\n",
-            findings=2,
-        ),
-        Example(
-            "import torch\n"
-            "from torch.backends import cudnn\n"
-            "if args.fast:\n"
-            "    cudnn.benchmark = True\n"
-            "else:\n"
-            "    # reproducible runs\n"
-            "    cudnn.deterministic = args.deterministic\n"
-            "    cudnn.benchmark = False\n"
-            "x = 1; torch.backends.cudnn.enabled = False\n",
-            "import torch\n"
-            "from torch.backends import cudnn\n"
-            "if args.fast:\n"
-            "    pass\n"
-            "else:\n"
-            "    # reproducible runs\n"
-            "    torch.use_deterministic_algorithms(args.deterministic, warn_only=True)\n"
-            "x = 1\n",
-            findings=4,
-            unsafe_fixes=True,
-        ),
-        Example(
-            "import torch\n"
-            "if torch.backends.cudnn.benchmark:\n    pass\n"
-            "with torch.backends.cudnn.flags(enabled=False):\n    pass\n"
-            "torch.backends.cuda.cufft_plan_cache.max_size = 0\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "torch.backends.cuda.enable_flash_sdp(False)\n"
-            "torch.backends.mps.is_available()\n",
-        ),
-    )
-
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
         self._handled: set[int] = set()
         #: names that imports bound to something under torch.backends (`import ... as C`)
         self._aliases: set[str] = set()
-        #: Name/Attribute nodes that are the value of an Attribute (not a whole dotted name)
-        self._inner: set[int] = set()
 
     def _may_be_backend(self, node: cst.BaseExpression) -> bool:
         """A cheap test before resolving ``node``'s names (which costs a scope analysis of
@@ -268,15 +206,13 @@ class BackendFlags(ImportAware):
 
     # -- everything else under torch.backends.cudnn / torch.backends.cuda -------------------------
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if isinstance(node.value, (cst.Name, cst.Attribute)):
-            self._inner.add(id(node.value))  # only the whole dotted name is looked at
         self._other(node)
 
     def visit_Name(self, node: cst.Name) -> None:
         self._other(node)
 
     def _other(self, node: cst.Name | cst.Attribute) -> None:
-        if self.in_import or id(node) in self._handled or id(node) in self._inner or (
+        if self.in_import or id(node) in self._handled or not is_outermost(self, node) or (
                 not is_dotted(node)) or not self._may_be_backend(node):
             return
         for name in sorted(imported_names(self, node)):
@@ -290,3 +226,58 @@ class BackendFlags(ImportAware):
                 continue
             self.report(node, f"{name} {what}: it has no effect on the NPU (left as is)")
             return
+
+    examples = (
+        Example(
+            "import torch\n"
+            "torch.manual_seed(0)\n"
+            "torch.backends.cudnn.benchmark = True\n"
+            "torch.backends.cudnn.deterministic = True\n"
+            "torch.backends.cuda.matmul.allow_tf32 = True  # faster\n"
+            "torch.backends.cudnn.allow_tf32 = args.tf32\n",
+            "import torch\n"
+            "torch.manual_seed(0)\n"
+            "torch.use_deterministic_algorithms(True, warn_only=True)\n"
+            "torch.npu.matmul.allow_hf32 = True  # faster\n"
+            "torch.npu.conv.allow_hf32 = args.tf32\n",
+            findings=4,
+            unsafe_fixes=True,
+        ),
+        Example(  # by default the switch to every operator's determinism is only proposed
+            "import torch\ntorch.backends.cudnn.deterministic = True\n",
+            findings=2,
+        ),
+        Example(
+            "import torch\n"
+            "from torch.backends import cudnn\n"
+            "if args.fast:\n"
+            "    cudnn.benchmark = True\n"
+            "else:\n"
+            "    # reproducible runs\n"
+            "    cudnn.deterministic = args.deterministic\n"
+            "    cudnn.benchmark = False\n"
+            "x = 1; torch.backends.cudnn.enabled = False\n",
+            "import torch\n"
+            "from torch.backends import cudnn\n"
+            "if args.fast:\n"
+            "    pass\n"
+            "else:\n"
+            "    # reproducible runs\n"
+            "    torch.use_deterministic_algorithms(args.deterministic, warn_only=True)\n"
+            "x = 1\n",
+            findings=4,
+            unsafe_fixes=True,
+        ),
+        Example(
+            "import torch\n"
+            "if torch.backends.cudnn.benchmark:\n    pass\n"
+            "with torch.backends.cudnn.flags(enabled=False):\n    pass\n"
+            "torch.backends.cuda.cufft_plan_cache.max_size = 0\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "torch.backends.cuda.enable_flash_sdp(False)\n"
+            "torch.backends.mps.is_available()\n",
+        ),
+    )

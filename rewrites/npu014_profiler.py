@@ -6,8 +6,8 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.imports import ImportAware, ImportMove, move_imports
-from covo_port.lib.names import dotted, imported_names, is_dotted
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.lib.names import dotted, imported_names, is_dotted, is_outermost
+from covo_port.model import Category, Example, PythonSource
 
 _MODULES = ("torch.profiler", "torch.profiler.profiler")
 # What torch_npu.profiler has under the same name (its __all__), and transfer_to_npu rebinds.
@@ -36,8 +36,12 @@ def _member(qualified: str) -> tuple[str, str | None] | None:
     return None
 
 
-class Profiler(ImportAware):
-    """## What it does
+class Profiler(ImportAware, id="NPU014", name="profiler", category=Category.PROFILING,
+               triggers=("profiler",),
+               declines='a profiler feature with no NPU counterpart in the same code (reported)'):
+    """torch.profiler -> torch_npu.profiler, ProfilerActivity.CUDA -> .NPU (when safe)
+
+    ## What it does
 
     Moves `torch.profiler` use to `torch_npu.profiler` and `ProfilerActivity.CUDA` to `.NPU`
     where every part of the profiling code has an NPU counterpart.
@@ -83,63 +87,6 @@ class Profiler(ImportAware):
 
     Safe: torch_npu.profiler mirrors torch.profiler's API for the NPU.
     """
-
-    id = "NPU014"
-    category = Category.PROFILING
-    name = "profiler"
-    summary = "torch.profiler -> torch_npu.profiler, ProfilerActivity.CUDA -> .NPU (when safe)"
-    severity = Severity.WARNING
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'a profiler feature with no NPU counterpart in the same code (reported)'
-    triggers = ("profiler",)
-    examples = (
-        Example(
-            "import torch\n"
-            "from torch.profiler import profile, ProfilerActivity, record_function\n"
-            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],\n"
-            "             schedule=torch.profiler.schedule(wait=1, warmup=1, active=2),\n"
-            "             on_trace_ready=torch.profiler.tensorboard_trace_handler('./log')) as p:\n"
-            "    with record_function('step'):\n"
-            "        p.step()\n",
-            "import torch\n"
-            "from torch.profiler import record_function\n"
-            "from torch_npu.profiler import profile, ProfilerActivity\n"
-            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.NPU],\n"
-            "             schedule=torch_npu.profiler.schedule(wait=1, warmup=1, active=2),\n"
-            "             on_trace_ready=torch_npu.profiler.tensorboard_trace_handler('./log')) "
-            "as p:\n"
-            "    with record_function('step'):\n"
-            "        p.step()\n",
-        ),
-        Example(
-            "import torch\n"
-            "acts = [torch.profiler.ProfilerActivity.CUDA]\n"
-            "def handler(prof):\n    prof.export_chrome_trace('t.json')\n"
-            "prof = torch.profiler.profile(activities=acts, on_trace_ready=handler)\n"
-            "h = torch.profiler.tensorboard_trace_handler('./log', use_gzip=True)\n",
-            "import torch\n"
-            "acts = [torch_npu.profiler.ProfilerActivity.NPU]\n"
-            "def handler(prof):\n    prof.export_chrome_trace('t.json')\n"
-            "prof = torch_npu.profiler.profile(activities=acts, on_trace_ready=handler)\n"
-            "h = torch_npu.profiler.tensorboard_trace_handler('./log')\n",
-            findings=1,
-        ),
-        Example(
-            "import torch\n"
-            "from torch.profiler import profile, ProfilerActivity\n"
-            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:\n"
-            "    model(x)\n"
-            "print(prof.key_averages().table(sort_by='cuda_time_total'))\n"
-            "with torch.autograd.profiler.profile(use_cuda=True):\n    pass\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "with torch.profiler.record_function('forward'):\n    pass\n"
-            "with torch.autograd.profiler.profile() as p:\n    pass\n",
-        ),
-    )
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
@@ -192,9 +139,7 @@ class Profiler(ImportAware):
         self._use(node)
 
     def _use(self, node: cst.Name | cst.Attribute) -> None:
-        parent = self.parent(node)
-        if self.in_import or not is_dotted(node) or (
-                isinstance(parent, cst.Attribute) and parent.value is node):
+        if self.in_import or not is_dotted(node) or not is_outermost(self, node):
             return
         for qualified in sorted(imported_names(self, node)):
             member = _member(qualified)
@@ -304,4 +249,52 @@ class Profiler(ImportAware):
         self.replace(call, drop, "tensorboard_trace_handler(use_gzip=...) dropped")
         self.report(call, "use_gzip dropped: torch_npu.profiler.tensorboard_trace_handler writes "
                     "its own (uncompressed) trace folder")
+
+    examples = (
+        Example(
+            "import torch\n"
+            "from torch.profiler import profile, ProfilerActivity, record_function\n"
+            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],\n"
+            "             schedule=torch.profiler.schedule(wait=1, warmup=1, active=2),\n"
+            "             on_trace_ready=torch.profiler.tensorboard_trace_handler('./log')) as p:\n"
+            "    with record_function('step'):\n"
+            "        p.step()\n",
+            "import torch\n"
+            "from torch.profiler import record_function\n"
+            "from torch_npu.profiler import profile, ProfilerActivity\n"
+            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.NPU],\n"
+            "             schedule=torch_npu.profiler.schedule(wait=1, warmup=1, active=2),\n"
+            "             on_trace_ready=torch_npu.profiler.tensorboard_trace_handler('./log')) "
+            "as p:\n"
+            "    with record_function('step'):\n"
+            "        p.step()\n",
+        ),
+        Example(
+            "import torch\n"
+            "acts = [torch.profiler.ProfilerActivity.CUDA]\n"
+            "def handler(prof):\n    prof.export_chrome_trace('t.json')\n"
+            "prof = torch.profiler.profile(activities=acts, on_trace_ready=handler)\n"
+            "h = torch.profiler.tensorboard_trace_handler('./log', use_gzip=True)\n",
+            "import torch\n"
+            "acts = [torch_npu.profiler.ProfilerActivity.NPU]\n"
+            "def handler(prof):\n    prof.export_chrome_trace('t.json')\n"
+            "prof = torch_npu.profiler.profile(activities=acts, on_trace_ready=handler)\n"
+            "h = torch_npu.profiler.tensorboard_trace_handler('./log')\n",
+            findings=1,
+        ),
+        Example(
+            "import torch\n"
+            "from torch.profiler import profile, ProfilerActivity\n"
+            "with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:\n"
+            "    model(x)\n"
+            "print(prof.key_averages().table(sort_by='cuda_time_total'))\n"
+            "with torch.autograd.profiler.profile(use_cuda=True):\n    pass\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "with torch.profiler.record_function('forward'):\n    pass\n"
+            "with torch.autograd.profiler.profile() as p:\n    pass\n",
+        ),
+    )
 

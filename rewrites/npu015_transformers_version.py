@@ -38,8 +38,11 @@ def _key(node: cst.BaseExpression) -> str | None:
     return None
 
 
-class TransformersVersion(PythonRule):
-    """## What it does
+class TransformersVersion(PythonRule, id="NPU015", name="transformers-version",
+                          category=Category.PACKAGES, safety=Safety.REPORT, triggers=(FLAG, CACHE)):
+    """prepare_inputs_for_generation kwargs that need transformers >=5.0,<5.24
+
+    ## What it does
 
     Reports `prepare_inputs_for_generation` overrides whose keyword arguments depend on the
     transformers release, with the range that was tested.
@@ -73,38 +76,6 @@ class TransformersVersion(PythonRule):
 
     Report only: the fix depends on which transformers the target host runs.
     """
-
-    id = "NPU015"
-    category = Category.PACKAGES
-    name = "transformers-version"
-    summary = "prepare_inputs_for_generation kwargs that need transformers >=5.0,<5.24"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = False
-    declines = ''
-    triggers = (FLAG, CACHE)
-    examples = (
-        Example(
-            "class Model:\n"
-            "    def prepare_inputs_for_generation(self, input_ids, **kwargs):\n"
-            "        first = kwargs.get('is_first_iteration', False)\n"
-            "        if kwargs['is_first_iteration'] or 'is_first_iteration' in kwargs:\n"
-            "            pass\n"
-            "        cache = kwargs.get('past_key_values')\n",
-            findings=4,
-        ),
-        Example(
-            "def prepare_inputs_for_generation(ids, is_first_iteration=False, **extra):\n"
-            "    return ids\n",
-            findings=1,
-        ),
-        Example(
-            "def forward(self, **kwargs):\n"
-            "    return kwargs.get('is_first_iteration'), kwargs['past_key_values']\n"
-            "def prepare_inputs_for_generation(self, **kwargs):\n"
-            "    log('is_first_iteration')\n",
-        ),
-    )
 
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
@@ -168,3 +139,26 @@ class TransformersVersion(PythonRule):
                        "the cache as `cache`, so it is lost on every step and a second round "
                        f"fails: {installed}")
         self.report(node, message, Severity.ERROR if broken else Severity.WARNING)
+
+    examples = (
+        Example(
+            "class Model:\n"
+            "    def prepare_inputs_for_generation(self, input_ids, **kwargs):\n"
+            "        first = kwargs.get('is_first_iteration', False)\n"
+            "        if kwargs['is_first_iteration'] or 'is_first_iteration' in kwargs:\n"
+            "            pass\n"
+            "        cache = kwargs.get('past_key_values')\n",
+            findings=4,
+        ),
+        Example(
+            "def prepare_inputs_for_generation(ids, is_first_iteration=False, **extra):\n"
+            "    return ids\n",
+            findings=1,
+        ),
+        Example(
+            "def forward(self, **kwargs):\n"
+            "    return kwargs.get('is_first_iteration'), kwargs['past_key_values']\n"
+            "def prepare_inputs_for_generation(self, **kwargs):\n"
+            "    log('is_first_iteration')\n",
+        ),
+    )

@@ -13,9 +13,9 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import ScopeProvider
 
 from covo_port.lib.extensions import compiles_cuda
-from covo_port.lib.names import imported_names
+from covo_port.lib.names import imported_names, is_outermost
 from covo_port.lib.tree import nodes_in
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Target
 
 #: Huawei's table (covo_port/data/ascend/, Mulan PSL v2): {"op_list": {torch API: "-"}}.
 TABLE = ("data", "ascend", "op_list_2_8.json")
@@ -102,8 +102,12 @@ def member_call() -> re.Pattern[bytes]:
     return re.compile(rb"\.[\s\\]*(" + names + rb")[\s\\]*\(")
 
 
-class UnsupportedApis(PythonRule):
-    """## What it does
+class UnsupportedApis(PythonRule, id="NPU017", name="unsupported-apis",
+                      category=Category.OPERATORS, safety=Safety.REPORT, cuda_only=True,
+                      triggers=("torch",)):
+    """calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)
+
+    ## What it does
 
     Reports each use of a torch API that torch_npu 2.8 lists as unsupported (Ascend's own
     table), resolved through the imports.
@@ -145,49 +149,6 @@ class UnsupportedApis(PythonRule):
     code.
     """
 
-    id = "NPU017"
-    category = Category.OPERATORS
-    name = "unsupported-apis"
-    summary = "calls of torch APIs that torch_npu 2.8 lists as unsupported (240, Ascend's table)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("torch",)
-    examples = (
-        Example(
-            "import torch\n"
-            "import torch.fft as F\n"
-            "from torch.fft import ifftshift\n"
-            "spec = F.fftshift(torch.fft.fft(x))\n"
-            "back = ifftshift(spec)\n"
-            "std, mean = torch.std_mean(x, dim=0)\n",
-            findings=3,
-        ),
-        Example(
-            "import torch.nn as nn\n"
-            "import torch\n"
-            "class Encoder(nn.Module):\n"
-            "    def __init__(self):\n"
-            "        super().__init__()\n"
-            "        self.rnn = nn.GRU(80, 256, batch_first=True)\n"
-            "sparse = torch.zeros(4, 4).to_sparse()\n"
-            "def f(x: torch.Tensor):\n"
-            "    return x.unique_consecutive()\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "from torch import nn\n"
-            "def shift(x: torch.Tensor, rnn: nn.GRU):\n"
-            "    if isinstance(rnn, nn.GRU):\n"
-            "        return torch.roll(x, x.shape[-1] // 2, dims=-1)\n"
-            "y = frame.to_sparse()\n"
-            "torch.cuda.memory_usage(0)\n"
-            "z = F.fftshift(x)\n",
-        ),
-    )
-
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
         """Every word of an entry's name, or a member's call with a constructor of its class
@@ -204,8 +165,6 @@ class UnsupportedApis(PythonRule):
         self._skip = 0  # inside an import, an annotation or an except clause's type
         #: names inside the second argument of isinstance/issubclass (types, not uses)
         self._type_args: set[int] = set()
-        #: Name/Attribute nodes that are the value of an Attribute (not a whole dotted name)
-        self._inner: set[int] = set()
         #: name bound by an import -> what it imports (`from torch import nn`: nn -> torch.nn),
         #: for a cheap guess at a dotted name before resolving it (which costs a scope analysis
         #: of the file); built as the imports come, which is before their uses in practice
@@ -271,8 +230,6 @@ class UnsupportedApis(PythonRule):
                 return
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if isinstance(node.value, (cst.Name, cst.Attribute)):
-            self._inner.add(id(node.value))  # only the whole dotted name is looked at
         self._reference(node, node.attr.value)
 
     def visit_Name(self, node: cst.Name) -> None:
@@ -282,7 +239,7 @@ class UnsupportedApis(PythonRule):
         self._seen.add(last)
         if self._skip or not self._candidate(node):
             return
-        if id(node) in self._inner or id(node) in self._type_args:
+        if not is_outermost(self, node) or id(node) in self._type_args:
             return  # a part of a longer dotted name; a type that isinstance() tests
         names = imported_names(self, node) & unsupported()
         if not names:
@@ -339,3 +296,37 @@ class UnsupportedApis(PythonRule):
         statement = self.parent(target) if isinstance(target, cst.AssignTarget) else None
         return isinstance(statement, cst.Assign) and len(statement.targets) == 1 and (
             isinstance(statement.value, cst.Call) and self._instance_of(statement.value, cls))
+
+    examples = (
+        Example(
+            "import torch\n"
+            "import torch.fft as F\n"
+            "from torch.fft import ifftshift\n"
+            "spec = F.fftshift(torch.fft.fft(x))\n"
+            "back = ifftshift(spec)\n"
+            "std, mean = torch.std_mean(x, dim=0)\n",
+            findings=3,
+        ),
+        Example(
+            "import torch.nn as nn\n"
+            "import torch\n"
+            "class Encoder(nn.Module):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            "        self.rnn = nn.GRU(80, 256, batch_first=True)\n"
+            "sparse = torch.zeros(4, 4).to_sparse()\n"
+            "def f(x: torch.Tensor):\n"
+            "    return x.unique_consecutive()\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "from torch import nn\n"
+            "def shift(x: torch.Tensor, rnn: nn.GRU):\n"
+            "    if isinstance(rnn, nn.GRU):\n"
+            "        return torch.roll(x, x.shape[-1] // 2, dims=-1)\n"
+            "y = frame.to_sparse()\n"
+            "torch.cuda.memory_usage(0)\n"
+            "z = F.fftshift(x)\n",
+        ),
+    )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from covo_port.lib.words import words_containing
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Severity
 
 _PART = re.compile(r"(?<![A-Za-z0-9])cuda(?![A-Za-z0-9])", re.IGNORECASE)
 _RECORD_FACTORIES = {"collections.namedtuple", "typing.NamedTuple"}
@@ -40,8 +40,14 @@ class _Attribute:
     values: list[cst.BaseExpression] = field(default_factory=list)  # what `self.X = ...` assigns
 
 
-class CudaNamedAttributes(PythonRule):
-    """## What it does
+class CudaNamedAttributes(PythonRule, id="NPU018", name="cuda-named-attributes",
+                          category=Category.DEVICES, severity=Severity.INFO,
+                          triggers=("cuda", "CUDA", "Cuda"), needs_tree=True,
+                          declines='the name is used in another file or in a string '
+                                   '(left as it is)'):
+    """attributes named for CUDA (self.cuda_config) renamed for the target, if confined
+
+    ## What it does
 
     Renames attributes named for CUDA (`self.cuda_config`) after the target where the name
     is confined to one class of one file.
@@ -69,15 +75,18 @@ class CudaNamedAttributes(PythonRule):
             return self.use_CUDA, self.CUDA_streams
     ```
 
-    becomes
+    becomes (`use_CUDA` holds `flag`, which may be a module, parameter or tensor: it keeps its
+    name, reported)
 
-    ```python
-    class Runner:
-        def __init__(self, flag):
-            self.use_CUDA = flag
-            self.NPU_streams = (1, 2)
-        def go(self):
-            return self.use_CUDA, self.NPU_streams
+    ```diff
+     class Runner:
+         def __init__(self, flag):
+             self.use_CUDA = flag
+    -        self.CUDA_streams = (1, 2)
+    +        self.NPU_streams = (1, 2)
+         def go(self):
+    -        return self.use_CUDA, self.CUDA_streams
+    +        return self.use_CUDA, self.NPU_streams
     ```
 
     ## Fix safety
@@ -85,78 +94,6 @@ class CudaNamedAttributes(PythonRule):
     Safe: renamed only where no other file, string or getattr can reach the name.
     """
 
-    id = "NPU018"
-    category = Category.DEVICES
-    name = "cuda-named-attributes"
-    summary = "attributes named for CUDA (self.cuda_config) renamed for the target, if confined"
-    severity = Severity.INFO
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'the name is used in another file or in a string (left as it is)'
-    triggers = ("cuda", "CUDA", "Cuda")
-    needs_tree = True
-
-    examples = (
-        Example(
-            "from collections import namedtuple\n"
-            "Kernels = namedtuple('Kernels', ['flash', 'math'])\n"
-            "class Attention:\n"
-            "    def __init__(self):\n"
-            "        self.cpu_kernels = Kernels(True, True)\n"
-            "        self.cuda_kernels = Kernels(False, True)  # for the accelerator\n"
-            "    def forward(self, q):\n"
-            "        return self.cuda_kernels if q.is_npu else self.cpu_kernels\n",
-            "from collections import namedtuple\n"
-            "Kernels = namedtuple('Kernels', ['flash', 'math'])\n"
-            "class Attention:\n"
-            "    def __init__(self):\n"
-            "        self.cpu_kernels = Kernels(True, True)\n"
-            "        self.npu_kernels = Kernels(False, True)  # for the accelerator\n"
-            "    def forward(self, q):\n"
-            "        return self.npu_kernels if q.is_npu else self.cpu_kernels\n",
-        ),
-        Example(
-            "class Runner:\n"
-            "    def __init__(self, flag):\n"
-            "        self.use_CUDA = flag\n"
-            "        self.CUDA_streams = (1, 2)\n"
-            "    def go(self):\n"
-            "        return self.use_CUDA, self.CUDA_streams\n",
-            "class Runner:\n"
-            "    def __init__(self, flag):\n"
-            "        self.use_CUDA = flag\n"
-            "        self.NPU_streams = (1, 2)\n"
-            "    def go(self):\n"
-            "        return self.use_CUDA, self.NPU_streams\n",
-            findings=1,
-        ),
-        Example(  # a submodule: its name is a checkpoint key
-            "import torch.nn as nn\n"
-            "class Net(nn.Module):\n"
-            "    def __init__(self):\n"
-            "        self.cuda_proj = nn.Linear(2, 2)\n",
-            findings=1,
-        ),
-        Example(  # reached from outside the class, and by name in a string
-            "class A:\n"
-            "    def __init__(self):\n"
-            "        self.cuda_mode = 1\n"
-            "class B:\n"
-            "    def __init__(self):\n"
-            "        self.cuda_flag = 2\n"
-            "a = A()\n"
-            "print(a.cuda_mode, getattr(B(), 'cuda_flag'))\n",
-            findings=2,
-        ),
-        Example(  # the new name is taken
-            "class C:\n"
-            "    def __init__(self):\n"
-            "        self.cuda_size = 1\n"
-            "        self.npu_size = 2\n",
-            findings=1,
-        ),
-        Example("cuda_available = False\nclass D:\n    x = cuda_available\n"),
-    )
 
     @classmethod
     def tree_words(cls, path: str, data: bytes) -> set[str]:
@@ -295,3 +232,65 @@ class CudaNamedAttributes(PythonRule):
         if not all(self._plain(v) for v in attribute.values):
             return "it may hold a module, parameter or tensor, whose name is a checkpoint key"
         return None
+
+    examples = (
+        Example(
+            "from collections import namedtuple\n"
+            "Kernels = namedtuple('Kernels', ['flash', 'math'])\n"
+            "class Attention:\n"
+            "    def __init__(self):\n"
+            "        self.cpu_kernels = Kernels(True, True)\n"
+            "        self.cuda_kernels = Kernels(False, True)  # for the accelerator\n"
+            "    def forward(self, q):\n"
+            "        return self.cuda_kernels if q.is_npu else self.cpu_kernels\n",
+            "from collections import namedtuple\n"
+            "Kernels = namedtuple('Kernels', ['flash', 'math'])\n"
+            "class Attention:\n"
+            "    def __init__(self):\n"
+            "        self.cpu_kernels = Kernels(True, True)\n"
+            "        self.npu_kernels = Kernels(False, True)  # for the accelerator\n"
+            "    def forward(self, q):\n"
+            "        return self.npu_kernels if q.is_npu else self.cpu_kernels\n",
+        ),
+        Example(
+            "class Runner:\n"
+            "    def __init__(self, flag):\n"
+            "        self.use_CUDA = flag\n"
+            "        self.CUDA_streams = (1, 2)\n"
+            "    def go(self):\n"
+            "        return self.use_CUDA, self.CUDA_streams\n",
+            "class Runner:\n"
+            "    def __init__(self, flag):\n"
+            "        self.use_CUDA = flag\n"
+            "        self.NPU_streams = (1, 2)\n"
+            "    def go(self):\n"
+            "        return self.use_CUDA, self.NPU_streams\n",
+            findings=1,
+        ),
+        Example(  # a submodule: its name is a checkpoint key
+            "import torch.nn as nn\n"
+            "class Net(nn.Module):\n"
+            "    def __init__(self):\n"
+            "        self.cuda_proj = nn.Linear(2, 2)\n",
+            findings=1,
+        ),
+        Example(  # reached from outside the class, and by name in a string
+            "class A:\n"
+            "    def __init__(self):\n"
+            "        self.cuda_mode = 1\n"
+            "class B:\n"
+            "    def __init__(self):\n"
+            "        self.cuda_flag = 2\n"
+            "a = A()\n"
+            "print(a.cuda_mode, getattr(B(), 'cuda_flag'))\n",
+            findings=2,
+        ),
+        Example(  # the new name is taken
+            "class C:\n"
+            "    def __init__(self):\n"
+            "        self.cuda_size = 1\n"
+            "        self.npu_size = 2\n",
+            findings=1,
+        ),
+        Example("cuda_available = False\nclass D:\n    x = cuda_available\n"),
+    )

@@ -13,11 +13,18 @@ from covo_port.lib.config_vocab import (
     setting,
     to_hccl,
 )
-from covo_port.model import Category, ConfigEntry, ConfigSource, Example, Rule, Severity
+from covo_port.model import Category, ConfigEntry, ConfigSource, Example, Rule
 
 
-class ConfigDevices(Rule):
-    """## What it does
+class ConfigDevices(Rule, id="NPU019", name="config-devices", category=Category.DEVICES,
+                    triggers=("cuda", "nccl"),
+                    declines="the key is not known to name a torch device or backend "
+                             "(reported), the value is another library's setting (NPU020), "
+                             "or it is not written as it is (escapes, block scalars, shared "
+                             "YAML anchors: reported)"):
+    """config files: "cuda" under device keys -> "npu", "nccl" under backend keys -> "hccl"
+
+    ## What it does
 
     Rewrites the values of config-file keys that name a torch device (`device`, `*_device`,
     `device_type`, `devices`, `map_location`: "cuda" and "cuda:N" become "npu" and "npu:N")
@@ -61,16 +68,35 @@ class ConfigDevices(Rule):
     indentation are kept byte for byte.
     """
 
-    id = "NPU019"
-    category = Category.DEVICES
-    name = "config-devices"
-    summary = ('config files: "cuda" under device keys -> "npu", "nccl" under backend keys '
-               '-> "hccl"')
-    severity = Severity.WARNING
-    declines = ("the key is not known to name a torch device or backend (reported), the value "
-                "is another library's setting (NPU020), or it is not written as it is "
-                "(escapes, block scalars, shared YAML anchors: reported)")
-    triggers = ("cuda", "nccl")
+    @classmethod
+    def config(cls, file: ConfigSource) -> None:
+        context = ConfigContext(file.path, file.entries)
+        for entry in file.entries:
+            if not isinstance(entry.value, str):
+                continue
+            value = entry.value.strip()  # INI values over several lines start with a newline
+            device = CUDA_DEVICE.match(value)
+            if (device is None and not NCCL_BACKEND.match(value)) or context.foreign(entry):
+                continue  # another library's setting: NPU020 reports it
+            where = key_path(entry)
+            if device is not None:
+                if is_device_key(entry.key):
+                    index = device.group(1)
+                    new = file.target.device_string(int(index) if index is not None else None)
+                    _replace(cls, file, entry, new, f"{where}: {value!r} -> {new!r}")
+                elif setting(entry.key, value) is None:  # accelerator: cuda is NPU020's
+                    file.report(cls, entry, (
+                        f"{where}: {value!r} is not under a key known to name a torch device: "
+                        f"not rewritten; if the program hands it to torch, make it "
+                        f"{file.target.device_type!r}"))
+            elif is_backend_key(entry.key):
+                new = to_hccl(value, file.target.device_type)
+                _replace(cls, file, entry, new, f"{where}: backend {value!r} -> {new!r}")
+            else:
+                file.report(cls, entry, (
+                    f"{where}: {value!r} is not under a key known to name a process-group "
+                    "backend: not rewritten; the NPU's backend is 'hccl'"))
+
     examples = (
         Example(
             "device: cuda   # the training device\n"
@@ -119,35 +145,6 @@ class ConfigDevices(Rule):
             path="config.yaml",
         ),
     )
-
-    @classmethod
-    def config(cls, file: ConfigSource) -> None:
-        context = ConfigContext(file.path, file.entries)
-        for entry in file.entries:
-            if not isinstance(entry.value, str):
-                continue
-            value = entry.value.strip()  # INI values over several lines start with a newline
-            device = CUDA_DEVICE.match(value)
-            if (device is None and not NCCL_BACKEND.match(value)) or context.foreign(entry):
-                continue  # another library's setting: NPU020 reports it
-            where = key_path(entry)
-            if device is not None:
-                if is_device_key(entry.key):
-                    index = device.group(1)
-                    new = file.target.device_string(int(index) if index is not None else None)
-                    _replace(cls, file, entry, new, f"{where}: {value!r} -> {new!r}")
-                elif setting(entry.key, value) is None:  # accelerator: cuda is NPU020's
-                    file.report(cls, entry, (
-                        f"{where}: {value!r} is not under a key known to name a torch device: "
-                        f"not rewritten; if the program hands it to torch, make it "
-                        f"{file.target.device_type!r}"))
-            elif is_backend_key(entry.key):
-                new = to_hccl(value, file.target.device_type)
-                _replace(cls, file, entry, new, f"{where}: backend {value!r} -> {new!r}")
-            else:
-                file.report(cls, entry, (
-                    f"{where}: {value!r} is not under a key known to name a process-group "
-                    "backend: not rewritten; the NPU's backend is 'hccl'"))
 
 
 def _replace(rule: type[Rule], file: ConfigSource, entry: ConfigEntry, new: str,

@@ -57,8 +57,14 @@ def _term(context: ConfigContext, entry: ConfigEntry) -> tuple[Term, str] | None
     return None
 
 
-class ConfigCudaSettings(Rule):
-    """## What it does
+class ConfigCudaSettings(Rule, id="NPU020", name="config-cuda-settings",
+                         category=Category.BACKENDS, safety=Safety.REPORT,
+                         triggers=("cuda", "CUDA", "gpu", "GPU", "xformers", "flash", "fa2",
+                                   "fa3", "triton", "cudnn", "sage", "nvidia", "NVIDIA", "NCCL")):
+    """config files and script flags: Lightning accelerators, CUDA-only attention, other
+    libraries' device settings, CUDA environment variables reported
+
+    ## What it does
 
     Reports config-file settings that select CUDA but are not torch device strings: Lightning's
     `accelerator: gpu`, accelerate's `MULTI_GPU`, CUDA-only attention
@@ -96,15 +102,35 @@ class ConfigCudaSettings(Rule):
     CPU for CTranslate2) is a choice for the user.
     """
 
-    id = "NPU020"
-    category = Category.BACKENDS
-    name = "config-cuda-settings"
-    summary = ("config files and script flags: Lightning accelerators, CUDA-only attention, "
-               "other libraries' device settings, CUDA environment variables reported")
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    triggers = ("cuda", "CUDA", "gpu", "GPU", "xformers", "flash", "fa2", "fa3", "triton",
-                "cudnn", "sage", "nvidia", "NVIDIA", "NCCL")
+    @classmethod
+    def shell(cls, file: ShellSource) -> None:
+        """``--accelerator gpu``, ``--gpus=1``, ``--attn_implementation flash_attention_2``:
+        the config settings, given on a command line."""
+        for words in file.scan.commands:
+            for index, word in enumerate(words):
+                flag, sep, value = word.text.partition("=")
+                if not flag.startswith("--") or len(flag) < 3:
+                    continue
+                if not sep:
+                    if index + 1 >= len(words) or words[index + 1].text.startswith("-"):
+                        continue
+                    value = words[index + 1].text
+                key = flag[2:]
+                term = setting(key, value) or attention(key, value)
+                if term is not None:
+                    file.report(cls, word.start, f"{flag} {value}: {term.advice}")
+
+    @classmethod
+    def config(cls, file: ConfigSource) -> None:
+        context = ConfigContext(file.path, file.entries)
+        severity = Severity.INFO if context.file_term is not None else None
+        for entry in file.entries:
+            found = _term(context, entry)
+            if found is not None:
+                term, what = found
+                file.report(cls, entry, f"{key_path(entry)}: {entry.value!r}: {what}; "
+                            f"{term.advice}", severity)
+
     examples = (
         Example(
             "trainer:\n  accelerator: gpu\nmodel:\n  attn_implementation: flash_attention_2\n",
@@ -142,32 +168,3 @@ class ConfigCudaSettings(Rule):
             path="config.yaml",
         ),
     )
-
-    @classmethod
-    def shell(cls, file: ShellSource) -> None:
-        """``--accelerator gpu``, ``--gpus=1``, ``--attn_implementation flash_attention_2``:
-        the config settings, given on a command line."""
-        for words in file.scan.commands:
-            for index, word in enumerate(words):
-                flag, sep, value = word.text.partition("=")
-                if not flag.startswith("--") or len(flag) < 3:
-                    continue
-                if not sep:
-                    if index + 1 >= len(words) or words[index + 1].text.startswith("-"):
-                        continue
-                    value = words[index + 1].text
-                key = flag[2:]
-                term = setting(key, value) or attention(key, value)
-                if term is not None:
-                    file.report(cls, word.start, f"{flag} {value}: {term.advice}")
-
-    @classmethod
-    def config(cls, file: ConfigSource) -> None:
-        context = ConfigContext(file.path, file.entries)
-        severity = Severity.INFO if context.file_term is not None else None
-        for entry in file.entries:
-            found = _term(context, entry)
-            if found is not None:
-                term, what = found
-                file.report(cls, entry, f"{key_path(entry)}: {entry.value!r}: {what}; "
-                            f"{term.advice}", severity)

@@ -16,7 +16,6 @@ from covo_port.model import (
     Example,
     PythonSource,
     Safety,
-    Severity,
     Target,
     TreeIndex,
 )
@@ -58,8 +57,11 @@ def _with_packages(modules: set[str], tree: TreeIndex | None, rule: str,
     return found
 
 
-class KernelProbes(ImportAware):
-    """## What it does
+class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category=Category.KERNELS,
+                   safety=Safety.REPORT, cuda_only=True, triggers=("cuda",), needs_tree=True):
+    """probes and calls that pick CUDA kernels (Triton, flash-attn...), across modules
+
+    ## What it does
 
     Reports what makes a CUDA probe pick a path of CUDA kernels, so that the probe is not
     switched to the NPU (the port's guard leaves a probe that holds or guards such a report):
@@ -95,35 +97,6 @@ class KernelProbes(ImportAware):
     Report only: whether the kernel path can run on the NPU (Triton-Ascend, an NPU operator)
     is a decision for a human; until then the CUDA-free path runs, as in the source.
     """
-
-    id = "NPU021"
-    category = Category.KERNELS
-    name = "cuda-kernel-probes"
-    summary = "probes and calls that pick CUDA kernels (Triton, flash-attn...), across modules"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ""
-    triggers = ("cuda",)
-    needs_tree = True
-    examples = (
-        Example(
-            "import torch\nimport triton\n"
-            "def fused_available():\n    return HAVE_TRITON and torch.cuda.is_available()\n"
-            "USE_FUSED = torch.cuda.is_available()\n",
-            findings=2,
-        ),
-        Example(
-            "import pytest, torch\nfrom flash_attn import flash_attn_func\n"
-            "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n",
-            findings=1,
-        ),
-        Example(  # no library of CUDA kernels: nothing to say
-            "import torch\n"
-            "def available():\n    return torch.cuda.is_available()\n"
-            "device = 'cuda' if torch.cuda.is_available() else 'cpu'\n",
-        ),
-    )
 
     @classmethod
     def tree_words(cls, path: str, data: bytes) -> set[str]:
@@ -239,3 +212,22 @@ class KernelProbes(ImportAware):
         while current is not None and not isinstance(current, cst.FunctionDef):
             current = self.parent(current)
         return current.name.value if current is not None else None
+
+    examples = (
+        Example(
+            "import torch\nimport triton\n"
+            "def fused_available():\n    return HAVE_TRITON and torch.cuda.is_available()\n"
+            "USE_FUSED = torch.cuda.is_available()\n",
+            findings=2,
+        ),
+        Example(
+            "import pytest, torch\nfrom flash_attn import flash_attn_func\n"
+            "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n",
+            findings=1,
+        ),
+        Example(  # no library of CUDA kernels: nothing to say
+            "import torch\n"
+            "def available():\n    return torch.cuda.is_available()\n"
+            "device = 'cuda' if torch.cuda.is_available() else 'cpu'\n",
+        ),
+    )

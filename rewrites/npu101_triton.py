@@ -6,15 +6,18 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource
 
 ADVICE = ("port the kernel to torch / torch_npu operators, or build it for the NPU with "
           "Triton-Ascend (Huawei's Triton backend for Ascend, `pip install triton-ascend`; it "
           "covers most of triton.language, check its API support list)")
 
 
-class Triton(PackageRule):
-    """## What it does
+class Triton(PackageRule, id="NPU101", name="triton-kernels", category=Category.KERNELS,
+             triggers=("triton",)):
+    """Triton kernels (import triton, @triton.jit, kernel[grid](...)) reported
+
+    ## What it does
 
     Reports Triton imports, `@triton.jit` kernels and their launches.
 
@@ -33,32 +36,60 @@ class Triton(PackageRule):
     ## Example
 
     ```python
-    try:
-        import triton
-    except ImportError:
-        triton = None
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def scale_kernel(x_ptr, n, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(x_ptr + offsets, tl.load(x_ptr + offsets) * 2, mask=offsets < n)
+
+    scale_kernel[(triton.cdiv(n, 1024),)](x, n, BLOCK=1024)
     ```
 
-    is reported (1 finding) and left as it is.
+    is reported (4 findings) and left as it is.
 
     ## Fix safety
 
     Report only: Triton kernels must be ported by hand.
     """
 
-    id = "NPU101"
-    category = Category.KERNELS
-    name = "triton-kernels"
-    summary = "Triton kernels (import triton, @triton.jit, kernel[grid](...)) reported"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("triton",)
     packages = ("triton",)
     library = "Triton kernels compile for NVIDIA/AMD GPUs, not for the NPU"
     instead = (("", ADVICE),)
     report_calls = False
+    def __init__(self, file: PythonSource) -> None:
+        super().__init__(file)
+        self._kernels: set[int] = set()  # ids of the @triton.jit functions
+        self._launches: list[tuple[cst.Call, cst.Name]] = []
+
+    def visit_Decorator(self, node: cst.Decorator) -> None:
+        target = node.decorator.func if isinstance(node.decorator, cst.Call) else node.decorator
+        names = self.library_names(target)
+        if not names:
+            return
+        self.report_use(node, f"@{names[0]}: a Triton kernel, which runs on NVIDIA/AMD GPUs "
+                        f"only; {ADVICE}")
+        function = self.parent(node)
+        if isinstance(function, cst.FunctionDef):
+            self._kernels.add(id(function))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Subscript) and isinstance(func.value, cst.Name):
+            self._launches.append((node, func.value))
+
+    def finish(self) -> None:
+        for call, name in self._launches:
+            scope = self.get_metadata(ScopeProvider, name, None)
+            if scope is None or name.value not in scope:
+                continue
+            # a builtin (`tuple[int](x)`) has no node: it is not a kernel
+            bound = [getattr(a, "node", None) for a in scope[name.value]]
+            if bound and all(b is not None and id(b) in self._kernels for b in bound):
+                self.report_use(call, f"launches the Triton kernel {name.value}: it needs an "
+                                f"NVIDIA/AMD GPU; {ADVICE}")
+
     examples = (
         Example(
             "import triton\n"
@@ -92,35 +123,3 @@ class Triton(PackageRule):
             "print('needs triton')  # triton kernels below\n",
         ),
     )
-
-    def __init__(self, file: PythonSource) -> None:
-        super().__init__(file)
-        self._kernels: set[int] = set()  # ids of the @triton.jit functions
-        self._launches: list[tuple[cst.Call, cst.Name]] = []
-
-    def visit_Decorator(self, node: cst.Decorator) -> None:
-        target = node.decorator.func if isinstance(node.decorator, cst.Call) else node.decorator
-        names = self.library_names(target)
-        if not names:
-            return
-        self.report_use(node, f"@{names[0]}: a Triton kernel, which runs on NVIDIA/AMD GPUs "
-                        f"only; {ADVICE}")
-        function = self.parent(node)
-        if isinstance(function, cst.FunctionDef):
-            self._kernels.add(id(function))
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if isinstance(func, cst.Subscript) and isinstance(func.value, cst.Name):
-            self._launches.append((node, func.value))
-
-    def finish(self) -> None:
-        for call, name in self._launches:
-            scope = self.get_metadata(ScopeProvider, name, None)
-            if scope is None or name.value not in scope:
-                continue
-            # a builtin (`tuple[int](x)`) has no node: it is not a kernel
-            bound = [getattr(a, "node", None) for a in scope[name.value]]
-            if bound and all(b is not None and id(b) in self._kernels for b in bound):
-                self.report_use(call, f"launches the Triton kernel {name.value}: it needs an "
-                                f"NVIDIA/AMD GPU; {ADVICE}")

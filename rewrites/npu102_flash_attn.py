@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example
 
 _ATTENTION = ("torch_npu.npu_fusion_attention (the NPU's fused attention: q, k, v, head_num, "
               "input_layout such as \"BSND\", scale, atten_mask; its softmax statistics are "
               "returned too), or torch.nn.functional.scaled_dot_product_attention")
 
 
-class FlashAttn(PackageRule):
-    """## What it does
+class FlashAttn(PackageRule, id="NPU102", name="flash-attn", category=Category.KERNELS,
+                triggers=("flash_attn",)):
+    """flash_attn imports and calls reported (-> torch_npu.npu_fusion_attention)
+
+    ## What it does
 
     Reports flash_attn imports and calls, with the NPU's fused attention to use instead.
 
@@ -30,28 +33,19 @@ class FlashAttn(PackageRule):
     ## Example
 
     ```python
-    try:
-        from flash_attn import flash_attn_varlen_func
-    except ImportError:
-        flash_attn_varlen_func = None
+    from flash_attn import flash_attn_func
+
+    def attend(q, k, v):
+        return flash_attn_func(q, k, v, dropout_p=0.0, causal=True)
     ```
 
-    is reported (1 finding) and left as it is.
+    is reported (2 findings) and left as it is.
 
     ## Fix safety
 
     Report only: the argument layouts differ.
     """
 
-    id = "NPU102"
-    category = Category.KERNELS
-    name = "flash-attn"
-    summary = "flash_attn imports and calls reported (-> torch_npu.npu_fusion_attention)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("flash_attn",)
     packages = ("flash_attn", "flash_attn_interface", "flash_attn_2_cuda", "flash_attn_cuda")
     library = "flash-attn's kernels are CUDA-only (no Ascend build)"
     instead = (

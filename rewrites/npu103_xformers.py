@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example
 
 
-class Xformers(PackageRule):
-    """## What it does
+class Xformers(PackageRule, id="NPU103", name="xformers", category=Category.KERNELS,
+               triggers=("xformers",)):
+    """xformers imports and calls reported (-> sdpa / torch_npu.npu_fusion_attention)
+
+    ## What it does
 
     Reports xformers imports and calls, with SDPA or the NPU's fused attention to use
     instead.
@@ -27,29 +30,18 @@ class Xformers(PackageRule):
     ## Example
 
     ```python
-    try:
-        import xformers
-    except ImportError:
-        xformers = None
-    XFORMERS_AVAILABLE = xformers is not None
+    import xformers.ops as xops
+
+    out = xops.memory_efficient_attention(q, k, v, attn_bias=xops.LowerTriangularMask())
     ```
 
-    is reported (1 finding) and left as it is.
+    is reported (3 findings) and left as it is.
 
     ## Fix safety
 
     Report only: the argument layouts differ.
     """
 
-    id = "NPU103"
-    category = Category.KERNELS
-    name = "xformers"
-    summary = "xformers imports and calls reported (-> sdpa / torch_npu.npu_fusion_attention)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("xformers",)
     packages = ("xformers",)
     library = "xformers' fused kernels are CUDA/Triton-only"
     instead = (

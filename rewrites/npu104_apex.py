@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example
 
 _FUSED = "torch_npu.optim.NpuFused{} (a fused optimizer of torch_npu, same arguments)"
 
 
-class Apex(PackageRule):
-    """## What it does
+class Apex(PackageRule, id="NPU104", name="apex", category=Category.PACKAGES,
+           triggers=("apex", "amp_C")):
+    """apex / amp_C reported (-> torch.amp, torch_npu.optim.NpuFused*, torch DDP)
+
+    ## What it does
 
     Reports apex and amp_C imports and uses, with the torch.amp / torch_npu replacements.
 
@@ -31,28 +34,18 @@ class Apex(PackageRule):
     ## Example
 
     ```python
-    try:
-        from apex.normalization import FusedLayerNorm as LayerNorm
-    except ImportError:
-        from torch.nn import LayerNorm
+    from apex.optimizers import FusedAdam
+
+    optimizer = FusedAdam(model.parameters(), lr=1e-4)
     ```
 
-    is reported (1 finding) and left as it is.
+    is reported (2 findings) and left as it is.
 
     ## Fix safety
 
     Report only: the replacements have other APIs.
     """
 
-    id = "NPU104"
-    category = Category.PACKAGES
-    name = "apex"
-    summary = "apex / amp_C reported (-> torch.amp, torch_npu.optim.NpuFused*, torch DDP)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("apex", "amp_C")
     packages = ("apex", "amp_C", "fused_layer_norm_cuda", "fused_adam_cuda", "syncbn")
     library = "NVIDIA apex is built from CUDA extensions"
     instead = (

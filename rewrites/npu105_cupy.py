@@ -5,15 +5,17 @@ from __future__ import annotations
 import libcst as cst
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example
 
 #: CuPy objects that compile CUDA C source: each one is a kernel to port by hand.
 KERNELS = {"cupy.RawKernel", "cupy.RawModule", "cupy.ElementwiseKernel", "cupy.ReductionKernel",
            "cupy.fuse", "cupyx.jit.rawkernel"}
 
 
-class Cupy(PackageRule):
-    """## What it does
+class Cupy(PackageRule, id="NPU105", name="cupy", category=Category.KERNELS, triggers=("cupy",)):
+    """cupy imports and CUDA kernels (RawKernel, ElementwiseKernel...) reported
+
+    ## What it does
 
     Reports cupy imports and CUDA kernels written with it.
 
@@ -31,34 +33,34 @@ class Cupy(PackageRule):
     ## Example
 
     ```python
-    try:
-        import cupy
-    except ImportError:
-        cupy = None
+    import cupy as cp
+
+    square = cp.RawKernel(r'''
+    extern "C" __global__ void square(float* x, int n) {
+        int i = blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) x[i] *= x[i];
+    }''', 'square')
     ```
 
-    is reported (1 finding) and left as it is.
+    is reported (2 findings) and left as it is.
 
     ## Fix safety
 
     Report only: CUDA kernels must be ported by hand.
     """
 
-    id = "NPU105"
-    category = Category.KERNELS
-    name = "cupy"
-    summary = "cupy imports and CUDA kernels (RawKernel, ElementwiseKernel...) reported"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("cupy",)
     packages = ("cupy", "cupyx", "cupy_backends")
     library = "CuPy runs on NVIDIA/AMD GPUs only"
     instead = (
         ("", "use torch tensors on the NPU (or NumPy on the host) instead of CuPy arrays"),
     )
     report_calls = False
+    def visit_Call(self, node: cst.Call) -> None:
+        names = [n for n in self.library_names(node.func) if n in KERNELS]
+        if names:
+            self.report_use(node, f"{names[0]}(...) compiles a CUDA kernel: rewrite it with torch "
+                            "/ torch_npu operators, or as an Ascend C custom operator")
+
     examples = (
         Example(
             "import cupy as cp\n"
@@ -77,9 +79,3 @@ class Cupy(PackageRule):
             "use_cupy = False  # cupy would be faster\n",
         ),
     )
-
-    def visit_Call(self, node: cst.Call) -> None:
-        names = [n for n in self.library_names(node.func) if n in KERNELS]
-        if names:
-            self.report_use(node, f"{names[0]}(...) compiles a CUDA kernel: rewrite it with torch "
-                            "/ torch_npu operators, or as an Ascend C custom operator")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example
 
 _MEMORY = ("torch.npu.mem_get_info() / torch.npu.memory_allocated() / "
            "torch.npu.max_memory_allocated() for memory, torch.npu.utilization() for load, "
            "torch.npu.device_count() for devices, `npu-smi info` from the shell")
 
 
-class Nvml(PackageRule):
-    """## What it does
+class Nvml(PackageRule, id="NPU106", name="nvml", category=Category.PROFILING,
+           triggers=("nvml", "GPUtil", "gpustat", "nvidia_smi", "nvitop")):
+    """pynvml / GPUtil / gpustat (NVML) reported (-> torch.npu memory APIs, npu-smi)
+
+    ## What it does
 
     Reports NVML libraries (pynvml, GPUtil, gpustat), with the torch.npu queries and npu-smi
     to use instead.
@@ -41,15 +44,6 @@ class Nvml(PackageRule):
     Report only: the queries return other structures.
     """
 
-    id = "NPU106"
-    category = Category.PROFILING
-    name = "nvml"
-    summary = "pynvml / GPUtil / gpustat (NVML) reported (-> torch.npu memory APIs, npu-smi)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("nvml", "GPUtil", "gpustat", "nvidia_smi", "nvitop")
     packages = ("pynvml", "py3nvml", "nvidia_smi", "GPUtil", "gpustat", "nvitop")
     library = "NVML (NVIDIA's management library) finds no device on an Ascend host"
     instead = (("", f"use {_MEMORY}"),)

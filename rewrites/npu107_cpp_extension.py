@@ -7,8 +7,8 @@ import libcst as cst
 from covo_port.lib.extensions import CPP_EXTENSION as MODULE
 from covo_port.lib.extensions import compiles_cuda
 from covo_port.lib.imports import ImportAware
-from covo_port.lib.names import imported_names
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.lib.names import imported_names, is_outermost
+from covo_port.model import Category, Example, Safety
 
 _BUILDERS = {f"{MODULE}.CppExtension", f"{MODULE}.load", f"{MODULE}.load_inline"}
 ADVICE = ("port the CUDA kernels to torch / torch_npu operators or to an Ascend C custom "
@@ -16,8 +16,11 @@ ADVICE = ("port the CUDA kernels to torch / torch_npu operators or to an Ascend 
           "torch_npu.utils.cpp_extension.NpuExtension")
 
 
-class CppExtension(ImportAware):
-    """## What it does
+class CppExtension(ImportAware, id="NPU107", name="cuda-extensions", category=Category.KERNELS,
+                   safety=Safety.REPORT, cuda_only=True, triggers=("cpp_extension",)):
+    """torch.utils.cpp_extension builds of CUDA code (CUDAExtension, .cu sources)
+
+    ## What it does
 
     Reports `torch.utils.cpp_extension` builds of CUDA code (CUDAExtension, .cu sources,
     cuda_sources, with_cuda, CUDA_HOME).
@@ -50,15 +53,30 @@ class CppExtension(ImportAware):
     Report only: CUDA kernels must be ported to NPU operators by hand.
     """
 
-    id = "NPU107"
-    category = Category.KERNELS
-    name = "cuda-extensions"
-    summary = "torch.utils.cpp_extension builds of CUDA code (CUDAExtension, .cu sources)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("cpp_extension",)
+    def visit_Call(self, node: cst.Call) -> None:
+        names = imported_names(self, node.func)
+        if f"{MODULE}.CUDAExtension" in names:
+            self.report(node, f"CUDAExtension builds CUDA sources with nvcc: {ADVICE}")
+        elif not names.isdisjoint(_BUILDERS) and compiles_cuda(self, node):
+            what = min(names & _BUILDERS).rsplit(".", 1)[1]
+            self.report(node, f"{what}(...) compiles CUDA code (.cu sources, cuda_sources or "
+                        f"with_cuda): {ADVICE}")
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._cuda_home(node)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._cuda_home(node)
+
+    def _cuda_home(self, node: cst.Name | cst.Attribute) -> None:
+        if self.in_import or f"{MODULE}.CUDA_HOME" not in imported_names(self, node):
+            return
+        if not is_outermost(self, node):
+            return
+        self.report(node, f"reads {MODULE}.CUDA_HOME, the CUDA toolkit's location (None on an "
+                    "Ascend host): the NPU's toolkit is CANN (ASCEND_HOME_PATH / "
+                    "ASCEND_TOOLKIT_HOME)")
+
     examples = (
         Example(
             "from setuptools import setup\n"
@@ -83,28 +101,3 @@ class CppExtension(ImportAware):
             "print('.cu files are built elsewhere')\n",
         ),
     )
-
-    def visit_Call(self, node: cst.Call) -> None:
-        names = imported_names(self, node.func)
-        if f"{MODULE}.CUDAExtension" in names:
-            self.report(node, f"CUDAExtension builds CUDA sources with nvcc: {ADVICE}")
-        elif not names.isdisjoint(_BUILDERS) and compiles_cuda(self, node):
-            what = min(names & _BUILDERS).rsplit(".", 1)[1]
-            self.report(node, f"{what}(...) compiles CUDA code (.cu sources, cuda_sources or "
-                        f"with_cuda): {ADVICE}")
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self._cuda_home(node)
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self._cuda_home(node)
-
-    def _cuda_home(self, node: cst.Name | cst.Attribute) -> None:
-        if self.in_import or f"{MODULE}.CUDA_HOME" not in imported_names(self, node):
-            return
-        parent = self.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.value is node:
-            return
-        self.report(node, f"reads {MODULE}.CUDA_HOME, the CUDA toolkit's location (None on an "
-                    "Ascend host): the NPU's toolkit is CANN (ASCEND_HOME_PATH / "
-                    "ASCEND_TOOLKIT_HOME)")

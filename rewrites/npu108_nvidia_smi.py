@@ -10,7 +10,7 @@ from covo_port.lib.calls import positional_count
 from covo_port.lib.names import assigning_statements, imported_names
 from covo_port.lib.shell import command_name
 from covo_port.lib.strings import texts_in
-from covo_port.model import Category, Example, PythonRule, Safety, Severity, ShellSource
+from covo_port.model import Category, Example, PythonRule, Safety, ShellSource
 
 TOOL = "nvidia-smi"
 _SEPARATORS = re.compile(r"[\s;|&()`$=<>\"']+")
@@ -37,8 +37,11 @@ def runs_tool(text: str) -> bool:
                for token in _SEPARATORS.split(text))
 
 
-class NvidiaSmi(PythonRule):
-    """## What it does
+class NvidiaSmi(PythonRule, id="NPU108", name="nvidia-smi", category=Category.PROFILING,
+                safety=Safety.REPORT, cuda_only=True, triggers=(TOOL,)):
+    """nvidia-smi run from Python (subprocess, os.system) or shell scripts reported
+
+    ## What it does
 
     Reports nvidia-smi run from Python or from shell scripts, with npu-smi and the torch.npu
     queries to use instead.
@@ -71,48 +74,6 @@ class NvidiaSmi(PythonRule):
 
     Report only: the output formats differ.
     """
-
-    id = "NPU108"
-    category = Category.PROFILING
-    name = "nvidia-smi"
-    summary = "nvidia-smi run from Python (subprocess, os.system) or shell scripts reported"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = (TOOL,)
-    examples = (
-        Example(
-            "import subprocess, os, shutil\n"
-            "out = subprocess.check_output(['nvidia-smi', '--query-gpu=memory.free',\n"
-            "                               '--format=csv'])\n"
-            "os.system('nvidia-smi -L > gpus.txt')\n"
-            "if shutil.which('nvidia-smi'):\n    pass\n",
-            findings=3,
-        ),
-        Example(
-            "from subprocess import run\n"
-            "cmd = f'/usr/bin/nvidia-smi -i {index}'\n"
-            "run(cmd, shell=True)\n",
-            findings=1,
-        ),
-        Example(
-            "#!/bin/bash\n"
-            "# wait until nvidia-smi shows a free GPU\n"
-            "nvidia-smi --query-gpu=memory.used --format=csv\n"
-            "free=$(nvidia-smi | grep MiB)\n"
-            "echo \"nvidia-smi not needed\"\n"
-            "ssh node1 'nvidia-smi -L'\n",
-            path="gpus.sh",
-            findings=3,
-        ),
-        Example(
-            "print('check nvidia-smi for the GPU state')  # nvidia-smi\n"
-            "logger.info('run nvidia-smi')\n"
-            "subprocess.run(['ls', '-l'])\n"
-            "HELP = 'nvidia-smi -L lists GPUs'\n",
-        ),
-    )
 
     def visit_Call(self, node: cst.Call) -> None:
         names = imported_names(self, node.func)
@@ -159,3 +120,36 @@ class NvidiaSmi(PythonRule):
                     file.report(cls, word.start, f"runs {TOOL}, which an Ascend host does not "
                                 f"have: {NPU_SMI}")
                     break
+
+    examples = (
+        Example(
+            "import subprocess, os, shutil\n"
+            "out = subprocess.check_output(['nvidia-smi', '--query-gpu=memory.free',\n"
+            "                               '--format=csv'])\n"
+            "os.system('nvidia-smi -L > gpus.txt')\n"
+            "if shutil.which('nvidia-smi'):\n    pass\n",
+            findings=3,
+        ),
+        Example(
+            "from subprocess import run\n"
+            "cmd = f'/usr/bin/nvidia-smi -i {index}'\n"
+            "run(cmd, shell=True)\n",
+            findings=1,
+        ),
+        Example(
+            "#!/bin/bash\n"
+            "# wait until nvidia-smi shows a free GPU\n"
+            "nvidia-smi --query-gpu=memory.used --format=csv\n"
+            "free=$(nvidia-smi | grep MiB)\n"
+            "echo \"nvidia-smi not needed\"\n"
+            "ssh node1 'nvidia-smi -L'\n",
+            path="gpus.sh",
+            findings=3,
+        ),
+        Example(
+            "print('check nvidia-smi for the GPU state')  # nvidia-smi\n"
+            "logger.info('run nvidia-smi')\n"
+            "subprocess.run(['ls', '-l'])\n"
+            "HELP = 'nvidia-smi -L lists GPUs'\n",
+        ),
+    )

@@ -7,7 +7,7 @@ import libcst as cst
 from covo_port.lib.names import imported_names
 from covo_port.lib.strings import string_value
 from covo_port.lib.values import is_constant
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Target
 
 _COMPILERS = {"torch.compile", "torch._dynamo.optimize"}
 #: mode -> what it does that needs CUDA
@@ -32,8 +32,12 @@ ADVICE = ("on Ascend compile with TorchAir's backend, torch.compile(model, "
           "own config captures NPU graphs, or drop the setting")
 
 
-class TorchCompile(PythonRule):
-    """## What it does
+class TorchCompile(PythonRule, id="NPU109", name="cuda-compile-modes", category=Category.KERNELS,
+                   safety=Safety.REPORT, cuda_only=True,
+                   triggers=("compile", "_dynamo", "_inductor")):
+    """torch.compile modes/backends that assume CUDA (reduce-overhead, cudagraphs...)
+
+    ## What it does
 
     Reports torch.compile modes, backends and inductor options that assume CUDA
     (reduce-overhead, cudagraphs, max-autotune...).
@@ -67,40 +71,6 @@ class TorchCompile(PythonRule):
 
     Report only: the right NPU compile setup depends on the model.
     """
-
-    id = "NPU109"
-    category = Category.KERNELS
-    name = "cuda-compile-modes"
-    summary = "torch.compile modes/backends that assume CUDA (reduce-overhead, cudagraphs...)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("compile", "_dynamo", "_inductor")
-    examples = (
-        Example(
-            "import torch\n"
-            "fast = torch.compile(model, mode='reduce-overhead', fullgraph=True)\n"
-            "graphs = torch.compile(model, backend='cudagraphs')\n"
-            "@torch.compile(mode='max-autotune')\n"
-            "def step(x):\n    return x * 2\n",
-            findings=3,
-        ),
-        Example(
-            "import torch._inductor.config as inductor_config\n"
-            "from torch import compile as tc\n"
-            "inductor_config.triton.cudagraphs = True\n"
-            "m = tc(model, options={'max_autotune': True, 'epilogue_fusion': True})\n",
-            findings=2,
-        ),
-        Example(
-            "import torch, re\n"
-            "m = torch.compile(model)\n"
-            "n = torch.compile(model, mode=args.mode, dynamic=True)\n"
-            "o = torch.compile(model, mode='default')\n"
-            "pattern = re.compile('max-autotune')\n",
-        ),
-    )
 
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
@@ -160,3 +130,28 @@ class TorchCompile(PythonRule):
                 if name.startswith(_INDUCTOR_CONFIG + ".") and setting in _OPTIONS:
                     self.report(node, f"{name} = ... {_OPTIONS[setting]}: {ADVICE}")
                     return
+
+    examples = (
+        Example(
+            "import torch\n"
+            "fast = torch.compile(model, mode='reduce-overhead', fullgraph=True)\n"
+            "graphs = torch.compile(model, backend='cudagraphs')\n"
+            "@torch.compile(mode='max-autotune')\n"
+            "def step(x):\n    return x * 2\n",
+            findings=3,
+        ),
+        Example(
+            "import torch._inductor.config as inductor_config\n"
+            "from torch import compile as tc\n"
+            "inductor_config.triton.cudagraphs = True\n"
+            "m = tc(model, options={'max_autotune': True, 'epilogue_fusion': True})\n",
+            findings=2,
+        ),
+        Example(
+            "import torch, re\n"
+            "m = torch.compile(model)\n"
+            "n = torch.compile(model, mode=args.mode, dynamic=True)\n"
+            "o = torch.compile(model, mode='default')\n"
+            "pattern = re.compile('max-autotune')\n",
+        ),
+    )

@@ -8,9 +8,9 @@ import re
 import libcst as cst
 
 from covo_port.lib.imports import ImportAware
-from covo_port.lib.names import imported_names, is_dotted
+from covo_port.lib.names import imported_names, is_dotted, is_outermost
 from covo_port.lib.strings import string_value
-from covo_port.model import Category, Example, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonSource, Safety
 
 _KINDS = ("Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool")
 _CUDA_TYPE = re.compile(r"torch\.cuda\.(?P<kind>" + "|".join(_KINDS) + r")Tensor")
@@ -21,8 +21,12 @@ FLOAT64 = ("a float64 tensor type: Ascend NPUs run most operators in fp16/bf16/f
            "float32 on the NPU, or keep this tensor on the CPU")
 
 
-class LegacyTensorTypes(ImportAware):
-    """## What it does
+class LegacyTensorTypes(ImportAware, id="NPU110", name="legacy-tensor-types",
+                        category=Category.CUDA_API, safety=Safety.REPORT,
+                        triggers=("cuda", "DoubleTensor", _SET_DEFAULT.rsplit(".", 1)[1])):
+    """legacy tensor types: 'torch.cuda.FloatTensor' strings, set_default_tensor_type
+
+    ## What it does
 
     Reports legacy CUDA tensor types ('torch.cuda.FloatTensor' strings,
     set_default_tensor_type).
@@ -57,41 +61,6 @@ class LegacyTensorTypes(ImportAware):
 
     Report only: the modern form (dtype and device) depends on the code.
     """
-
-    id = "NPU110"
-    category = Category.CUDA_API
-    name = "legacy-tensor-types"
-    summary = "legacy tensor types: 'torch.cuda.FloatTensor' strings, set_default_tensor_type"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = False
-    declines = ''
-    triggers = ("cuda", "DoubleTensor", _SET_DEFAULT.rsplit(".", 1)[1])
-    examples = (
-        Example(
-            "import torch\n"
-            "if x.type() == 'torch.cuda.HalfTensor':\n"
-            "    x = x.type(\"torch.cuda.FloatTensor\")\n",
-            findings=2,
-        ),
-        Example(
-            "import torch\n"
-            "torch.set_default_tensor_type(torch.cuda.FloatTensor)\n"
-            "w = torch.DoubleTensor(3, 3)\n"
-            "from torch import DoubleTensor as F64\n"
-            "b = F64([1.0])\n",
-            findings=3,
-        ),
-        Example(
-            "import torch\n"
-            "lengths = torch.LongTensor([10, 2])\n"
-            "feat = torch.FloatTensor(embedding).to(device)\n"
-            "y = x.type(torch.cuda.FloatTensor)\n"
-            "print('expects a torch.cuda.FloatTensor')\n"
-            "DoubleTensor = make_type()\n"
-            "z = DoubleTensor(3)\n",
-        ),
-    )
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
@@ -142,9 +111,34 @@ class LegacyTensorTypes(ImportAware):
         if self.in_import or id(node) in self._set_default or (
                 last != "DoubleTensor" and last not in self._aliases):
             return
-        parent = self.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.value is node:
+        if not is_outermost(self, node):
             return
         names = imported_names(self, node) & _DOUBLE
         if names:
             self.report(node, f"{min(names)}: {FLOAT64}")
+
+    examples = (
+        Example(
+            "import torch\n"
+            "if x.type() == 'torch.cuda.HalfTensor':\n"
+            "    x = x.type(\"torch.cuda.FloatTensor\")\n",
+            findings=2,
+        ),
+        Example(
+            "import torch\n"
+            "torch.set_default_tensor_type(torch.cuda.FloatTensor)\n"
+            "w = torch.DoubleTensor(3, 3)\n"
+            "from torch import DoubleTensor as F64\n"
+            "b = F64([1.0])\n",
+            findings=3,
+        ),
+        Example(
+            "import torch\n"
+            "lengths = torch.LongTensor([10, 2])\n"
+            "feat = torch.FloatTensor(embedding).to(device)\n"
+            "y = x.type(torch.cuda.FloatTensor)\n"
+            "print('expects a torch.cuda.FloatTensor')\n"
+            "DoubleTensor = make_type()\n"
+            "z = DoubleTensor(3)\n",
+        ),
+    )

@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from covo_port.lib.packages import PackageRule
-from covo_port.model import Category, Example, Safety, Severity
+from covo_port.model import Category, Example
 
 #: cuda-python's modules. A bare ``import cuda`` may be a project's own module, so only these
 #: count: ``from cuda import cudart``, ``from cuda.bindings import runtime``, ``import cuda.core``.
@@ -18,8 +18,11 @@ _RUNTIME = ("allocate and copy with torch tensors on the NPU (torch.npu streams 
             "or with ACL (pyACL: acl.rt.*) where a raw device runtime is needed")
 
 
-class TensorRT(PackageRule):
-    """## What it does
+class TensorRT(PackageRule, id="NPU111", name="tensorrt", category=Category.KERNELS,
+               triggers=("tensorrt", "pycuda", "cuda", "trt")):
+    """TensorRT, pycuda, cuda-python and numba.cuda reported (-> ATC/.om, torch.npu)
+
+    ## What it does
 
     Reports TensorRT, pycuda, cuda-python and numba.cuda, with the Ascend tools to use
     instead.
@@ -51,15 +54,6 @@ class TensorRT(PackageRule):
     Report only: these runtimes have no NPU port.
     """
 
-    id = "NPU111"
-    category = Category.KERNELS
-    name = "tensorrt"
-    summary = "TensorRT, pycuda, cuda-python and numba.cuda reported (-> ATC/.om, torch.npu)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = ("tensorrt", "pycuda", "cuda", "trt")
     packages = ("tensorrt", "torch_tensorrt", "tensorrt_llm", "pycuda", "cuda", "numba")
     library = "TensorRT and the CUDA driver/runtime exist only on NVIDIA GPUs"
     instead = (
@@ -70,6 +64,32 @@ class TensorRT(PackageRule):
                        "custom operator"),
     )
     report_calls = False
+    @classmethod
+    def ours(cls, name: str) -> bool:
+        top, _, rest = name.partition(".")
+        if top == "cuda":
+            return rest.split(".", 1)[0] in _CUDA_PYTHON
+        if top == "numba":
+            return rest == "cuda" or rest.startswith("cuda.")
+        return top in cls.packages
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        module = get_full_name_for_node(node.module) if node.module is not None else None
+        if node.relative or module not in ("cuda", "numba") or isinstance(
+                node.names, cst.ImportStar):
+            super().visit_ImportFrom(node)
+            return
+        for alias in node.names:  # `from cuda import cudart`, `from numba import cuda`
+            name = f"{module}.{get_full_name_for_node(alias.name)}"
+            if self.ours(name):
+                self.report_import(alias, name)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        names = [n for n in self.library_names(node.func)
+                 if n.rsplit(".", 1)[-1] in ("Builder", "Runtime", "compile", "make_context")]
+        if names:
+            self.report_use(node, f"{names[0]}(...): {self.library}; {self.advice(names[0])}")
+
     examples = (
         Example(  # a module that imports them at its top level is not rewritten at all
             "def build_engine(onnx_path):\n"
@@ -99,29 +119,3 @@ class TensorRT(PackageRule):
             "trt_engine = None  # tensorrt would be faster\n",
         ),
     )
-
-    @classmethod
-    def ours(cls, name: str) -> bool:
-        top, _, rest = name.partition(".")
-        if top == "cuda":
-            return rest.split(".", 1)[0] in _CUDA_PYTHON
-        if top == "numba":
-            return rest == "cuda" or rest.startswith("cuda.")
-        return top in cls.packages
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        module = get_full_name_for_node(node.module) if node.module is not None else None
-        if node.relative or module not in ("cuda", "numba") or isinstance(
-                node.names, cst.ImportStar):
-            super().visit_ImportFrom(node)
-            return
-        for alias in node.names:  # `from cuda import cudart`, `from numba import cuda`
-            name = f"{module}.{get_full_name_for_node(alias.name)}"
-            if self.ours(name):
-                self.report_import(alias, name)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        names = [n for n in self.library_names(node.func)
-                 if n.rsplit(".", 1)[-1] in ("Builder", "Runtime", "compile", "make_context")]
-        if names:
-            self.report_use(node, f"{names[0]}(...): {self.library}; {self.advice(names[0])}")

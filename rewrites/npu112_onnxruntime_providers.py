@@ -5,13 +5,17 @@ from __future__ import annotations
 import libcst as cst
 
 from covo_port.lib.strings import string_value
-from covo_port.model import Category, Example, PythonRule, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, Safety
 
 _GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
-class OnnxRuntimeProviders(PythonRule):
-    """## What it does
+class OnnxRuntimeProviders(PythonRule, id="NPU112", name="onnxruntime-providers",
+                           category=Category.PACKAGES, safety=Safety.REPORT, cuda_only=True,
+                           triggers=_GPU_PROVIDERS):
+    """onnxruntime CUDA/TensorRT execution providers reported (-> CANNExecutionProvider)
+
+    ## What it does
 
     Reports onnxruntime CUDA and TensorRT execution providers, with the CANN provider to use
     instead.
@@ -42,15 +46,13 @@ class OnnxRuntimeProviders(PythonRule):
     Report only: the CANN provider needs onnxruntime-cann installed.
     """
 
-    id = "NPU112"
-    category = Category.PACKAGES
-    name = "onnxruntime-providers"
-    summary = "onnxruntime CUDA/TensorRT execution providers reported (-> CANNExecutionProvider)"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    cuda_only = True
-    declines = ''
-    triggers = _GPU_PROVIDERS
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        name = string_value(node)
+        if name in _GPU_PROVIDERS:
+            self.report(node, f'"{name}" exists only in onnxruntime\'s GPU builds: on an Ascend '
+                        'host the session falls back to the next provider (the CPU); use '
+                        '"CANNExecutionProvider" with onnxruntime-cann')
+
     examples = (
         Example(
             "import onnxruntime as ort\n"
@@ -66,10 +68,3 @@ class OnnxRuntimeProviders(PythonRule):
             "print('the CUDAExecutionProvider is not used')\n",
         ),
     )
-
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        name = string_value(node)
-        if name in _GPU_PROVIDERS:
-            self.report(node, f'"{name}" exists only in onnxruntime\'s GPU builds: on an Ascend '
-                        'host the session falls back to the next provider (the CPU); use '
-                        '"CANNExecutionProvider" with onnxruntime-cann')

@@ -12,8 +12,12 @@ _TORCH = {"torch", "pytorch"}
 _TORCH_NPU = {"torch-npu"}
 
 
-class CudaPackages(Rule):
-    """## What it does
+class CudaPackages(Rule, id="NPU201", name="cuda-packages", category=Category.PACKAGES,
+                   safety=Safety.REPORT, triggers=("torch", *BUILD_TRIGGERS)):
+    """build files: CUDA-only packages, CUDA builds of torch and CUDA wheel indexes reported, with
+    what to install on Ascend
+
+    ## What it does
 
     Reports what a build file installs that needs CUDA: CUDA-only packages (flash-attn,
     xformers, triton, bitsandbytes, apex, TensorRT, cupy-cuda*, onnxruntime-gpu, nvidia-*,
@@ -51,14 +55,26 @@ class CudaPackages(Rule):
     versions.
     """
 
-    id = "NPU201"
-    category = Category.PACKAGES
-    name = "cuda-packages"
-    summary = ("build files: CUDA-only packages, CUDA builds of torch and CUDA wheel indexes "
-               "reported, with what to install on Ascend")
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    triggers = ("torch", *BUILD_TRIGGERS)
+    @classmethod
+    def build(cls, file: BuildSource) -> None:
+        names = {canonicalize_name(r.name) for r in file.requirements if r.name}
+        for requirement in file.requirements:
+            found = requirement_advice(requirement)
+            if found is not None:
+                severity, message = found
+                file.report(cls, requirement.line, requirement.column, message, severity)
+            elif (requirement.manager == "pip" and canonicalize_name(requirement.name) in _TORCH
+                  and names.isdisjoint(_TORCH_NPU)):
+                file.report(cls, requirement.line, requirement.column, (
+                    f"{requirement.text}: the ported code imports torch_npu: install torch-npu "
+                    "of the same version as torch (torch-npu X.Y.Z[.postN] for torch X.Y.Z) "
+                    "with the matching CANN toolkit"), Severity.INFO)
+        for index in file.indexes:
+            advice = index_advice(index.url)
+            if advice is not None:
+                file.report(cls, index.line, index.column, f"{index.option} {index.url}: "
+                            f"{advice}")
+
     examples = (
         Example(
             "--extra-index-url https://download.pytorch.org/whl/cu121\n"
@@ -96,23 +112,3 @@ class CudaPackages(Rule):
             path="requirements.txt",
         ),
     )
-
-    @classmethod
-    def build(cls, file: BuildSource) -> None:
-        names = {canonicalize_name(r.name) for r in file.requirements if r.name}
-        for requirement in file.requirements:
-            found = requirement_advice(requirement)
-            if found is not None:
-                severity, message = found
-                file.report(cls, requirement.line, requirement.column, message, severity)
-            elif (requirement.manager == "pip" and canonicalize_name(requirement.name) in _TORCH
-                  and names.isdisjoint(_TORCH_NPU)):
-                file.report(cls, requirement.line, requirement.column, (
-                    f"{requirement.text}: the ported code imports torch_npu: install torch-npu "
-                    "of the same version as torch (torch-npu X.Y.Z[.postN] for torch X.Y.Z) "
-                    "with the matching CANN toolkit"), Severity.INFO)
-        for index in file.indexes:
-            advice = index_advice(index.url)
-            if advice is not None:
-                file.report(cls, index.line, index.column, f"{index.option} {index.url}: "
-                            f"{advice}")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from covo_port.lib.cuda_build import image_advice, setting_advice
-from covo_port.model import BuildSource, Category, Example, Rule, Safety, Severity
+from covo_port.model import BuildSource, Category, Example, Rule, Safety
 
 
-class CudaBaseImages(Rule):
-    """## What it does
+class CudaBaseImages(Rule, id="NPU202", name="cuda-base-images", category=Category.PACKAGES,
+                     safety=Safety.REPORT,
+                     triggers=("cuda", "CUDA", "cu1", "nvidia", "NVIDIA", "pytorch/pytorch",
+                               "gpu", "NCCL_", "vllm")):
+    """Dockerfiles: CUDA base images and NVIDIA/CUDA environment settings reported
+
+    ## What it does
 
     Reports the CUDA base images of Dockerfiles and Containerfiles (`FROM nvidia/cuda:*`,
     `pytorch/pytorch:*`, NGC images, tags with `cuda` or `gpu` in them; build arguments with
@@ -43,14 +48,19 @@ class CudaBaseImages(Rule):
     version.
     """
 
-    id = "NPU202"
-    category = Category.PACKAGES
-    name = "cuda-base-images"
-    summary = "Dockerfiles: CUDA base images and NVIDIA/CUDA environment settings reported"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    triggers = ("cuda", "CUDA", "cu1", "nvidia", "NVIDIA", "pytorch/pytorch", "gpu", "NCCL_",
-                "vllm")
+    @classmethod
+    def build(cls, file: BuildSource) -> None:
+        for image in file.images:
+            advice = image_advice(image.image)
+            if advice is not None:
+                file.report(cls, image.line, image.column, f"FROM {image.image}: {advice}")
+        for setting in file.settings:
+            found = setting_advice(setting.name)
+            if found is not None:
+                severity, advice = found
+                file.report(cls, setting.line, setting.column,
+                            f"ENV {setting.name}={setting.value}: {advice}", severity)
+
     examples = (
         Example(
             "ARG CUDA=12.1.1\n"
@@ -74,16 +84,3 @@ class CudaBaseImages(Rule):
             path="Dockerfile",
         ),
     )
-
-    @classmethod
-    def build(cls, file: BuildSource) -> None:
-        for image in file.images:
-            advice = image_advice(image.image)
-            if advice is not None:
-                file.report(cls, image.line, image.column, f"FROM {image.image}: {advice}")
-        for setting in file.settings:
-            found = setting_advice(setting.name)
-            if found is not None:
-                severity, advice = found
-                file.report(cls, setting.line, setting.column,
-                            f"ENV {setting.name}={setting.value}: {advice}", severity)

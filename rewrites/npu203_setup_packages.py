@@ -7,14 +7,17 @@ import libcst as cst
 from covo_port.lib.cuda_build import BUILD_TRIGGERS, index_advice, requirement_advice
 from covo_port.lib.requirements import pep508
 from covo_port.lib.strings import string_value
-from covo_port.model import Category, Example, PythonRule, Safety, Severity, Target
+from covo_port.model import Category, Example, PythonRule, Safety, Target
 
 _SETUP = {"setuptools.setup", "distutils.core.setup", "setuptools._distutils.core.setup"}
 _LISTS = {"install_requires", "setup_requires", "tests_require"}
 
 
-class SetupPackages(PythonRule):
-    """## What it does
+class SetupPackages(PythonRule, id="NPU203", name="setup-py-packages", category=Category.PACKAGES,
+                    safety=Safety.REPORT, triggers=BUILD_TRIGGERS):
+    """setup.py: CUDA-only packages and CUDA builds in setup()'s requirement lists reported
+
+    ## What it does
 
     Reports the CUDA-only packages and CUDA builds that a `setup()` call of setup.py
     requires in literal lists (`install_requires`, `setup_requires`, `tests_require`, the
@@ -44,37 +47,6 @@ class SetupPackages(PythonRule):
 
     Report only: which NPU build to install depends on the user's torch and CANN versions.
     """
-
-    id = "NPU203"
-    category = Category.PACKAGES
-    name = "setup-py-packages"
-    summary = "setup.py: CUDA-only packages and CUDA builds in setup()'s requirement lists reported"
-    severity = Severity.WARNING
-    safety = Safety.REPORT
-    triggers = BUILD_TRIGGERS
-    examples = (
-        Example(
-            "from setuptools import setup\n"
-            "setup(name='demo', install_requires=['torch', 'bitsandbytes>=0.41'],\n"
-            "      extras_require={'fast': ['flash-attn']})\n",
-            findings=2,
-            path="setup.py",
-        ),
-        Example(
-            "import setuptools\n"
-            "setuptools.setup(name='demo', install_requires=REQUIREMENTS,\n"
-            "                 dependency_links=['https://download.pytorch.org/whl/cu118'])\n",
-            findings=1,
-            path="setup.py",
-        ),
-        Example(
-            "from setuptools import setup\n"
-            "setup(name='demo', install_requires=['numpy', 'torch>=2.1'])\n"
-            "def setup(app):  # a Sphinx extension's setup, not setuptools'\n"
-            "    app.add_config_value('cuda', 'flash-attn', 'env')\n",
-            path="setup.py",
-        ),
-    )
 
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
@@ -112,3 +84,27 @@ class SetupPackages(PythonRule):
             if found is not None:
                 severity, message = found
                 self.report(element.value, message, severity)
+
+    examples = (
+        Example(
+            "from setuptools import setup\n"
+            "setup(name='demo', install_requires=['torch', 'bitsandbytes>=0.41'],\n"
+            "      extras_require={'fast': ['flash-attn']})\n",
+            findings=2,
+            path="setup.py",
+        ),
+        Example(
+            "import setuptools\n"
+            "setuptools.setup(name='demo', install_requires=REQUIREMENTS,\n"
+            "                 dependency_links=['https://download.pytorch.org/whl/cu118'])\n",
+            findings=1,
+            path="setup.py",
+        ),
+        Example(
+            "from setuptools import setup\n"
+            "setup(name='demo', install_requires=['numpy', 'torch>=2.1'])\n"
+            "def setup(app):  # a Sphinx extension's setup, not setuptools'\n"
+            "    app.add_config_value('cuda', 'flash-attn', 'env')\n",
+            path="setup.py",
+        ),
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import ClassVar
 
 import libcst as cst
 import pytest
@@ -17,13 +16,11 @@ from covo_port.model import PythonRule, RunOptions, Safety, Severity, get_target
 from covo_port.pipeline.manifest import Manifest
 
 
-class _Guess(PythonRule):
-    """A rule whose one fix is unsafe (a guess), for these tests only."""
+class _Guess(PythonRule, id="NPU999", name="test-guess", triggers=("guess",)):
+    """renames guess() to certain()
 
-    id = "NPU999"
-    name = "test-guess"
-    summary = "renames guess() to certain()"
-    triggers: ClassVar[tuple[str, ...]] = ("guess",)
+    A rule whose one fix is unsafe (a guess), for these tests only.
+    """
 
     def visit_Name(self, node: cst.Name) -> None:
         if node.value == "guess":

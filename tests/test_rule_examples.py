@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
+import sys
 
 import libcst as cst
 import pytest
 
 from covo_port.engines import FileOutcome
-from covo_port.model import DOC_SECTIONS, Example, Rule, Safety
+from covo_port.model import DECLARATION, DOC_SECTIONS, Example, PythonRule, Rule, Safety
 from covo_port.registry import all_rules
 
 from .conftest import run_rules
@@ -68,6 +71,53 @@ def test_rule_declares_its_documentation(rule: type[Rule]) -> None:
         assert any(e.after not in (None, e.before) for e in rule.examples)
 
 
+_UNSET = object()
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.id)
+def test_rule_declares_itself_in_its_class_statement(rule: type[Rule]) -> None:
+    """One anatomy for every rule: the declaration as keywords of the class statement, in the
+    order of DECLARATION, only where it differs from the base's default; the summary as the
+    docstring's first line; nothing of it assigned in the class body; the examples last."""
+    tree = ast.parse(inspect.getsource(sys.modules[rule.__module__]))
+    (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == rule.__name__]
+    keys = [k.arg for k in node.keywords]
+    assert keys == [k for k in DECLARATION if k in keys], f"keywords in the order {DECLARATION}"
+    for key in keys:
+        default = next((vars(b)[key] for b in rule.__mro__[1:] if key in vars(b)), _UNSET)
+        assert getattr(rule, key) != default, f"{key}= repeats the default of the base class"
+    assigned = {t.id for stmt in node.body if isinstance(stmt, ast.Assign | ast.AnnAssign)
+                for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
+                if isinstance(t, ast.Name)}
+    assert not assigned & {*DECLARATION, "summary"}, "declared in the class statement only"
+    last = node.body[-1]
+    assert isinstance(last, ast.Assign) and ast.unparse(last.targets[0]) == "examples"
+    assert inspect.cleandoc(rule.__doc__ or "").startswith(rule.summary.split()[0])
+
+
+def test_a_rule_declaration_is_checked() -> None:
+    with pytest.raises(TypeError, match="nmae is not a rule declaration"):
+        class _Typo(PythonRule, id="NPU998", nmae="typo"):  # type: ignore[call-arg]
+            """typo"""
+
+
 def test_rule_names_are_unique() -> None:
     names = [rule.name for rule in all_rules()]
     assert len(names) == len(set(names))
+
+
+
+_REPORTED = re.compile(r"```python\n(.*?)```\s+is reported \((\d+) findings?\) and left as it is\.",
+                       re.S)
+#: The rules whose docstring's example is reported and left as it is: (rule, code, findings).
+DOCUMENTED = [pytest.param(rule, m.group(1), int(m.group(2)), id=rule.id) for rule in all_rules()
+              if (m := _REPORTED.fullmatch(rule.docs()["Example"])) is not None]
+
+
+@pytest.mark.parametrize(("rule", "code", "findings"), DOCUMENTED)
+def test_the_documented_example_is_what_the_rule_does(rule: type[Rule], code: str,
+                                                      findings: int) -> None:
+    """A docstring's "is reported (N findings)" example, run: N findings, the code unchanged."""
+    outcome = _run(rule, Example(code), code)
+    assert not outcome.changed
+    assert len([f for f in outcome.findings if f.rule == rule.id]) == findings

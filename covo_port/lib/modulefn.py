@@ -73,8 +73,12 @@ def helper_state(rule: PythonRule, name: str) -> HelperState:
     return HelperState.FREE
 
 
-def insert_helper(rule: PythonRule, before: cst.CSTNode, source: str, message: str) -> None:
-    """Insert the function ``source`` right before the top-level statement ``before``."""
+def insert_helper(rule: PythonRule, use: cst.CSTNode, source: str, message: str) -> None:
+    """Insert the function ``source`` right before the top-level statement that holds ``use``
+    (its first use in the module)."""
+    before = top_level_statement(rule, use)
+    if before is None:  # not in the module's statements: nothing to insert before
+        return
     helper = cst.parse_statement(source)
     if before is not rule.file.module.body[0]:
         helper = helper.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
@@ -120,14 +124,18 @@ def support_folder(rule: PythonRule, name: str) -> tuple[str, int] | str:
     return folder, dots
 
 
-def place_helper(rule: PythonRule, before: cst.CSTNode, name: str, source: str,
+def place_helper(rule: PythonRule, use: cst.CSTNode, name: str, source: str,
                  message: str) -> None:
     """Provide the helper ``name`` (function ``source``) to the module, whose first use of it
-    is in the top-level statement ``before``: imported from a support module where that
-    import certainly works (see the module's docstring), else inserted into the module."""
+    is ``use``: imported from a support module where that import certainly works (see the
+    module's docstring), else inserted into the module; either right before the top-level
+    statement that holds ``use``."""
     where = support_folder(rule, name)
     if isinstance(where, str):
-        insert_helper(rule, before, source, f"{message}; in this module: {where}")
+        insert_helper(rule, use, source, f"{message}; in this module: {where}")
+        return
+    before = top_level_statement(rule, use)
+    if before is None:  # not in the module's statements: nothing to import before
         return
     folder, dots = where
     helper = SupportHelper(rule.id, folder, name, source)

@@ -48,7 +48,7 @@ def _type_checking(test: cst.BaseExpression) -> bool:
     return (get_full_name_for_node(test) or "").rsplit(".", 1)[-1] == "TYPE_CHECKING"
 
 
-class PackageRule(PythonRule):
+class PackageRule(PythonRule, safety=Safety.REPORT, cuda_only=True):
     """Reports the imports of ``packages`` and (``report_calls``) each call of their names."""
 
     #: Top-level import names of the library.
@@ -59,8 +59,6 @@ class PackageRule(PythonRule):
     instead: ClassVar[tuple[tuple[str, str], ...]]
     #: Whether each call of one of the library's names is reported too (not only the imports).
     report_calls: ClassVar[bool] = True
-    safety = Safety.REPORT
-    cuda_only = True
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

@@ -8,8 +8,10 @@ Rules import what they declare and record from here: :class:`Rule`, :class:`Pyth
 from covo_port.model.build import BaseImage, BuildSetting, PackageIndex, Requirement
 from covo_port.model.config import ConfigEntry, Scalar
 from covo_port.model.errors import UserError
+from covo_port.model.options import ImportStyle, RunOptions
 from covo_port.model.records import (
     ENGINE_CODE,
+    Category,
     Change,
     FileKind,
     FileStatus,
@@ -20,16 +22,14 @@ from covo_port.model.records import (
     SuppressedKind,
 )
 from covo_port.model.rule import (
+    DECLARATION,
     DOC_SECTIONS,
-    Category,
     Example,
-    ImportStyle,
     NewNode,
     PythonRule,
     PythonSource,
     Replacement,
     Rule,
-    RunOptions,
 )
 from covo_port.model.shell import ShellScan, VarRef, Word
 from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
@@ -38,6 +38,7 @@ from covo_port.model.target import Target, TargetError, get_target, parse_device
 from covo_port.model.tree import TreeIndex
 
 __all__ = [
+    "DECLARATION",
     "DOC_SECTIONS",
     "ENGINE_CODE",
     "SUPPORT_HEADER",

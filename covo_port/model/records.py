@@ -36,6 +36,32 @@ class Safety(str, enum.Enum):
     REPORT = "report"
 
 
+class Category(str, enum.Enum):
+    """The kind of CUDA construct a rule ports, as HIPIFY counts its conversions (the report's
+    per-category table); in the order the report lists them."""
+
+    DEVICES = "devices"
+    CUDA_API = "torch.cuda API"
+    AMP = "amp"
+    DISTRIBUTED = "distributed"
+    BACKENDS = "backends"
+    OPERATORS = "operators"
+    PROFILING = "profiling and monitoring"
+    KERNELS = "kernels and extensions"
+    PACKAGES = "packages"
+    #: Not a CUDA construct: what the port adds to make the NPU work (``import torch_npu``).
+    SETUP = "NPU set-up"
+    #: Not a CUDA construct: the opt-in optimizations.
+    OPTIMIZATION = "optimization"
+    #: Not a rule: covo-port's own findings (files it cannot read or parse...).
+    COVO_PORT = "covo-port"
+
+    @property
+    def is_construct(self) -> bool:
+        """Whether its records are CUDA constructs (counted in the converted share)."""
+        return self not in (Category.SETUP, Category.OPTIMIZATION, Category.COVO_PORT)
+
+
 @dataclass(frozen=True)
 class Change:
     """One rewrite, as recorded in the manifest. Lines are 1-based, columns 1-based."""

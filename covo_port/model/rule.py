@@ -6,6 +6,29 @@ a docstring in four sections (What it does / Why it breaks on Ascend / Example /
 the severity of its findings, the safety of its fixes, the trigger words that must appear in a
 file's raw text for the rule to possibly match, and ``examples`` that the test suite runs.
 
+A rule declares itself in its class statement, with keyword arguments in the order of
+:data:`DECLARATION` and only where it differs from its base class's default, and gives its
+summary as its docstring's first line::
+
+    class Triton(PackageRule, id="NPU101", name="triton-kernels", category=Category.KERNELS,
+                 triggers=("triton",)):
+        '''Triton kernels (import triton, @triton.jit, kernel[grid](...)) reported
+
+        ## What it does
+        ...
+        '''
+
+        def visit_Decorator(self, node: cst.Decorator) -> None: ...
+
+        examples = (...)
+
+:meth:`Rule.__init_subclass__` makes each keyword a class attribute, and the docstring's first
+paragraph :attr:`Rule.summary`, so ``Triton.id``, ``Triton.summary`` and ``Triton.safety``
+(``Safety.REPORT``, the default of ``PackageRule``) read as class attributes. Base classes of
+the helper library declare their defaults the same way (``class PackageRule(PythonRule,
+safety=Safety.REPORT, cuda_only=True)``). The body holds the docstring, the rule's own code,
+and last the ``examples``.
+
 Python rules are libcst visitors that run together in one batched pass over a file; they never
 mutate the tree, they record edits and findings on the file they are given (a
 :class:`PythonSource`), which the Python engine applies. Shell rules get the lexed script (a
@@ -18,11 +41,10 @@ Nothing here knows how a file is parsed: the engines implement these protocols.
 from __future__ import annotations
 
 import ast
-import enum
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -35,7 +57,8 @@ from libcst.metadata import (
 )
 from libcst.metadata.base_provider import ProviderT
 
-from covo_port.model.records import Change, Finding, Safety, Severity
+from covo_port.model.options import RunOptions
+from covo_port.model.records import Category, Change, Finding, Safety, Severity
 from covo_port.model.sources import BuildSource, ConfigSource, ShellSource
 from covo_port.model.support import SupportHelper
 from covo_port.model.target import Target
@@ -43,6 +66,11 @@ from covo_port.model.tree import TreeIndex
 
 _T = TypeVar("_T")
 
+#: What a rule declares in its class statement (``class R(Rule, id=..., name=...)``), in the
+#: order it declares it; each is a class attribute of :class:`Rule` with its default. The
+#: summary is the docstring's first line.
+DECLARATION = ("id", "name", "category", "severity", "safety", "cuda_only", "triggers", "phase",
+               "opt_in", "needs_tree", "declines", "fixes_non_npu")
 #: The sections of a rule's docstring, in order (ruff's rule documentation).
 DOC_SECTIONS = ("What it does", "Why it breaks on Ascend", "Example", "Fix safety")
 _HEADING = re.compile(r"^## (.+)$", re.MULTILINE)
@@ -70,64 +98,11 @@ class Example:
     unsafe_fixes: bool = False
 
 
-class Category(str, enum.Enum):
-    """The kind of CUDA construct a rule ports, as HIPIFY counts its conversions (the report's
-    per-category table); in the order the report lists them."""
-
-    DEVICES = "devices"
-    CUDA_API = "torch.cuda API"
-    AMP = "amp"
-    DISTRIBUTED = "distributed"
-    BACKENDS = "backends"
-    OPERATORS = "operators"
-    PROFILING = "profiling and monitoring"
-    KERNELS = "kernels and extensions"
-    PACKAGES = "packages"
-    #: Not a CUDA construct: what the port adds to make the NPU work (``import torch_npu``).
-    SETUP = "NPU set-up"
-    #: Not a CUDA construct: the opt-in optimizations.
-    OPTIMIZATION = "optimization"
-    #: Not a rule: covo-port's own findings (files it cannot read or parse...).
-    COVO_PORT = "covo-port"
-
-    @property
-    def is_construct(self) -> bool:
-        """Whether its records are CUDA constructs (counted in the converted share)."""
-        return self not in (Category.SETUP, Category.OPTIMIZATION, Category.COVO_PORT)
-
-
-class ImportStyle(str, enum.Enum):
-    """Where the port imports the target's runtime module (``import torch_npu``)."""
-
-    #: In the program's entry modules (scripts, ``__main__``, console scripts, notebooks), so
-    #: that library modules keep importing where torch_npu is not installed; library modules
-    #: of a tree without such an entry get the guarded form.
-    ENTRY = "entry"
-    #: In every module that the port made use the NPU, guarded (``try: import torch_npu``,
-    #: ``except ImportError: pass``): one tree that imports with or without torch_npu.
-    GUARDED = "guarded"
-    #: In every module that the port made use the NPU, unguarded (Huawei's tool does so).
-    MODULE = "module"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What a run asks for beyond the target: opt-in rules, rule selection, fix safety."""
-
-    optimize: frozenset[str] = frozenset()
-    #: Rule ids to run; empty means every rule that is not opt-in.
-    select: frozenset[str] = field(default_factory=frozenset)
-    #: Rule ids never to run (after ``select``).
-    ignore: frozenset[str] = field(default_factory=frozenset)
-    #: Write ``# covo-port: RULE message`` above each line with a warning or error finding.
-    annotate: bool = False
-    #: Apply the fixes that rules mark unsafe (otherwise they are reported with the edit).
-    unsafe_fixes: bool = False
-    #: Where ``import torch_npu`` goes.
-    import_style: ImportStyle = ImportStyle.ENTRY
-    #: Let rules write their explanatory comments (``# covo-port NPU006: ...``) into OUT;
-    #: ``apply --no-comments`` switches them off for a patch meant for the upstream.
-    comments: bool = True
+def doc_summary(doc: str | None) -> str:
+    """A rule docstring's summary: its first paragraph, before the ``## `` sections, on one
+    line."""
+    head = _HEADING.split(inspect.cleandoc(doc or ""), 1)[0]
+    return " ".join(head.split("\n\n", 1)[0].split())
 
 
 def doc_sections(doc: str | None) -> dict[str, str]:
@@ -150,6 +125,7 @@ class Rule:
     id: ClassVar[str]
     #: Readable name, next to the code (``cuda-device-strings``), as ruff names its rules.
     name: ClassVar[str]
+    #: One line (the docstring's first), for `rules`, the README's table and commit subjects.
     summary: ClassVar[str]
     severity: ClassVar[Severity] = Severity.WARNING
     #: The kind of CUDA construct it ports (the report's per-category counts).
@@ -176,6 +152,20 @@ class Rule:
     opt_in: ClassVar[str | None] = None
     #: Rules that must know the rest of SRC (see :meth:`tree_words`) get a :class:`TreeIndex`.
     needs_tree: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **declaration: Any) -> None:
+        """The class statement's keyword arguments (:data:`DECLARATION`) become the class's
+        attributes (``class R(Rule, id="NPU001", ...)``: ``R.id == "NPU001"``), and a rule's
+        docstring's first paragraph its :attr:`summary`."""
+        unknown = sorted(declaration.keys() - set(DECLARATION))
+        if unknown:
+            raise TypeError(f"{cls.__name__}: {', '.join(unknown)} is not a rule declaration "
+                            f"(one of {', '.join(DECLARATION)})")
+        super().__init_subclass__()
+        for key, value in declaration.items():
+            setattr(cls, key, value)
+        if "id" in vars(cls):
+            cls.summary = doc_summary(cls.__doc__)
 
     @classmethod
     def docs(cls) -> dict[str, str]:

@@ -22,8 +22,7 @@ import libcst as cst
 
 from covo_port.lib.modulefn import HelperState, helper_state, insert_helper, inside_helper
 from covo_port.lib.runtime import function_source
-from covo_port.lib.tree import top_level_statement
-from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Severity
 from covo_port.rewrites.npu016_startup.edits import (
     assigning,
     finish_call,
@@ -42,8 +41,13 @@ _HINT = ("NPU016 rewrites `model = build(config)`, then .to()/.eval() calls, the
          "init")
 
 
-class StartupLoad(PythonRule):
-    """## What it does
+class StartupLoad(PythonRule, id="NPU016", name="meta-device-startup",
+                  category=Category.OPTIMIZATION, severity=Severity.INFO,
+                  triggers=("load_state_dict",), opt_in="startup",
+                  declines='any other shape of build-then-load (reported with a hint)'):
+    """model built with its parameters on meta, given the checkpoint's (no random init)
+
+    ## What it does
 
     Opt-in (`--optimize startup`): builds a model that a checkpoint then fills with its
     parameters on the meta device, loads the shards straight to the device with
@@ -92,16 +96,106 @@ class StartupLoad(PythonRule):
     get the model's own initialisation.
     """
 
-    id = "NPU016"
-    category = Category.OPTIMIZATION
-    name = "meta-device-startup"
-    summary = "model built with its parameters on meta, given the checkpoint's (no random init)"
-    severity = Severity.INFO
-    safety = Safety.SAFE
-    cuda_only = False
-    declines = 'any other shape of build-then-load (reported with a hint)'
-    triggers = ("load_state_dict",)
-    opt_in = "startup"
+    def __init__(self, file: PythonSource) -> None:
+        super().__init__(file)
+        self._builds: list[cst.Call] = []
+        self.matcher = Matcher(self)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.matcher.is_build(node) and not any(
+                inside_helper(self, node, name) for name, _ in HELPERS):
+            self._builds.append(node)
+
+    # -- rewriting -------------------------------------------------------------------------
+    def finish(self) -> None:
+        plans: list[Plan] = []
+        for call in self._builds:
+            try:
+                plan = self.matcher.plan(call)
+            except NotMatched as reason:
+                self.report(call, f"a model built from its config (random init) and then "
+                            f"loaded from a checkpoint, but {reason}: not rewritten; {_HINT}")
+                continue
+            if plan is not None:
+                plans.append(plan)
+        if not plans:
+            return
+        taken = [name for name, _ in HELPERS if helper_state(self, name) is HelperState.TAKEN]
+        if taken:
+            for plan in plans:
+                self.report(plan.build, f"the name {taken[0]} is taken in this module: the "
+                            "start-up rewrite (NPU016) needs it for a helper; not rewritten")
+            return
+        for name, source in HELPERS:
+            if helper_state(self, name) is HelperState.FREE:
+                insert_helper(self, plans[0].build, source,
+                              f"{name}(): helper of the start-up rewrite")
+        for plan in plans:
+            self._rewrite(plan)
+
+    def _rewrite(self, plan: Plan) -> None:
+        var = plan.var
+        # The device expression as the other rules leave it (e.g. "cuda:0" -> "npu:0"): the
+        # edit that drops it from the .to() call (applied first: it comes first in the file)
+        # keeps it for the edits that put it where the shards load and after the loop.
+        device: list[cst.BaseExpression] = []
+        move = plan.move
+        if move is not None:
+            device.append(move.call.args[move.index].value)
+            self._record_move(move, device)
+
+        def where() -> str:
+            return self.file.code(device[0]) if device else "the CPU"
+
+        self.replace(plan.build, on_meta,
+                     f"{var} built with its parameters on the meta device: no random init, "
+                     "the checkpoint fills them")
+        for load in plan.load_files:
+            self.replace(load, lambda u: with_device(u, device),
+                         f"the shard loads straight to {where()}")
+        for load in plan.load_calls:
+            self.replace(load, lambda u: assigning(u, var),
+                         f"{var} takes the checkpoint's tensors (assign=True, in its own dtypes) "
+                         "instead of copying them into random ones")
+        self.replace(plan.loader, lambda u: cst.FlattenSentinel([u, finish_call(var, device)]),
+                     f"{MATERIALIZE}: tied weights, parameters the checkpoint lacks, buffers "
+                     f"to {where()}")
+
+    def _record_move(self, move: Move, device: list[cst.BaseExpression]) -> None:
+        index = move.index
+
+        def keep(call: cst.Call) -> None:
+            device[:] = [call.args[index].value.deep_clone()]
+
+        if move.whole_statement:
+            def drop(updated: cst.CSTNode) -> cst.RemovalSentinel:
+                assert isinstance(updated, cst.SimpleStatementLine)
+                small = updated.body[0]
+                value = small.value if isinstance(small, cst.Assign | cst.Expr) else None
+                assert isinstance(value, cst.Call)
+                keep(value)
+                return cst.RemovalSentinel.REMOVE
+
+            self.replace(move.statement, drop, "the move to the device happens as the "
+                         "checkpoint loads, and in " + MATERIALIZE)
+            lines = move.statement.leading_lines
+            block = self.parent(move.statement)
+            if lines and isinstance(block, cst.Module | cst.IndentedBlock):
+                body = list(block.body)
+                after = body[body.index(move.statement) + 1]  # the loader follows: it exists
+                self.replace(after, lambda u: u.with_changes(  # type: ignore[attr-defined]
+                    leading_lines=[*lines, *u.leading_lines]),  # type: ignore[attr-defined]
+                    "the blank lines and comments above the removed move kept")
+            return
+
+        def strip(updated: cst.CSTNode) -> cst.CSTNode:
+            assert isinstance(updated, cst.Call)
+            keep(updated)
+            return without_arg(updated, index)
+
+        self.replace(move.call, strip, "the device moves to the checkpoint load and "
+                     + MATERIALIZE)
+
     examples = (
         Example(
             "import os\n"
@@ -170,105 +264,4 @@ class StartupLoad(PythonRule):
             "train(fresh)\n",
         ),
     )
-
-    def __init__(self, file: PythonSource) -> None:
-        super().__init__(file)
-        self._builds: list[cst.Call] = []
-        self.matcher = Matcher(self)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if self.matcher.is_build(node) and not any(
-                inside_helper(self, node, name) for name, _ in HELPERS):
-            self._builds.append(node)
-
-    # -- rewriting -------------------------------------------------------------------------
-    def finish(self) -> None:
-        plans: list[Plan] = []
-        for call in self._builds:
-            try:
-                plan = self.matcher.plan(call)
-            except NotMatched as reason:
-                self.report(call, f"a model built from its config (random init) and then "
-                            f"loaded from a checkpoint, but {reason}: not rewritten; {_HINT}")
-                continue
-            if plan is not None:
-                plans.append(plan)
-        if not plans:
-            return
-        taken = [name for name, _ in HELPERS if helper_state(self, name) is HelperState.TAKEN]
-        if taken:
-            for plan in plans:
-                self.report(plan.build, f"the name {taken[0]} is taken in this module: the "
-                            "start-up rewrite (NPU016) needs it for a helper; not rewritten")
-            return
-        anchor = top_level_statement(self, plans[0].build)
-        for name, source in HELPERS:
-            if helper_state(self, name) is HelperState.FREE and anchor is not None:
-                insert_helper(self, anchor, source,
-                              f"{name}(): helper of the start-up rewrite")
-        for plan in plans:
-            self._rewrite(plan)
-
-    def _rewrite(self, plan: Plan) -> None:
-        var = plan.var
-        # The device expression as the other rules leave it (e.g. "cuda:0" -> "npu:0"): the
-        # edit that drops it from the .to() call (applied first: it comes first in the file)
-        # keeps it for the edits that put it where the shards load and after the loop.
-        device: list[cst.BaseExpression] = []
-        move = plan.move
-        if move is not None:
-            device.append(move.call.args[move.index].value)
-            self._record_move(move, device)
-
-        def where() -> str:
-            return self.file.code(device[0]) if device else "the CPU"
-
-        self.replace(plan.build, on_meta,
-                     f"{var} built with its parameters on the meta device: no random init, "
-                     "the checkpoint fills them")
-        for load in plan.load_files:
-            self.replace(load, lambda u: with_device(u, device),
-                         f"the shard loads straight to {where()}")
-        for load in plan.load_calls:
-            self.replace(load, lambda u: assigning(u, var),
-                         f"{var} takes the checkpoint's tensors (assign=True, in its own dtypes) "
-                         "instead of copying them into random ones")
-        self.replace(plan.loader, lambda u: cst.FlattenSentinel([u, finish_call(var, device)]),
-                     f"{MATERIALIZE}: tied weights, parameters the checkpoint lacks, buffers "
-                     f"to {where()}")
-
-    def _record_move(self, move: Move, device: list[cst.BaseExpression]) -> None:
-        index = move.index
-
-        def keep(call: cst.Call) -> None:
-            device[:] = [call.args[index].value.deep_clone()]
-
-        if move.whole_statement:
-            def drop(updated: cst.CSTNode) -> cst.RemovalSentinel:
-                assert isinstance(updated, cst.SimpleStatementLine)
-                small = updated.body[0]
-                value = small.value if isinstance(small, cst.Assign | cst.Expr) else None
-                assert isinstance(value, cst.Call)
-                keep(value)
-                return cst.RemovalSentinel.REMOVE
-
-            self.replace(move.statement, drop, "the move to the device happens as the "
-                         "checkpoint loads, and in " + MATERIALIZE)
-            lines = move.statement.leading_lines
-            block = self.parent(move.statement)
-            if lines and isinstance(block, cst.Module | cst.IndentedBlock):
-                body = list(block.body)
-                after = body[body.index(move.statement) + 1]  # the loader follows: it exists
-                self.replace(after, lambda u: u.with_changes(  # type: ignore[attr-defined]
-                    leading_lines=[*lines, *u.leading_lines]),  # type: ignore[attr-defined]
-                    "the blank lines and comments above the removed move kept")
-            return
-
-        def strip(updated: cst.CSTNode) -> cst.CSTNode:
-            assert isinstance(updated, cst.Call)
-            keep(updated)
-            return without_arg(updated, index)
-
-        self.replace(move.call, strip, "the device moves to the checkpoint load and "
-                     + MATERIALIZE)
 
