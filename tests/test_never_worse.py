@@ -547,3 +547,29 @@ def test_a_test_of_code_that_calls_kernels_stays_skipped_without_cuda(tmp_path: 
     apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
     assert "not torch.cuda.is_available()" in (out / "tests" / "test_fused.py").read_text()
     assert "not torch.npu.is_available()" in (out / "tests" / "test_plain.py").read_text()
+
+
+def test_a_test_that_imports_a_kernel_user_as_a_submodule_stays_skipped(tmp_path: Path) -> None:
+    """``from pkg.models import fused`` names the module pkg.models.fused, which imports a
+    Triton kernel module lazily (axolotl's gemma4 fused-attention tests)."""
+    from covo_port.lib.treefacts import imported_modules
+    from covo_port.model import RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+
+    assert imported_modules("tests/t.py", b"from pkg.models import fused, other as o\n") == {
+        "pkg.models", "pkg.models.fused", "pkg.models.other"}
+    src = tmp_path / "src"
+    (src / "pkg" / "models").mkdir(parents=True)
+    (src / "pkg" / "__init__.py").write_text("")
+    (src / "pkg" / "models" / "__init__.py").write_text("")
+    (src / "pkg" / "rope.py").write_text("import triton\n\n\ndef rope(x):\n    pass\n")
+    (src / "pkg" / "models" / "fused.py").write_text(
+        "def patch():\n    from pkg.rope import rope\n    return rope\n")
+    (src / "tests").mkdir()
+    (src / "tests" / "test_fused.py").write_text(
+        "import pytest\nimport torch\n\n\n"
+        "@pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA required')\n"
+        "def test_patch():\n    from pkg.models import fused\n    fused.patch()\n")
+    out = tmp_path / "out"
+    apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    assert "not torch.cuda.is_available()" in (out / "tests" / "test_fused.py").read_text()

@@ -8,15 +8,17 @@ import re
 
 #: The prefix of the words that name an imported module (``import:torch.nn``).
 IMPORT = "import:"
-_IMPORT_LINE = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))",
-                          re.M)
+_IMPORT_LINE = re.compile(
+    rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]*\(?([\w \t,]*)|import[ \t]+([\w.]+))",
+    re.M)
 
 
 def imported_modules(path: str, data: bytes) -> set[str]:
-    """The modules a file imports (relative imports made absolute from its path)."""
+    """The modules a file imports (relative imports made absolute from its path); for ``from
+    pkg import name`` also ``pkg.name``, which is a module where ``name`` is a submodule."""
     found = set()
     package = posixpath.dirname(path).split("/") if posixpath.dirname(path) else []
-    for relative, plain in _IMPORT_LINE.findall(data):
+    for relative, names, plain in _IMPORT_LINE.findall(data):
         name = (relative or plain).decode("ascii", errors="replace")
         dots = len(name) - len(name.lstrip("."))
         if dots:
@@ -24,6 +26,10 @@ def imported_modules(path: str, data: bytes) -> set[str]:
             name = ".".join([*base, name.lstrip(".")]).strip(".")
         if name:
             found.add(name)
+        for part in names.decode("ascii", errors="replace").split(","):
+            member = part.split()[0] if part.split() else ""
+            if member.isidentifier() and member != "import":
+                found.add(f"{name}.{member}" if name else member)
     return found
 
 
