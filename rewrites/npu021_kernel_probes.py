@@ -10,7 +10,12 @@ from covo_port.lib.consumers import ConsumerKind, consumers
 from covo_port.lib.imports import ImportAware, from_module
 from covo_port.lib.names import full_name, imported_names
 from covo_port.lib.tree import nodes_in
-from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
+from covo_port.lib.treefacts import (
+    IMPORT,
+    imported_modules,
+    imports_at_module_level,
+    module_names,
+)
 from covo_port.model import (
     Category,
     Example,
@@ -104,8 +109,7 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
             return set()
         modules = imported_modules(path, data)
         words = {IMPORT + name for name in modules}
-        libraries = kernel_libraries()
-        if any(name.split(".", 1)[0] in libraries for name in modules):
+        if imports_at_module_level(data, kernel_libraries()):  # not one function's lazy import
             words.add(KERNELS)
         return words
 
@@ -153,7 +157,7 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
             return None
         text = "." * len(node.relative) + (full_name(node.module) or "" if node.module else "")
         found = imported_modules(self.file.path, f"from {text} import x".encode())
-        return next(iter(found), None)
+        return min(found, key=len, default=None)  # the module, not module.x
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.in_import:

@@ -33,6 +33,37 @@ def imported_modules(path: str, data: bytes) -> set[str]:
     return found
 
 
+def in_function(data: bytes, offset: int) -> bool:
+    """Whether the line at ``offset`` stands inside a ``def`` (a lazy import), judged from the
+    indentation of the lines above it."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    line = data[start:data.find(b"\n", start) if b"\n" in data[start:] else len(data)]
+    indent = len(line) - len(line.lstrip(b" \t"))
+    while indent and start > 0:
+        end = start - 1
+        start = data.rfind(b"\n", 0, end) + 1
+        above = data[start:end]
+        stripped = above.lstrip(b" \t")
+        depth = len(above) - len(stripped)
+        if not stripped or stripped.startswith(b"#") or depth >= indent:
+            continue
+        if stripped.startswith((b"def ", b"async def ")):
+            return True
+        indent = depth
+    return False
+
+
+def imports_at_module_level(data: bytes, packages: set[str]) -> bool:
+    """Whether the file imports one of ``packages`` outside its functions (at its top level,
+    or under a module-level ``try``/``if``)."""
+    for match in _IMPORT_LINE.finditer(data):
+        name = (match.group(1) or match.group(3) or b"").decode("ascii", errors="replace")
+        if name.lstrip(".").split(".", 1)[0] in packages and not name.startswith(".") and (
+                not in_function(data, match.start())):
+            return True
+    return False
+
+
 def module_names(path: str) -> set[str]:
     """The dotted names a file can be imported by (``src/pkg/m.py``: pkg.m, m, src.pkg.m)."""
     parts = path.removesuffix(".py").split("/")
