@@ -14,6 +14,7 @@ from covo_port.cli import main
 from covo_port.pipeline.fetch import DEFAULT_DEST, UPSTREAM_COMMIT, UPSTREAM_URL
 
 from .gitrepo import UPSTREAM_MIRROR, git, make_repo
+from .helpers import one_error_line
 
 
 @pytest.fixture
@@ -31,12 +32,6 @@ def _fetch(*args: str | Path) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["fetch", *map(str, args)])
     return result.exit_code, result.output
 
-
-def _one_error_line(output: str) -> str:
-    lines = output.strip().splitlines()
-    assert len(lines) == 1, output
-    assert lines[0].startswith("covo-port: error: ")
-    return lines[0]
 
 
 def test_the_pin_lives_in_one_place() -> None:
@@ -82,21 +77,21 @@ def test_what_is_there_is_refused_never_reset(origin: tuple[Path, str, str],
     dest = tmp_path / "up"
     assert _fetch(dest, "--from", repo, "--ref", first)[0] == 0
     code, out = _fetch(dest, "--from", repo, "--ref", second)
-    assert code == 2 and f"holds commit {first[:12]}, not {second[:12]}" in _one_error_line(out)
+    assert code == 2 and f"holds commit {first[:12]}, not {second[:12]}" in one_error_line(out)
     (dest / "example.py").write_text("# my own edit\n")
     code, out = _fetch(dest, "--from", repo, "--ref", first)
-    assert code == 2 and "has local changes" in _one_error_line(out)
+    assert code == 2 and "has local changes" in one_error_line(out)
     assert (dest / "example.py").read_text() == "# my own edit\n"
     other = tmp_path / "mine"
     other.mkdir()
     (other / "thesis.tex").write_text("work\n")
     code, out = _fetch(other, "--from", repo, "--ref", first)
-    assert code == 2 and "is not a git checkout" in _one_error_line(out)
+    assert code == 2 and "is not a git checkout" in one_error_line(out)
     assert [p.name for p in other.iterdir()] == ["thesis.tex"]
     afile = tmp_path / "afile"
     afile.write_text("x")
     code, out = _fetch(afile, "--from", repo)
-    assert code == 2 and "is not a folder" in _one_error_line(out)
+    assert code == 2 and "is not a folder" in one_error_line(out)
 
 
 def test_unknown_commit_and_unreachable_source(origin: tuple[Path, str, str],
@@ -105,16 +100,16 @@ def test_unknown_commit_and_unreachable_source(origin: tuple[Path, str, str],
     dest = tmp_path / "up"
     code, out = _fetch(dest, "--from", repo)  # the pinned commit is not in the fixture repo
     assert code == 2
-    assert f"commit {UPSTREAM_COMMIT} does not exist in {repo}" in _one_error_line(out)
+    assert f"commit {UPSTREAM_COMMIT} does not exist in {repo}" in one_error_line(out)
     code, out = _fetch(dest, "--from", repo, "--ref", "no-such-branch")
-    assert code == 2 and "does not exist" in _one_error_line(out)
+    assert code == 2 and "does not exist" in one_error_line(out)
     code, out = _fetch(dest, "--from", tmp_path / "nowhere")
-    assert code == 2 and "nowhere' does not exist" in _one_error_line(out)
+    assert code == 2 and "nowhere' does not exist" in one_error_line(out)
     code, out = _fetch(dest, "--from", "http://127.0.0.1:9/Covo-Audio.git")
-    line = _one_error_line(out)
+    line = one_error_line(out)
     assert code == 2 and "cannot clone http://127.0.0.1:9/Covo-Audio.git: " in line
     code, out = _fetch(dest, "--from", repo, "--ref", "--upload-pack=touch")
-    assert code == 2 and "is not valid" in _one_error_line(out)
+    assert code == 2 and "is not valid" in one_error_line(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["origin"]
 
 
@@ -127,7 +122,7 @@ def test_missing_git_is_one_line(tmp_path: Path) -> None:
                            "fetch", str(tmp_path / "up")],
                           env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 2
-    assert _one_error_line(proc.stderr).endswith("git is not installed (or not on PATH): "
+    assert one_error_line(proc.stderr).endswith("git is not installed (or not on PATH): "
                                                  "install git and run again")
     assert not (tmp_path / "up").exists()
 

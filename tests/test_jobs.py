@@ -21,6 +21,8 @@ from covo_port.pipeline.manifest import Manifest
 from covo_port.pipeline.parallel import WorkerDied, map_ordered
 from covo_port.pipeline.walk import walk
 
+from .helpers import alive
+
 ROOT = Path(__file__).resolve().parents[1]
 
 FILES = {
@@ -191,13 +193,6 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
 
 @pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
                     reason="needs /proc/PID/task/TID/children (Linux)")
@@ -228,6 +223,6 @@ def test_sigterm_stops_the_workers_and_writes_nothing(tmp_path: Path) -> None:
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
     deadline = time.monotonic() + 10
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(w) for w in workers), "a worker outlived the run"
+    assert not any(alive(w) for w in workers), "a worker outlived the run"

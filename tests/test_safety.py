@@ -24,6 +24,7 @@ from covo_port.pipeline.manifest import Manifest
 from covo_port.pipeline.run import apply_tree
 
 from .gitrepo import FIXTURE, git, make_repo
+from .helpers import alive, one_error_line
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = b'import torch\nx = torch.device("cuda")\n'
@@ -34,12 +35,6 @@ def run(*args: str | Path) -> tuple[int, str]:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, result.output
 
-
-def one_line(output: str) -> str:
-    lines = output.strip().splitlines()
-    assert len(lines) == 1, output
-    assert lines[0].startswith("covo-port: error: ")
-    return lines[0]
 
 
 def every_byte(root: Path) -> dict[str, bytes]:
@@ -353,7 +348,7 @@ def test_8_a_crafted_manifest_never_makes_diff_read_outside_out(
         code, output = run("diff", ported, "--no-color", *args)
         assert code == 2, output
         assert "SECRET" not in output
-        one_line(output)
+        one_error_line(output)
 
 
 def test_8_fetch_refuses_transports_that_run_programs(tmp_path: Path) -> None:
@@ -361,7 +356,7 @@ def test_8_fetch_refuses_transports_that_run_programs(tmp_path: Path) -> None:
     for source in (f"ext::sh -c touch% {marker}", "fd::17", "EXT::sh -c true",
                    "foo://example.com/x"):
         code, output = run("fetch", tmp_path / "dest", "--from", source)
-        assert code == 2 and "refused" in one_line(output)
+        assert code == 2 and "refused" in one_error_line(output)
     assert not marker.exists() and not (tmp_path / "dest").exists()
     # one that git meets on its own (a redirect, a submodule's URL) it refuses itself
     assert clean_env()["GIT_ALLOW_PROTOCOL"] == "file:git:http:https:ssh"
@@ -404,7 +399,7 @@ def test_author_is_configurable_and_diff_still_finds_the_commits(tmp_path: Path)
     assert "From: Ada Lovelace <ada@example.org>" in patch
     assert "+ASCEND_RT_VISIBLE_DEVICES" in run("diff", out, "--rule", "NPU002")[1]
     code, output = run("apply", src, "--out", tmp_path / "o2", "--author", "nobody")
-    assert code == 2 and "Name <email>" in one_line(output)
+    assert code == 2 and "Name <email>" in one_error_line(output)
 
 
 # -- 6. --force never deletes what covo-port did not write --------------------------------------
@@ -433,7 +428,7 @@ def test_6_an_out_that_changes_during_the_run_is_left_as_it_is(
 
     monkeypatch.setattr(writer, "build_repo", meanwhile)
     code, output = run("apply", src, "--out", out, "--force")
-    assert code == 2 and "changed while this run was writing" in one_line(output)
+    assert code == 2 and "changed while this run was writing" in one_error_line(output)
     assert (out / "new-work.txt").read_text() == "mine"
     assert (out / "a.py").exists() == existing
     assert not leftovers(out)
@@ -453,13 +448,6 @@ def _workers(pid: int) -> set[int]:
                     found.add(int(child))
     return found
 
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.skipif(not LINUX_PROC, reason="needs /proc/PID/task/TID/children (Linux)")
@@ -482,9 +470,9 @@ def test_9_kill_9_of_the_main_process_takes_its_workers_along(tmp_path: Path) ->
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 30  # seconds, not minutes: a loaded machine is slow
-        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        while any(alive(w) for w in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not any(_alive(w) for w in workers), "a worker outlived its killed parent"
+        assert not any(alive(w) for w in workers), "a worker outlived its killed parent"
     finally:
         proc.kill()
         for worker in workers:
@@ -553,6 +541,6 @@ def test_9_a_previous_out_swapped_out_by_a_killed_run_is_put_back(tmp_path: Path
     decoy = tmp_path / f".out.covo-port-old-{_HOST}.{gone.pid}-decoy"
     decoy.symlink_to(elsewhere)  # named like ours, but a link: never followed, never removed
     code, output = run("apply", src, "--out", out)
-    assert code == 2 and "--force" in one_line(output)
+    assert code == 2 and "--force" in one_error_line(output)
     assert every_byte(out) == before
     assert leftovers(out) == [decoy, mine] and (elsewhere / "tree").is_dir()
