@@ -20,3 +20,11 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def write_busy_tree(src: Path) -> None:
+    """A tree with enough source for a process pool, and seconds of work."""
+    src.mkdir()
+    body = "".join(f'x{i} = model_{i}.to("cuda:{i % 4}")\n' for i in range(300))
+    for n in range(60):
+        (src / f"m{n:02}.py").write_text(f"import torch\n{body}")

@@ -21,7 +21,7 @@ from covo_port.pipeline.manifest import Manifest
 from covo_port.pipeline.parallel import WorkerDied, map_ordered
 from covo_port.pipeline.walk import walk
 
-from .helpers import alive
+from .helpers import alive, write_busy_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -193,15 +193,11 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-
 @pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
                     reason="needs /proc/PID/task/TID/children (Linux)")
 def test_sigterm_stops_the_workers_and_writes_nothing(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    src.mkdir()
-    body = "".join(f'x{i} = model_{i}.to("cuda:{i % 4}")\n' for i in range(300))
-    for n in range(60):  # enough source for a pool, and seconds of work
-        (src / f"m{n:02}.py").write_text(f"import torch\n{body}")
+    write_busy_tree(src)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "covo_port", "apply", str(src), "--out",
                              str(out), "--no-patches", "-j", "2"], cwd=ROOT,

@@ -24,7 +24,7 @@ from covo_port.pipeline.manifest import Manifest
 from covo_port.pipeline.run import apply_tree
 
 from .gitrepo import FIXTURE, git, make_repo
-from .helpers import alive, one_error_line
+from .helpers import alive, one_error_line, write_busy_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = b'import torch\nx = torch.device("cuda")\n'
@@ -34,7 +34,6 @@ def run(*args: str | Path) -> tuple[int, str]:
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, result.output
-
 
 
 def every_byte(root: Path) -> dict[str, bytes]:
@@ -449,14 +448,10 @@ def _workers(pid: int) -> set[int]:
     return found
 
 
-
 @pytest.mark.skipif(not LINUX_PROC, reason="needs /proc/PID/task/TID/children (Linux)")
 def test_9_kill_9_of_the_main_process_takes_its_workers_along(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    src.mkdir()
-    body = "".join(f'x{i} = model_{i}.to("cuda:{i % 4}")\n' for i in range(300))
-    for n in range(60):  # enough source for a pool, and seconds of work
-        (src / f"m{n:02}.py").write_text(f"import torch\n{body}")
+    write_busy_tree(src)
     proc = subprocess.Popen([sys.executable, "-m", "covo_port", "apply", str(src), "--out",
                              str(tmp_path / "out"), "--no-patches", "-j", "2"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
