@@ -27,6 +27,8 @@ from covo_port.model import (
 
 #: The tree fact of a module that imports a library of CUDA kernels (triton, flash_attn...).
 KERNELS = "kernels"
+#: The tree fact of a module that imports one only inside a function (a lazy import).
+LAZY_KERNELS = "kernels-in-functions"
 _PREDICATE = re.compile(r"avail|support|fused|kernel|triton|flash|use_|can_|enable|check",
                         re.I)
 _PROBE_WORDS = (b"is_cuda", b"is_available", b"cuda")
@@ -109,8 +111,11 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
             return set()
         modules = imported_modules(path, data)
         words = {IMPORT + name for name in modules}
-        if imports_at_module_level(data, kernel_libraries()):  # not one function's lazy import
+        libraries = kernel_libraries()
+        if imports_at_module_level(data, libraries):  # not one function's lazy import
             words.add(KERNELS)
+        elif any(name.split(".", 1)[0] in libraries for name in modules):
+            words.add(LAZY_KERNELS)
         return words
 
     @classmethod
@@ -176,14 +181,16 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
                         "tests stay skipped on the NPU")
 
     def _tests_kernel_users(self) -> bool:
-        """Whether this module imports (anywhere, lazily too) a module of the tree that
-        imports one of its kernel modules: a test of code that calls CUDA kernels."""
+        """Whether this module imports (anywhere, lazily too) a module of the tree that uses
+        CUDA kernels (in a function too), or one that imports such a module: a test of code
+        that calls CUDA kernels."""
         tree = self.file.tree
         if tree is None:
             return False
-        users = {name for kernel in self._kernel_modules
-                 for f in tree.files_with(self.id, IMPORT + kernel) if f != self.file.path
-                 for name in module_names(f)}
+        users = self._kernel_modules | {name for f in tree.files_with(self.id, LAZY_KERNELS)
+                                        if f != self.file.path for name in module_names(f)}
+        users |= {name for used in users for f in tree.files_with(self.id, IMPORT + used)
+                  if f != self.file.path for name in module_names(f)}
         return not users.isdisjoint(imported_modules(self.file.path, self.file.source))
 
     def _skip_marker(self, node: cst.Call) -> bool:

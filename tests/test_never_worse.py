@@ -573,3 +573,33 @@ def test_a_test_that_imports_a_kernel_user_as_a_submodule_stays_skipped(tmp_path
     out = tmp_path / "out"
     apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
     assert "not torch.cuda.is_available()" in (out / "tests" / "test_fused.py").read_text()
+
+
+def test_a_test_of_code_whose_kernels_are_imported_lazily_stays_skipped(tmp_path: Path) -> None:
+    """The tested module reaches its kernels through a helper that imports the kernel library
+    inside a function (axolotl's SonicMoE tests): the CUDA skip stays; a call into that helper
+    module from elsewhere is not a kernel call for that alone (litgpt.utils)."""
+    from covo_port.model import RunOptions, get_target
+    from covo_port.pipeline.run import apply_tree
+
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "__init__.py").write_text("")
+    (src / "pkg" / "cute.py").write_text(
+        "def available():\n    try:\n        import cutlass  # noqa: F401\n"
+        "    except ImportError:\n        return False\n    return True\n\n\n"
+        "def count(x):\n    return len(x)\n")
+    (src / "pkg" / "experts.py").write_text(
+        "def forward(x):\n    from .cute import available\n    return available()\n")
+    (src / "pkg" / "train.py").write_text(
+        "import torch\nfrom pkg.cute import count\n\n\ndef run(x):\n"
+        "    if torch.cuda.is_available():\n        return count(x)\n    return 0\n")
+    (src / "tests").mkdir()
+    (src / "tests" / "test_experts.py").write_text(
+        "import pytest\nimport torch\n\n"
+        "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n\n\n"
+        "def test_forward():\n    from pkg.experts import forward\n    forward(torch.ones(1))\n")
+    out = tmp_path / "out"
+    apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    assert "not torch.cuda.is_available()" in (out / "tests" / "test_experts.py").read_text()
+    assert "if torch.npu.is_available():" in (out / "pkg" / "train.py").read_text()
