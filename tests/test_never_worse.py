@@ -525,26 +525,17 @@ def test_a_chain_with_an_npu_branch_and_a_call_named_for_cuda_stay(tmp_path: Pat
 def test_a_test_of_code_that_calls_kernels_stays_skipped_without_cuda(tmp_path: Path) -> None:
     """A test module that imports (lazily) a module that calls the tree's Triton kernels
     keeps its CUDA skip: switched, the NPU would run tests of CUDA kernels (axolotl)."""
-    from covo_port.model import RunOptions, get_target
-    from covo_port.pipeline.run import apply_tree
-
-    src = tmp_path / "src"
-    (src / "pkg" / "kernels").mkdir(parents=True)
-    for folder in ("pkg", "pkg/kernels"):
-        (src / folder / "__init__.py").write_text("")
-    (src / "pkg" / "kernels" / "rms.py").write_text("import triton\n\n\ndef rms(x):\n    pass\n")
-    (src / "pkg" / "fused.py").write_text(
-        "from pkg.kernels.rms import rms\n\n\ndef norm(x):\n    return rms(x)\n")
-    (src / "tests").mkdir()
     skip = "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n"
-    (src / "tests" / "test_fused.py").write_text(
-        f"import pytest\nimport torch\n\n{skip}\n\ndef test_norm():\n"
-        "    from pkg.fused import norm\n    norm(torch.ones(2, device='cuda'))\n")
-    (src / "tests" / "test_plain.py").write_text(
-        f"import pytest\nimport torch\n\n{skip}\n\ndef test_ones():\n"
-        "    assert torch.ones(2, device='cuda').sum() == 2\n")
-    out = tmp_path / "out"
-    apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    out = _port_tree(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/kernels/__init__.py": "",
+        "pkg/kernels/rms.py": "import triton\n\n\ndef rms(x):\n    pass\n",
+        "pkg/fused.py": "from pkg.kernels.rms import rms\n\n\ndef norm(x):\n    return rms(x)\n",
+        "tests/test_fused.py": f"import pytest\nimport torch\n\n{skip}\n\ndef test_norm():\n"
+        "    from pkg.fused import norm\n    norm(torch.ones(2, device='cuda'))\n",
+        "tests/test_plain.py": f"import pytest\nimport torch\n\n{skip}\n\ndef test_ones():\n"
+        "    assert torch.ones(2, device='cuda').sum() == 2\n",
+    })
     assert "not torch.cuda.is_available()" in (out / "tests" / "test_fused.py").read_text()
     assert "not torch.npu.is_available()" in (out / "tests" / "test_plain.py").read_text()
 
@@ -553,25 +544,18 @@ def test_a_test_that_imports_a_kernel_user_as_a_submodule_stays_skipped(tmp_path
     """``from pkg.models import fused`` names the module pkg.models.fused, which imports a
     Triton kernel module lazily (axolotl's gemma4 fused-attention tests)."""
     from covo_port.lib.treefacts import imported_modules
-    from covo_port.model import RunOptions, get_target
-    from covo_port.pipeline.run import apply_tree
 
     assert imported_modules("tests/t.py", b"from pkg.models import fused, other as o\n") == {
         "pkg.models", "pkg.models.fused", "pkg.models.other"}
-    src = tmp_path / "src"
-    (src / "pkg" / "models").mkdir(parents=True)
-    (src / "pkg" / "__init__.py").write_text("")
-    (src / "pkg" / "models" / "__init__.py").write_text("")
-    (src / "pkg" / "rope.py").write_text("import triton\n\n\ndef rope(x):\n    pass\n")
-    (src / "pkg" / "models" / "fused.py").write_text(
-        "def patch():\n    from pkg.rope import rope\n    return rope\n")
-    (src / "tests").mkdir()
-    (src / "tests" / "test_fused.py").write_text(
-        "import pytest\nimport torch\n\n\n"
+    out = _port_tree(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/models/__init__.py": "",
+        "pkg/rope.py": "import triton\n\n\ndef rope(x):\n    pass\n",
+        "pkg/models/fused.py": "def patch():\n    from pkg.rope import rope\n    return rope\n",
+        "tests/test_fused.py": "import pytest\nimport torch\n\n\n"
         "@pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA required')\n"
-        "def test_patch():\n    from pkg.models import fused\n    fused.patch()\n")
-    out = tmp_path / "out"
-    apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+        "def test_patch():\n    from pkg.models import fused\n    fused.patch()\n",
+    })
     assert "not torch.cuda.is_available()" in (out / "tests" / "test_fused.py").read_text()
 
 
@@ -579,27 +563,32 @@ def test_a_test_of_code_whose_kernels_are_imported_lazily_stays_skipped(tmp_path
     """The tested module reaches its kernels through a helper that imports the kernel library
     inside a function (axolotl's SonicMoE tests): the CUDA skip stays; a call into that helper
     module from elsewhere is not a kernel call for that alone (litgpt.utils)."""
+    out = _port_tree(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/cute.py": "def available():\n    try:\n        import cutlass  # noqa: F401\n"
+        "    except ImportError:\n        return False\n    return True\n\n\n"
+        "def count(x):\n    return len(x)\n",
+        "pkg/experts.py": "def forward(x):\n    from .cute import available\n"
+        "    return available()\n",
+        "pkg/train.py": "import torch\nfrom pkg.cute import count\n\n\ndef run(x):\n"
+        "    if torch.cuda.is_available():\n        return count(x)\n    return 0\n",
+        "tests/test_experts.py": "import pytest\nimport torch\n\n"
+        "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n\n\n"
+        "def test_forward():\n    from pkg.experts import forward\n    forward(torch.ones(1))\n",
+    })
+    assert "not torch.cuda.is_available()" in (out / "tests" / "test_experts.py").read_text()
+    assert "if torch.npu.is_available():" in (out / "pkg" / "train.py").read_text()
+
+
+def _port_tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` (path -> text) as SRC, port it with every rule, and return OUT."""
     from covo_port.model import RunOptions, get_target
     from covo_port.pipeline.run import apply_tree
 
     src = tmp_path / "src"
-    (src / "pkg").mkdir(parents=True)
-    (src / "pkg" / "__init__.py").write_text("")
-    (src / "pkg" / "cute.py").write_text(
-        "def available():\n    try:\n        import cutlass  # noqa: F401\n"
-        "    except ImportError:\n        return False\n    return True\n\n\n"
-        "def count(x):\n    return len(x)\n")
-    (src / "pkg" / "experts.py").write_text(
-        "def forward(x):\n    from .cute import available\n    return available()\n")
-    (src / "pkg" / "train.py").write_text(
-        "import torch\nfrom pkg.cute import count\n\n\ndef run(x):\n"
-        "    if torch.cuda.is_available():\n        return count(x)\n    return 0\n")
-    (src / "tests").mkdir()
-    (src / "tests" / "test_experts.py").write_text(
-        "import pytest\nimport torch\n\n"
-        "pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='CUDA')\n\n\n"
-        "def test_forward():\n    from pkg.experts import forward\n    forward(torch.ones(1))\n")
+    for name, text in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(text)
     out = tmp_path / "out"
     apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
-    assert "not torch.cuda.is_available()" in (out / "tests" / "test_experts.py").read_text()
-    assert "if torch.npu.is_available():" in (out / "pkg" / "train.py").read_text()
+    return out
