@@ -17,7 +17,7 @@ from covo_port.engines.buildfiles import conda, dockerfile, pyproject, requireme
 from covo_port.engines.buildfiles.file import BuildFile
 from covo_port.engines.buildfiles.parts import BuildParts
 from covo_port.engines.config import EngineConfig
-from covo_port.engines.configfiles.base import ConfigParseError
+from covo_port.engines.configfiles.base import ConfigParseError, text_body, unreadable
 from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.textfile import annotation_edits, apply_edits, comment_ignores, suppress
 from covo_port.model import ENGINE_CODE, Finding, Rule, Severity
@@ -64,20 +64,15 @@ def rewrite_build(source: bytes, path: str, rules: Sequence[type[Rule]],
     name = path.rsplit("/", 1)[-1]
     kind = build_kind(name, source[:8192]) or "requirements"
     label, read, markers = READERS[kind]
-    try:
-        text = source.decode("utf-8")
-    except UnicodeDecodeError:
-        return FileOutcome(findings=[Finding(ENGINE_CODE, path, 1, 1, Severity.WARNING,
-                                             f"not UTF-8: not read as {label}; copied "
-                                             "unchanged, its packages not checked")])
-    bom = "\ufeff" if text.startswith("\ufeff") else ""
-    body = text[len(bom):]
+    unchecked = "its packages not checked"
+    read_text = text_body(source, path, label, unchecked)
+    if isinstance(read_text, FileOutcome):
+        return read_text
+    bom, body = read_text
     try:
         parts = read(body)
     except ConfigParseError as exc:
-        return FileOutcome(findings=[Finding(
-            ENGINE_CODE, path, exc.line, 1, Severity.WARNING,
-            f"not read as {label} ({exc.message}): copied unchanged, its packages not checked")])
+        return unreadable(path, exc, label, unchecked)
     file = BuildFile(path, kind, body, parts, config.target, config.options)
     ordered = sorted(rules, key=lambda r: r.sort_key())
     for rule in ordered:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from covo_port.engines.config import EngineConfig
 from covo_port.engines.configfiles import envfile, inifile, jsonfile, tomlfile, yamlfile
-from covo_port.engines.configfiles.base import ConfigParseError
+from covo_port.engines.configfiles.base import ConfigParseError, text_body, unreadable
 from covo_port.engines.configfiles.file import ConfigFile
 from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.textfile import (
@@ -80,14 +80,11 @@ def rewrite_config(source: bytes, path: str, rules: Sequence[type[Rule]],
             ENGINE_CODE, path, 1, 1, Severity.INFO,
             f"{len(source) / 2**20:.1f} MB: too large for a config file, taken for data "
             f"(a vocabulary, a lock file): not read as {label}; copied unchanged")])
-    try:
-        text = source.decode("utf-8")
-    except UnicodeDecodeError:
-        return FileOutcome(findings=[Finding(ENGINE_CODE, path, 1, 1, Severity.WARNING,
-                                             f"not UTF-8: not read as {label}; copied "
-                                             "unchanged, its values not checked")])
-    bom = "\ufeff" if text.startswith("\ufeff") else ""
-    body = text[len(bom):]
+    unchecked = "its values not checked"
+    read_text = text_body(source, path, label, unchecked)
+    if isinstance(read_text, FileOutcome):
+        return read_text
+    bom, body = read_text
     problems: list[int] = []
     try:
         if fmt == "env":
@@ -95,9 +92,7 @@ def rewrite_config(source: bytes, path: str, rules: Sequence[type[Rule]],
         else:
             entries = read(body)
     except ConfigParseError as exc:
-        return FileOutcome(findings=[Finding(
-            ENGINE_CODE, path, exc.line, 1, Severity.WARNING,
-            f"not read as {label} ({exc.message}): copied unchanged, its values not checked")])
+        return unreadable(path, exc, label, unchecked)
     file = ConfigFile(path, fmt, body, entries, config.target, config.options)
     ordered = sorted(rules, key=lambda r: r.sort_key())
     for rule in ordered:
