@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 
 import libcst as cst
 
 from covo_port.lib.tree import nodes_in
 from covo_port.lib.treefacts import IMPORT, imported_modules, module_names
-from covo_port.model import Category, Example, ImportStyle, PythonRule, Severity, Target
+from covo_port.model import Category, Example, ImportStyle, PythonRule, Severity, Target, TreeIndex
 
 #: Facts of the tree (TreeIndex words): a package's __init__.py, a Python module, a module
 #: with a ``__main__`` guard, a module that imports torch, a module that mentions CUDA, and
@@ -49,6 +50,50 @@ def _has_main_guard(module: cst.Module) -> bool:
     return any(isinstance(s, cst.If) and isinstance(s.test, cst.Comparison)
                and isinstance(s.test.left, cst.Name) and s.test.left.value == "__name__"
                for s in module.body)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What NPU009 reads of a tree's index for every module: the package folders, the
+    modules that console scripts name and the dotted names of the modules that mention CUDA."""
+
+    packages: frozenset[str]
+    consoles: frozenset[str]
+    cuda: frozenset[str]
+
+
+#: The layout of the tree index seen last (a run has one; worked out once, not per module).
+_layouts: list[tuple[TreeIndex, _Layout]] = []
+
+
+def _layout(tree: TreeIndex) -> _Layout:
+    if not _layouts or _layouts[0][0] is not tree:
+        rule = ImportTorchNpu.id
+        _layouts[:] = [(tree, _Layout(
+            frozenset(posixpath.dirname(f) for f in tree.files_with(rule, PACKAGE)),
+            frozenset(word.removeprefix(CONSOLE) for word in tree.words.get(rule, {})
+                      if word.startswith(CONSOLE)),
+            frozenset(name for f in tree.files_with(rule, CUDA) for name in module_names(f))))]
+    return _layouts[0][1]
+
+
+def _is_entry(tree: TreeIndex, path: str, main: bool) -> bool:
+    """Whether the module ``path`` is where a program starts: a ``__main__`` guard
+    (``main``), a notebook, ``__main__.py``, a module outside every package, or one that a
+    console script names."""
+    if main or path.endswith(".ipynb") or posixpath.basename(path) == "__main__.py":
+        return True
+    layout = _layout(tree)
+    if posixpath.dirname(path) not in layout.packages:
+        return True
+    dotted = path.removesuffix(".py").replace("/", ".")
+    return any(dotted == c or dotted.endswith("." + c) for c in layout.consoles)
+
+
+def _imports_cuda_module(tree: TreeIndex, path: str) -> bool:
+    """Whether the module ``path`` imports a module of the tree that mentions CUDA."""
+    return any(path in tree.files_with(ImportTorchNpu.id, IMPORT + name)
+               for name in _layout(tree).cuda)
 
 
 class ImportTorchNpu(PythonRule, id="NPU009", name="import-torch-npu", category=Category.SETUP,
@@ -128,38 +173,13 @@ class ImportTorchNpu(PythonRule, id="NPU009", name="import-torch-npu", category=
         return words
 
     # -- where the program starts -----------------------------------------------------------
-    def _packages(self) -> set[str]:
-        tree = self.file.tree
-        return {posixpath.dirname(f) for f in tree.files_with(self.id, PACKAGE)} if tree else set()
-
-    def _console_modules(self) -> set[str]:
-        tree = self.file.tree
-        if tree is None:
-            return set()
-        return {word.removeprefix(CONSOLE) for word in tree.words.get(self.id, {})
-                if word.startswith(CONSOLE)}
-
-    def _is_entry(self, path: str, packages: set[str], consoles: set[str]) -> bool:
-        name = posixpath.basename(path)
-        dotted = path.removesuffix(".py").replace("/", ".")
-        return (path.endswith(".ipynb") or name == "__main__.py"
-                or posixpath.dirname(path) not in packages
-                or any(dotted == c or dotted.endswith("." + c) for c in consoles))
-
-    def _cuda_modules(self) -> set[str]:
-        """The dotted names of the tree's modules that mention CUDA."""
-        tree = self.file.tree
-        return {name for f in tree.files_with(self.id, CUDA) for name in module_names(f)
-                } if tree else set()
-
-    def _imports_cuda_module(self, path: str) -> bool:
-        """Whether the module ``path`` imports a module of the tree that mentions CUDA."""
-        tree = self.file.tree
-        if tree is None:
-            return False
-        cuda = self._cuda_modules()
-        return any(path in tree.files_with(self.id, word) for word in (
-            IMPORT + name for name in cuda))
+    @classmethod
+    def needed_in(cls, path: str, tree: TreeIndex) -> bool:
+        """An entry module that imports torch and a module of the tree that mentions CUDA
+        gets the (guarded) import even where its own text never mentions CUDA."""
+        return path in tree.files_with(cls.id, TORCH) and _is_entry(
+            tree, path, main=path in tree.files_with(cls.id, MAIN)) and _imports_cuda_module(
+            tree, path)
 
     def _entries(self) -> list[str]:
         """The tree's entry modules that get the import: they import torch and mention CUDA
@@ -167,19 +187,18 @@ class ImportTorchNpu(PythonRule, id="NPU009", name="import-torch-npu", category=
         tree = self.file.tree
         if tree is None:
             return []
-        packages, consoles = self._packages(), self._console_modules()
         torch_files = tree.files_with(self.id, TORCH)
         main, cuda = tree.files_with(self.id, MAIN), tree.files_with(self.id, CUDA)
         return sorted(f for f in tree.files_with(self.id, PYTHON)
-                      if f in torch_files and (f in main or self._is_entry(f, packages, consoles))
-                      and (f in cuda or (f in main and self._imports_cuda_module(f))))
+                      if f in torch_files and _is_entry(tree, f, main=f in main)
+                      and (f in cuda or (f in main and _imports_cuda_module(tree, f))))
 
     def _role(self) -> str:
         """"entry" for a module where the program starts, else "library"."""
-        if self.file.tree is None or _has_main_guard(self.file.module):
+        tree = self.file.tree
+        if tree is None or _is_entry(tree, self.file.path, _has_main_guard(self.file.module)):
             return "entry"
-        return "entry" if self._is_entry(self.file.path, self._packages(),
-                                         self._console_modules()) else "library"
+        return "library"
 
     # -- the import -------------------------------------------------------------------------
     def finish(self) -> None:
@@ -193,8 +212,8 @@ class ImportTorchNpu(PythonRule, id="NPU009", name="import-torch-npu", category=
         style = self.file.options.import_style
         entry = self._role() == "entry"
         # an entry that does not use the NPU itself but starts a program whose modules may
-        if entry and not uses and self._imports_cuda_module(
-                self.file.path):
+        if entry and not uses and self.file.tree is not None and _imports_cuda_module(
+                self.file.tree, self.file.path):
             if style is not ImportStyle.MODULE:
                 self._insert(guarded=True)  # without torch_npu it still runs (CPU users)
             return

@@ -239,3 +239,34 @@ def test_a_rule_may_narrow_the_cheap_pass_with_pythons_tree(parses: list[bytes])
     assert (parses, outcome.changed) == ([], False)  # the default would have parsed it
     _, outcome = rewrite_file("calls.py", b"y = x.cuda()\n", config)
     assert outcome.output(b"y = x.cuda()\n") == b"y = x.npu()\n"
+
+
+def _port(tmp_path: Path, name: str, files: dict[str, str]) -> dict[str, str]:
+    from covo_port.pipeline.run import apply_tree
+
+    src = tmp_path / "src"
+    for path, text in files.items():
+        (src / path).parent.mkdir(parents=True, exist_ok=True)
+        (src / path).write_text(text)
+    out = tmp_path / name
+    apply_tree(src, out, get_target("npu"), RunOptions(), jobs=1)
+    return {path: (out / path).read_text() for path in files}
+
+
+def test_a_rule_that_the_tree_needs_in_a_file_runs_there_whatever_its_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NPU009 gives a script that starts a CUDA program the guarded import whether "cuda"
+    stands in its comments, nowhere in it, or only the unoptimised path reads them."""
+    files = {"lib/__init__.py": "", "lib/model.py": "import torch\nnet = torch.nn.Linear(2, 2)"
+             ".cuda()\n", "lib/util.py": "import torch\nz = torch.ones(2)\n",
+             "commented.py": "import torch\nfrom lib import model  # runs on cuda\n",
+             "plain.py": "import torch\nfrom lib.model import net\nprint(net)\n",
+             "unrelated.py": "import torch\nfrom lib import util\n"}
+    fast = _port(tmp_path, "fast", files)
+    monkeypatch.setattr(cheap, "FAST_PATHS", False)
+    assert _port(tmp_path, "slow", files) == fast
+    guarded = "try:\n    import torch_npu\nexcept ImportError:\n    pass\n"
+    assert fast["commented.py"] == "import torch\n" + guarded + files["commented.py"][13:]
+    assert fast["plain.py"] == "import torch\n" + guarded + files["plain.py"][13:]
+    assert (fast["unrelated.py"], fast["lib/util.py"]) == (files["unrelated.py"],
+                                                           files["lib/util.py"])

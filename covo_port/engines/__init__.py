@@ -35,8 +35,10 @@ class Engine(Protocol):
         """Whether this engine rewrites a file of this name and first bytes."""
         ...
 
-    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
-        """The run's rules worth running on ``source`` (none: the file is not parsed)."""
+    def candidates(self, path: str, source: bytes,
+                   config: EngineConfig) -> tuple[type[Rule], ...]:
+        """The run's rules worth running on the file ``path`` of bytes ``source`` (none: the
+        file is not parsed)."""
         ...
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
@@ -49,6 +51,20 @@ def _shell_candidates(source: bytes, rules: Sequence[type[Rule]],
                       target: Target) -> tuple[type[Rule], ...]:
     shells = tuple(r for r in rules if r.handles_shell())
     return shells if any(r.might_match(source, target) for r in shells) else ()
+
+
+def _needed(path: str, config: EngineConfig) -> tuple[type[Rule], ...]:
+    """The rules that must run on ``path`` whatever its text (``Rule.needed_in``)."""
+    tree = config.tree
+    if tree is None:
+        return ()
+    return tuple(r for r in config.rules if r.needs_tree and r.needed_in(path, tree))
+
+
+def _union(order: Sequence[type[Rule]], *groups: Sequence[type[Rule]]) -> tuple[type[Rule], ...]:
+    """The rules of ``groups``, once each, in the run's ``order``."""
+    chosen = {r for group in groups for r in group}
+    return tuple(r for r in order if r in chosen)
 
 
 class PythonEngine:
@@ -64,16 +80,19 @@ class PythonEngine:
     def claims(self, name: str, head: bytes) -> bool:
         return is_python(name, head)
 
-    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+    def candidates(self, path: str, source: bytes,
+                   config: EngineConfig) -> tuple[type[Rule], ...]:
         self._verdict = None
+        needed = _needed(path, config)
         rules = python_candidates(source, config.rules, config.target)
         if not rules or not cheap.FAST_PATHS or len(source) > MAX_PYTHON_BYTES:
-            return rules
+            return _union(config.rules, rules, needed)
         verdict = python_verdict(source)
         self._verdict = (source, replace(verdict, tree=None))  # the tree is for the cheap pass
         if verdict.refusal is not None:
             return rules  # refused: rewrite() reports it
-        return code_candidates(source, verdict, rules, config.rules, config.target)
+        return _union(config.rules, code_candidates(source, verdict, rules, config.rules,
+                                                    config.target), needed)
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
                 config: EngineConfig) -> FileOutcome:
@@ -89,7 +108,8 @@ class ShellEngine:
     def claims(self, name: str, head: bytes) -> bool:
         return is_shell_script(name, head)
 
-    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+    def candidates(self, path: str, source: bytes,
+                   config: EngineConfig) -> tuple[type[Rule], ...]:
         return _shell_candidates(source, config.rules, config.target)
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
@@ -112,7 +132,8 @@ class ConfigEngine:
     def claims(self, name: str, head: bytes) -> bool:
         return config_format(name) is not None
 
-    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+    def candidates(self, path: str, source: bytes,
+                   config: EngineConfig) -> tuple[type[Rule], ...]:
         return _hook_candidates(source, config.rules, config.target, "handles_config")
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
@@ -129,7 +150,8 @@ class BuildEngine:
     def claims(self, name: str, head: bytes) -> bool:
         return build_kind(name, head) is not None
 
-    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+    def candidates(self, path: str, source: bytes,
+                   config: EngineConfig) -> tuple[type[Rule], ...]:
         return _hook_candidates(source, config.rules, config.target, "handles_build")
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
@@ -143,7 +165,8 @@ class NotebookEngine:
     def claims(self, name: str, head: bytes) -> bool:
         return name.endswith(".ipynb")
 
-    def candidates(self, source: bytes, config: EngineConfig) -> tuple[type[Rule], ...]:
+    def candidates(self, path: str, source: bytes,
+                   config: EngineConfig) -> tuple[type[Rule], ...]:
         python = python_candidates(source, config.rules, config.target)
         shell = _shell_candidates(source, config.rules, config.target)
         return tuple(r for r in config.rules if r in python or r in shell)
@@ -171,7 +194,7 @@ def rewrite_file(path: str, source: bytes, config: EngineConfig) -> tuple[FileKi
         return FileKind.BINARY, FileOutcome()
     for engine in ENGINES:
         if engine.claims(name, head):
-            rules = engine.candidates(source, config)
+            rules = engine.candidates(path, source, config)
             if not rules:
                 return engine.kind, FileOutcome()
             return engine.kind, engine.rewrite(source, path, rules, config)

@@ -185,6 +185,13 @@ class Rule:
         return set()
 
     @classmethod
+    def needed_in(cls, path: str, tree: TreeIndex) -> bool:
+        """For ``needs_tree`` rules: whether the rule must run on the file ``path`` whatever
+        its text says, known from the tree index alone (an entry module that starts a program
+        whose modules use CUDA); the cheap pass never leaves such a file out."""
+        return False
+
+    @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
         """Whether the rule can find anything in ``source``; where no rule can, the file is not
         parsed at all. One of the trigger words is necessary; a rule may narrow this with
