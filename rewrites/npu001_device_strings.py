@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from covo_port.lib.consumers import Consumer
@@ -17,7 +19,12 @@ from covo_port.lib.flows import ConsumerFlow, consumer_elsewhere, consumer_facts
 from covo_port.lib.imports import ImportAware
 from covo_port.lib.names import is_imported
 from covo_port.lib.strings import string_value, with_value
-from covo_port.model import Category, Example, PythonSource, Safety
+from covo_port.model import Category, Example, PythonSource, Safety, Target
+
+#: ``in ("cpu", "mps")``: a collection of device types that are not CUDA, which the rule extends
+#: with the NPU whether or not "cuda" stands anywhere in the file.
+_DEVICE_COLLECTION = re.compile(
+    rb"""\bin\s*[(\[{]\s*["'](?:cpu|mps|xpu|xla|meta|hpu|ipu)["']""")
 
 
 class DeviceStrings(ImportAware, id="NPU001", name="cuda-device-strings",
@@ -63,6 +70,12 @@ class DeviceStrings(ImportAware, id="NPU001", name="cuda-device-strings",
     Safe: a rewritten string is one torch reads as a device, and the NPU device has the same
     index numbering; any other "cuda" string is reported, never guessed.
     """
+
+    @classmethod
+    def might_match(cls, source: bytes, target: Target) -> bool:
+        """"cuda", or a collection of the device types that take the CUDA-free path."""
+        return super().might_match(source, target) or _DEVICE_COLLECTION.search(
+            source) is not None
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)
@@ -315,6 +328,14 @@ class DeviceStrings(ImportAware, id="NPU001", name="cuda-device-strings",
             "    map_location = 'cpu' if device in ('cpu', 'mps') else None\n"
             "    return torch.load(path, map_location=map_location)\n",
             "def load(path, device='npu'):\n"
+            "    map_location = 'cpu' if device in ('cpu', 'mps', 'npu') else None\n"
+            "    return torch.load(path, map_location=map_location)\n",
+        ),
+        Example(  # the same, where the device comes from elsewhere (no "cuda" in the file)
+            "def load(path, device):\n"
+            "    map_location = 'cpu' if device in ('cpu', 'mps') else None\n"
+            "    return torch.load(path, map_location=map_location)\n",
+            "def load(path, device):\n"
             "    map_location = 'cpu' if device in ('cpu', 'mps', 'npu') else None\n"
             "    return torch.load(path, map_location=map_location)\n",
         ),

@@ -270,3 +270,29 @@ def test_a_rule_that_the_tree_needs_in_a_file_runs_there_whatever_its_text(
     assert fast["plain.py"] == "import torch\n" + guarded + files["plain.py"][13:]
     assert (fast["unrelated.py"], fast["lib/util.py"]) == (files["unrelated.py"],
                                                            files["lib/util.py"])
+
+
+def _examples() -> Iterator[Any]:
+    from covo_port.registry import all_rules
+
+    for rule in all_rules():
+        for index, example in enumerate(rule.examples, 1):
+            if example.path.endswith(".py"):
+                yield pytest.param(example.before, id=f"{rule.id}-{index}")
+
+
+@pytest.mark.parametrize("before", list(_examples()))
+def test_trigger_words_in_comments_change_no_outcome(before: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unoptimised path runs every rule whose trigger word stands in a comment, the fast
+    path none of them: a rule must find nothing that its trigger words in the code do not
+    announce (or widen its ``might_match``), else the two paths differ."""
+    from covo_port.registry import all_rules
+
+    words = sorted({w for r in all_rules() for w in r.triggers})
+    source = (before + "\n# " + " ".join(words) + "\n").encode()
+    config = engine_config(get_target("npu"), RunOptions(
+        unsafe_fixes=True, optimize=frozenset({"startup"})))
+    fast = rewrite_file("example.py", source, config)
+    monkeypatch.setattr(cheap, "FAST_PATHS", False)
+    assert rewrite_file("example.py", source, config) == fast
