@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from covo_port.engines import rewrite_file
-from covo_port.engines.buildfiles import build_kind
+from covo_port.engines.kinds import build_kind
 from covo_port.lib.cuda_build import rows
 from covo_port.model import ENGINE_CODE, FileKind, RunOptions, Severity, get_target
 from covo_port.pipeline.run import apply_tree

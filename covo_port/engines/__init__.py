@@ -3,7 +3,11 @@ engine that claims a file and runs the rules that may match it.
 
 An engine claims files by name and first bytes, narrows the run's rules to those that may
 match the file's bytes (none: the file is not parsed at all) and rewrites the file into a
-:class:`FileOutcome`. Files no engine claims are copied as they are.
+:class:`FileOutcome`. Files no engine claims are copied as they are. Claims and candidates need
+no parser; the shell, build, config and notebook engines (and the libraries they read files
+with: tree-sitter, ruamel.yaml, tomlkit, configupdater, pip-requirements-parser...) are imported
+when a run first rewrites a file of their kind, so that a tree without such files never pays
+for them.
 """
 
 from __future__ import annotations
@@ -12,15 +16,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from covo_port.engines.buildfiles import build_kind, rewrite_build
 from covo_port.engines.config import EngineConfig
-from covo_port.engines.configfiles import config_format, rewrite_config
-from covo_port.engines.notebook import rewrite_notebook
+from covo_port.engines.kinds import build_kind, config_format, is_shell_script
 from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.python import MAX_PYTHON_BYTES, cheap, is_python, rewrite_python
 from covo_port.engines.python.cheap import code_candidates, python_candidates
 from covo_port.engines.python.verdict import Verdict, python_verdict
-from covo_port.engines.shell import is_shell_script, rewrite_shell
 from covo_port.model import FileKind, PythonRule, Rule, Target
 
 __all__ = ["ENGINES", "EngineConfig", "FileOutcome", "is_binary", "rewrite_file"]
@@ -114,6 +115,8 @@ class ShellEngine:
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
                 config: EngineConfig) -> FileOutcome:
+        from covo_port.engines.shell import rewrite_shell
+
         return rewrite_shell(source, path, rules, config)
 
 
@@ -138,6 +141,8 @@ class ConfigEngine:
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
                 config: EngineConfig) -> FileOutcome:
+        from covo_port.engines.configfiles import rewrite_config
+
         return rewrite_config(source, path, rules, config)
 
 
@@ -156,6 +161,8 @@ class BuildEngine:
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
                 config: EngineConfig) -> FileOutcome:
+        from covo_port.engines.buildfiles import rewrite_build
+
         return rewrite_build(source, path, rules, config)
 
 
@@ -173,6 +180,8 @@ class NotebookEngine:
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
                 config: EngineConfig) -> FileOutcome:
+        from covo_port.engines.notebook import rewrite_notebook
+
         return rewrite_notebook(source, path, rules, config)
 
 

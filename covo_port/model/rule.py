@@ -43,7 +43,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -279,6 +279,11 @@ class PythonSource(Protocol):
         cheap test before resolving names, which costs a scope analysis)."""
         ...
 
+    def may_name(self, node: cst.CSTNode, names: Collection[str]) -> bool:
+        """Whether ``node`` can resolve to one of the dotted ``names`` (False only where it
+        certainly cannot: a test before resolving names, which costs a scope analysis)."""
+        ...
+
     def metadata(self, provider: ProviderT, node: cst.CSTNode, default: Any) -> Any:
         """libcst metadata of ``node`` (resolved for the file when a rule first asks)."""
         ...
@@ -356,7 +361,8 @@ class PythonRule(Rule, cst.BatchableCSTVisitor):
 
     def is_name(self, node: cst.CSTNode, *names: str) -> bool:
         """True where ``node`` resolves (through imports) to one of ``names``."""
-        return not self.qualified_names(node).isdisjoint(names)
+        return self.file.may_name(node, names) and not self.qualified_names(node).isdisjoint(
+            names)
 
     def position(self, node: cst.CSTNode) -> CodeRange:
         return self.get_metadata(PositionProvider, node)

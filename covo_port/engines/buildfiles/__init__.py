@@ -10,7 +10,6 @@ Dockerfile, on a comment line above the instruction).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 from covo_port.engines.buildfiles import conda, dockerfile, pyproject, requirements, setupcfg
@@ -18,17 +17,12 @@ from covo_port.engines.buildfiles.file import BuildFile
 from covo_port.engines.buildfiles.parts import BuildParts
 from covo_port.engines.config import EngineConfig
 from covo_port.engines.configfiles.base import ConfigParseError, text_body, unreadable
+from covo_port.engines.kinds import build_kind
 from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.textfile import annotation_edits, apply_edits, comment_ignores, suppress
 from covo_port.model import ENGINE_CODE, Finding, Rule, Severity
 
 __all__ = ["build_kind", "rewrite_build"]
-
-_REQUIREMENTS = re.compile(
-    r"^(?:.*[-_.])?(?:requirements?|requirments?|reqs?|constraints?)(?:[-_.].*)?\.(?:txt|in)$",
-    re.IGNORECASE)
-_CONDA_HEAD = re.compile(rb"^dependencies:", re.MULTILINE)
-_CONDA_CHANNELS = re.compile(rb"^(?:channels|name):", re.MULTILINE)
 
 #: kind -> (its name in messages, reader, comment markers)
 READERS: dict[str, tuple[str, Callable[[str], BuildParts], tuple[str, ...]]] = {
@@ -38,24 +32,6 @@ READERS: dict[str, tuple[str, Callable[[str], BuildParts], tuple[str, ...]]] = {
     "conda": ("a conda environment", conda.read, ("#",)),
     "dockerfile": ("a Dockerfile", dockerfile.read, ("#",)),
 }
-
-
-def build_kind(name: str, head: bytes) -> str | None:
-    """The kind of build file called ``name`` (first bytes ``head``), else None."""
-    if name == "pyproject.toml":
-        return "pyproject"
-    if name == "setup.cfg":
-        return "setup.cfg"
-    if _REQUIREMENTS.match(name):
-        return "requirements"
-    if name.startswith(("Dockerfile", "Containerfile")) or name.endswith(
-            (".dockerfile", ".Dockerfile", ".containerfile")):
-        return "dockerfile"
-    if name.endswith((".yml", ".yaml")) and (
-            name.startswith(("environment", "conda"))
-            or (_CONDA_HEAD.search(head) and _CONDA_CHANNELS.search(head))):
-        return "conda"
-    return None
 
 
 def rewrite_build(source: bytes, path: str, rules: Sequence[type[Rule]],

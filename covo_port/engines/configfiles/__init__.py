@@ -19,6 +19,7 @@ from covo_port.engines.config import EngineConfig
 from covo_port.engines.configfiles import envfile, inifile, jsonfile, tomlfile, yamlfile
 from covo_port.engines.configfiles.base import ConfigParseError, text_body, unreadable
 from covo_port.engines.configfiles.file import ConfigFile
+from covo_port.engines.kinds import config_format
 from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.textfile import (
     TextEdit,
@@ -43,18 +44,6 @@ READERS: dict[str, tuple[str, Reader, tuple[str, ...]]] = {
 }
 #: Larger files are data (tokenizer vocabularies, lock files, datasets), not settings.
 MAX_CONFIG_BYTES = 1024 * 1024
-_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml", ".ini": "ini",
-             ".cfg": "ini", ".env": "env"}
-
-
-def config_format(name: str) -> str | None:
-    """The format of a file called ``name`` (``.env`` and ``.env.local`` are .env files)."""
-    if name == ".env" or name.startswith(".env."):
-        return "env"
-    dot = name.rfind(".")
-    return _SUFFIXES.get(name[dot:].lower()) if dot > 0 else None
-
-
 def _values(entries: Sequence[ConfigEntry],
             new: dict[int, str] | None = None) -> list[tuple[tuple[str | int, ...], object]]:
     new = new or {}

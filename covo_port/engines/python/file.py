@@ -132,6 +132,22 @@ class PyFile:
             return True
         return any(component in full.split(".") for full in self.imports.get(parts[0], ()))
 
+    def may_name(self, node: cst.CSTNode, names: Collection[str]) -> bool:
+        """Whether ``node`` can resolve to one of the dotted ``names``: a name or attribute
+        chain resolves through the imports that bind its first part (``F.stft`` with ``import
+        torch.nn.functional as F``: torch.nn.functional.stft), or, where something else binds
+        it (a definition, an assignment, a builtin), to its own text, with a prefix at most
+        (``builtins.len``, ``f.<locals>.x``). Anything else may be anything."""
+        if not isinstance(node, cst.Name | cst.Attribute) or "*" in self.imports:
+            return True
+        text = cst.helpers.get_full_name_for_node(node)
+        if text is None:
+            return True
+        head, dot, rest = text.partition(".")
+        bound = {full + dot + rest for full in self.imports.get(head, ())}
+        return any(name in bound or name == text or name.endswith("." + text)
+                   for name in names)
+
     def metadata(self, provider: ProviderT, node: cst.CSTNode, default: Any) -> Any:
         """``provider``'s value for ``node``: each provider costs a pass over the whole tree, so
         it is resolved (once, for every rule) only when a rule first asks for it; qualified

@@ -5,31 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from covo_port.engines.config import EngineConfig
+from covo_port.engines.kinds import is_shell_script
 from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.shell.directives import ShellDirectives
 from covo_port.engines.shell.file import ShellFile, TextEdit, apply_edits
 from covo_port.model import ENGINE_CODE, Finding, Rule, Severity
 
-SHELLS = ("sh", "bash", "dash", "zsh", "ksh")
-
-
-def is_shell_script(name: str, head: bytes) -> bool:
-    """``*.sh``/``*.bash`` files, and files whose shebang names a POSIX shell."""
-    if name.endswith((".sh", ".bash")):
-        return True
-    if not head.startswith(b"#!"):
-        return False
-    first = head.split(b"\n", 1)[0].decode("latin-1").split()
-    if not first:
-        return False
-    program = first[0][2:].rsplit("/", 1)[-1] if len(first[0]) > 2 else ""
-    if program == "env" and len(first) > 1:
-        args = [a for a in first[1:] if not a.startswith("-")]
-        program = args[0] if args else ""
-    elif not program and len(first) > 1:
-        program = first[1].rsplit("/", 1)[-1]
-    return program in SHELLS
-
+__all__ = ["is_shell_script", "rewrite_shell"]
 
 def rewrite_shell(source: bytes, path: str, rules: Sequence[type[Rule]],
                   config: EngineConfig) -> FileOutcome:
