@@ -82,7 +82,7 @@ def members() -> dict[str, frozenset[str]]:
     return {member: frozenset(classes) for member, classes in found.items()}
 
 
-_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @cache
@@ -155,7 +155,7 @@ class UnsupportedApis(PythonRule, id="NPU017", name="unsupported-apis",
         (what the visitor needs before it reports); most torch files have neither."""
         if not super().might_match(source, target):
             return False
-        words = {w.decode() for w in _WORD.findall(source)}
+        words = set(_WORD.findall(source.decode("latin-1")))  # table names are ASCII
         return any(parts <= words for parts in entry_words()) or any(
             not constructors()[cls].isdisjoint(words)
             for call in member_call().finditer(source) for cls in members()[call.group(1).decode()])

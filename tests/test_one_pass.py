@@ -144,7 +144,12 @@ def test_scopes_are_computed_only_where_a_rule_asks(monkeypatch: pytest.MonkeyPa
     # "abs" occurs (NPU004's trigger word) but there is no call for it to ask about
     _, outcome = rewrite_file("a.py", b"# abs\nx = 1\n", CONFIG)
     assert (outcome.changed, outcome.findings, scoped) == (False, [], [])
-    _, outcome = rewrite_file("b.py", b"import torch\nm = torch.abs(torch.fft.fft(x))\n", CONFIG)
+    # only imports bind `torch`: the names are known from them, without the scopes
+    rewrite_file("b.py", b"import torch\nm = torch.abs(torch.fft.fft(x))\n", CONFIG)
+    assert scoped == []
+    # `torch` is also a parameter somewhere: only the scopes can tell which is which
+    rewrite_file("c.py", b"import torch\nm = torch.abs(torch.fft.fft(x))\n"
+                 b"def f(torch):\n    return torch.abs(x)\n", CONFIG)
     assert scoped == [1]
 
 

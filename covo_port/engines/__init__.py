@@ -13,7 +13,6 @@ for them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Protocol
 
 from covo_port.engines.config import EngineConfig
@@ -89,11 +88,14 @@ class PythonEngine:
         if not rules or not cheap.FAST_PATHS or len(source) > MAX_PYTHON_BYTES:
             return _union(config.rules, rules, needed)
         verdict = python_verdict(source)
-        self._verdict = (source, replace(verdict, tree=None))  # the tree is for the cheap pass
+        self._verdict = (source, verdict)  # its tree serves the cheap pass and the rewrite
         if verdict.refusal is not None:
             return rules  # refused: rewrite() reports it
-        return _union(config.rules, code_candidates(source, verdict, rules, config.rules,
-                                                    config.target), needed)
+        chosen = _union(config.rules, code_candidates(source, verdict, rules, config.rules,
+                                                      config.target), needed)
+        if not chosen:
+            self._verdict = None
+        return chosen
 
     def rewrite(self, source: bytes, path: str, rules: Sequence[type[Rule]],
                 config: EngineConfig) -> FileOutcome:

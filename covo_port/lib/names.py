@@ -7,7 +7,6 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import (
     ImportAssignment,
     QualifiedName,
-    QualifiedNameProvider,
     QualifiedNameSource,
     Scope,
     ScopeProvider,
@@ -45,8 +44,7 @@ def dotted(name: str) -> cst.Name | cst.Attribute:
 
 def imported_names(rule: PythonRule, node: cst.CSTNode) -> set[str]:
     """Qualified names of ``node`` that come from imports (a local ``torch = ...`` is not torch)."""
-    return {q.name for q in rule.get_metadata(QualifiedNameProvider, node, set())
-            if q.source == QualifiedNameSource.IMPORT}
+    return rule.file.imported_names(node)
 
 
 def is_imported(rule: PythonRule, node: cst.CSTNode) -> bool:
@@ -57,8 +55,7 @@ def is_imported(rule: PythonRule, node: cst.CSTNode) -> bool:
         root = root.value
     if not isinstance(root, cst.Name):
         return False
-    names = rule.get_metadata(QualifiedNameProvider, node, set())
-    return any(q.source is QualifiedNameSource.IMPORT for q in names)
+    return bool(rule.file.imported_names(node))
 
 
 def module_name(rule: PythonRule, node: cst.CSTNode, module: str = "torch") -> str | None:

@@ -279,6 +279,11 @@ class PythonSource(Protocol):
         cheap test before resolving names, which costs a scope analysis)."""
         ...
 
+    def imported_names(self, node: cst.CSTNode) -> set[str]:
+        """The qualified names of ``node`` that come from imports (a local ``torch = ...`` is
+        not torch)."""
+        ...
+
     def may_name(self, node: cst.CSTNode, names: Collection[str]) -> bool:
         """Whether ``node`` can resolve to one of the dotted ``names`` (False only where it
         certainly cannot: a test before resolving names, which costs a scope analysis)."""

@@ -7,6 +7,7 @@ stage per rule that changed something) is available for the per-rule commits.
 
 from __future__ import annotations
 
+import ast
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -79,7 +80,8 @@ def rewrite_python(source: bytes, path: str, rules: Sequence[type[PythonRule]],
             line, message = parse_error_message(source, exc)
             return _unchanged(line, f"cannot parse: {message}")
         try:
-            return _rewrite(module, source, path, rules, config)
+            return _rewrite(module, source, path, rules, config,
+                            verdict.tree if cheap.FAST_PATHS else None)
         except RecursionError:
             return _unchanged(verdict.line,
                               "too deeply nested for libcst (Python's recursion limit)")
@@ -126,9 +128,11 @@ def _run_rules(file: PyFile, ordered: Sequence[type[PythonRule]],
 
 
 def _rewrite(module: cst.Module, source: bytes, path: str,
-             rules: Sequence[type[PythonRule]], config: EngineConfig) -> FileOutcome:
+             rules: Sequence[type[PythonRule]], config: EngineConfig,
+             python_tree: ast.Module | None) -> FileOutcome:
     outcome = FileOutcome()
-    file = PyFile(path, module, source, config.target, config.options, config.tree)
+    file = PyFile(path, module, source, config.target, config.options, config.tree,
+                  python_tree)
     ordered = sorted(rules, key=lambda r: r.sort_key())
     directives = PythonDirectives(file, source, path, config.known)
     _run_rules(file, ordered, directives)

@@ -3,6 +3,7 @@ edits and findings the rules record (the :class:`~covo_port.model.PythonSource` 
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,12 +18,14 @@ from libcst.metadata import (
     PositionProvider,
     QualifiedName,
     QualifiedNameProvider,
+    QualifiedNameSource,
     Scope,
     ScopeProvider,
 )
 from libcst.metadata.base_provider import ProviderT
 
 from covo_port.engines.python import cheap
+from covo_port.engines.python.bindings import Bindings, bindings_of
 from covo_port.engines.python.positions import Positions
 from covo_port.lib.imports import import_bindings
 from covo_port.lib.tree import parent_map
@@ -62,9 +65,13 @@ class _QualifiedNames(Mapping[cst.CSTNode, Collection[QualifiedName]]):
     analysis itself."""
 
     def __init__(self, wrapper: MetadataWrapper,
-                 resolve: Callable[[ProviderT], Mapping[cst.CSTNode, Any]] | None = None) -> None:
+                 resolve: Callable[[ProviderT], Mapping[cst.CSTNode, Any]] | None = None,
+                 imported: Callable[[cst.CSTNode], Collection[QualifiedName] | None] | None = None,
+                 ) -> None:
         #: how the scopes are resolved: the wrapper's own way, unless the file has a faster
         self._resolve = resolve or wrapper.resolve
+        #: the names known from the imports alone, where that is certain (else None)
+        self._imported = imported
         self._names: dict[cst.CSTNode, Collection[QualifiedName]] = {}
 
     @property
@@ -73,10 +80,12 @@ class _QualifiedNames(Mapping[cst.CSTNode, Collection[QualifiedName]]):
 
     def __getitem__(self, node: cst.CSTNode) -> Collection[QualifiedName]:
         names = self._names.get(node)
+        if names is None and self._imported is not None:
+            names = self._imported(node)
         if names is None:
             scope = self._scopes.get(node)
-            names = self._names[node] = set() if scope is None else (
-                scope.get_qualified_names_for(node))
+            names = set() if scope is None else scope.get_qualified_names_for(node)
+        self._names[node] = names
         return names
 
     def __iter__(self) -> Iterator[cst.CSTNode]:
@@ -90,7 +99,8 @@ class PyFile:
     """One Python file under rewrite: what the rules read, and what they record."""
 
     def __init__(self, path: str, module: cst.Module, source: bytes, target: Target,
-                 options: RunOptions, tree: TreeIndex | None = None) -> None:
+                 options: RunOptions, tree: TreeIndex | None = None,
+                 python_tree: ast.Module | None = None) -> None:
         self.path = path
         # `module` was just parsed and is only read: no node occurs twice in it, so the wrapper
         # may use it as it is (its default deep copy costs about as much as the parse)
@@ -107,7 +117,10 @@ class PyFile:
         #: The helpers the rewritten module imports from a support module.
         self.support: list[SupportHelper] = []
         self._resolved: dict[ProviderT, Mapping[cst.CSTNode, Any]] = {}
-        self._names = _QualifiedNames(self.wrapper, self.resolve)
+        #: Python's own tree of the module (the cheap pass's), for the bindings of its names
+        self._python_tree = python_tree
+        self._names = _QualifiedNames(self.wrapper, self.resolve,
+                                      self._imported_names if python_tree is not None else None)
 
     # -- what rules read ---------------------------------------------------------------------
     @cached_property
@@ -131,6 +144,49 @@ class PyFile:
         if component in parts or "*" in self.imports:
             return True
         return any(component in full.split(".") for full in self.imports.get(parts[0], ()))
+
+    @cached_property
+    def _bindings(self) -> Bindings:
+        assert self._python_tree is not None
+        bindings, self._python_tree = bindings_of(self._python_tree), None
+        return bindings
+
+    def _reference(self, node: cst.CSTNode) -> str | None:
+        """The dotted text of ``node`` where it is a name or attribute chain that refers to
+        what its first name is bound to (not a name in an import, after a dot or as a
+        keyword), for the bindings to answer; None where only the scopes can."""
+        if self._python_tree is None and "_bindings" not in self.__dict__:
+            return None
+        if not isinstance(node, cst.Name | cst.Attribute):
+            return None
+        root = node
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if not isinstance(root, cst.Name):
+            return None
+        parent = self.parents.get(node)
+        if isinstance(node, cst.Name) and (
+                (isinstance(parent, cst.Attribute) and parent.attr is node)
+                or (isinstance(parent, cst.Arg) and parent.keyword is node)):
+            return None
+        while isinstance(parent, cst.Attribute):
+            parent = self.parents.get(parent)
+        if isinstance(parent, cst.ImportAlias | cst.ImportFrom | cst.AsName):
+            return None
+        return cst.helpers.get_full_name_for_node(node)
+
+    def _imported_names(self, node: cst.CSTNode) -> Collection[QualifiedName] | None:
+        """The qualified names of a dotted name that only the module's imports bind, from the
+        imports alone (see engines.python.bindings); None where the scopes must tell."""
+        full = self._reference(node)
+        return None if full is None else self._bindings.qualified(full)
+
+    def imported_names(self, node: cst.CSTNode) -> set[str]:
+        full = self._reference(node)
+        known = None if full is None else self._bindings.imported(full)
+        if known is None:
+            known = {q for q in self._names[node] if q.source is QualifiedNameSource.IMPORT}
+        return {q.name for q in known}
 
     def may_name(self, node: cst.CSTNode, names: Collection[str]) -> bool:
         """Whether ``node`` can resolve to one of the dotted ``names``: a name or attribute

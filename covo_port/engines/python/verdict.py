@@ -56,7 +56,7 @@ class Verdict:
     strings: tuple[Span, ...] = ()
     #: The string literals that are statements of their own: docstrings.
     docstrings: tuple[Span, ...] = ()
-    #: Python's tree of the file, for the cheap pass (dropped after it).
+    #: Python's tree of the file, for the cheap pass and the bindings of its names.
     tree: ast.Module | None = field(default=None, compare=False, repr=False)
 
 
