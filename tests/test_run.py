@@ -307,6 +307,24 @@ def test_verify_tests_runs_a_command_without_pytest_as_one_test(tmp_path: Path) 
     assert data["readiness"]["operators"]  # the check ran on the emulated NPU
 
 
+def test_verify_tests_fails_where_nothing_passed_on_the_source(tmp_path: Path) -> None:
+    """A command that runs no test there (a Python without pytest, a wrong path) proves
+    nothing: the verification fails and says why, never a PASS with nothing compared."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("x = 1\n")
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, ["apply", str(tmp_path / "src"), "--out", str(out),
+                                     "--no-patches"]).exit_code == 0
+    proc = covo_port("verify", str(out), "--emulate", "npu", "--tests",
+                     f"{sys.executable} -c 'raise SystemExit(4)'", "--json", cwd=tmp_path)
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert [s["status"] for s in data["stages"]] == ["fail", "pass", "fail"]
+    assert "the command failed on the source on the CPU (exit status 4)" in \
+        data["stages"][0]["error"]
+    assert "nothing was compared" in data["stages"][2]["error"]
+
+
 def test_verify_tests_refuses_covo_audio_options(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (tmp_path / "src").mkdir()

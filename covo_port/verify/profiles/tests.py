@@ -247,6 +247,9 @@ def compare(v: Verification) -> StageResult:
                 "explained": bool(causes)})
     counted = v.unchanged + len(v.regressions)
     explained = sum(1 for r in v.regressions if r["explained"])
+    if not counted:
+        stage.data = {"counted": 0, "not_on_source": len(v.not_on_source)}
+        return stage.fail("no test passed on the source: nothing was compared, nothing proved")
     stage.data = {"counted": counted, "passed_on_both": v.unchanged,
                   "regressions": len(v.regressions), "explained": explained,
                   "not_on_source": len(v.not_on_source)}
@@ -274,8 +277,21 @@ def _run_stage(number: int, run: TestRun) -> StageResult:
         return stage.fail(f"time limit reached; {stage.summary}")
     if list(run.outcomes) == [WHOLE_COMMAND] and run.exit_status == 127:
         return stage.fail(f"the command was not found: {run.outcomes[WHOLE_COMMAND].message}")
+    if number == 1 and not any(o.outcome == "passed" for o in run.outcomes.values()):
+        return stage.fail(_nothing_passed(run))
     stage.status = "pass"
     return stage
+
+
+def _nothing_passed(run: TestRun) -> str:
+    """Why a source run that passed no test proves nothing, and what to check."""
+    if list(run.outcomes) == [WHOLE_COMMAND]:
+        message = run.outcomes[WHOLE_COMMAND].message or f"exit status {run.exit_status}"
+        return (f"the command failed on the source on the CPU ({message}) and no pytest test "
+                "reported: nothing to compare; run it there by hand (`python -m pytest` must "
+                "be the Python that has pytest and covo-port: activate their venv)")
+    return (f"no test passed on the source on the CPU ({len(run.outcomes)} run): nothing to "
+            "compare")
 
 
 def run_verify(opts: TestsOptions, manifest: Manifest,
