@@ -18,6 +18,26 @@ def _fields(cls: type[cst.CSTNode]) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+#: type -> whether its instances are libcst nodes (CSTNode is an ABC: isinstance() against it
+#: costs a lookup in the ABC's caches, per child of every node of the tree)
+_IS_NODE: dict[type, bool] = {}
+
+
+def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The node's children, in the order of its fields."""
+    children: list[cst.CSTNode] = []
+    for name in _fields(type(node)):
+        value = getattr(node, name)
+        for child in value if type(value) in (list, tuple) else (value,):
+            kind = type(child)
+            is_node = _IS_NODE.get(kind)
+            if is_node is None:
+                is_node = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
+            if is_node:
+                children.append(child)
+    return children
+
+
 def parent_map(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
     """Each node of ``module`` (but the module) -> its parent: what libcst's
     ParentNodeProvider gives, from a plain walk of the nodes' dataclass fields instead of a
@@ -26,13 +46,9 @@ def parent_map(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
     stack: list[cst.CSTNode] = [module]
     while stack:
         node = stack.pop()
-        for name in _fields(type(node)):
-            value = getattr(node, name)
-            children = value if isinstance(value, (list, tuple)) else (value,)
-            for child in children:
-                if isinstance(child, cst.CSTNode):
-                    parents[child] = node
-                    stack.append(child)
+        for child in _children(node):
+            parents[child] = node
+            stack.append(child)
     return parents
 
 
@@ -49,18 +65,17 @@ def nodes_in(node: cst.CSTNode, *types: type[N]) -> list[N]:
     ``libcst.matchers.findall`` finds for plain type matchers, from a walk of the dataclass
     fields (libcst.matchers takes half a second to import, on every start of covo-port)."""
     found: list[N] = []
+    wanted: dict[type, bool] = {}
     stack: list[cst.CSTNode] = [node]
     while stack:
         each = stack.pop()
-        if isinstance(each, types):
-            found.append(each)
-        children: list[cst.CSTNode] = []
-        for name in _fields(type(each)):
-            value = getattr(each, name)
-            for child in value if isinstance(value, (list, tuple)) else (value,):
-                if isinstance(child, cst.CSTNode):
-                    children.append(child)
-        stack.extend(reversed(children))
+        kind = type(each)
+        match = wanted.get(kind)
+        if match is None:
+            match = wanted[kind] = issubclass(kind, types)
+        if match:
+            found.append(each)  # type: ignore[arg-type]
+        stack.extend(reversed(_children(each)))
     return found
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import libcst as cst
@@ -56,6 +56,13 @@ class Edit:
 
     def apply(self, updated: cst.CSTNode) -> Replacement:
         return self.new(updated) if callable(self.new) else self.new
+
+
+@cache
+def _visitor_names(provider: ProviderT) -> frozenset[str]:
+    """The visit_/leave_ methods of a metadata provider (libcst finds them with inspect, which
+    costs more than a small file's scope analysis: once per provider, not per file)."""
+    return frozenset(provider().get_visitors())
 
 
 class _QualifiedNames(Mapping[cst.CSTNode, Collection[QualifiedName]]):
@@ -228,16 +235,14 @@ class PyFile:
             values = self.wrapper.resolve(provider)
         elif provider is PositionProvider:
             values = self.positions
-        elif issubclass(provider, BatchableMetadataProvider) and set(
-                provider().get_visitors()) <= {"visit_Module", "leave_Module"}:
+        elif issubclass(provider, BatchableMetadataProvider) and _visitor_names(provider) <= {
+                "visit_Module", "leave_Module"}:
             instance = provider()
             instance.metadata = {dep: self.resolve(dep) for dep in
                                  instance.get_inherited_dependencies()}
-            visitors = instance.get_visitors()
-            if "visit_Module" in visitors:
-                visitors["visit_Module"](self.module)
-            if "leave_Module" in visitors:
-                visitors["leave_Module"](self.module)
+            for name in ("visit_Module", "leave_Module"):
+                if name in _visitor_names(provider):
+                    getattr(instance, name)(self.module)
             values = dict(instance._computed)
         else:
             values = self.wrapper.resolve(provider)
