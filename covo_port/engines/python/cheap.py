@@ -25,7 +25,8 @@ from covo_port.model import PythonRule, Rule, Target
 FAST_PATHS = os.environ.get("COVO_PORT_REFERENCE") != "1"
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-_NOT_A_BREAK = re.compile(rb"[^\r\n]")
+#: every byte but the line breaks -> a space
+_BLANK = bytes(b if b in b"\r\n" else 32 for b in range(256))
 _BOM = b"\xef\xbb\xbf"
 #: PEP 263: an encoding declared on one of the first two lines.
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.MULTILINE)
@@ -83,7 +84,7 @@ def code_view(source: bytes, verdict: Verdict) -> bytes | None:
         return source
     code = bytearray(source)
     for start, end in blanks:
-        code[start:end] = _NOT_A_BREAK.sub(b" ", source[start:end])
+        code[start:end] = source[start:end].translate(_BLANK)
     return bytes(code)
 
 

@@ -60,6 +60,13 @@ class Verdict:
     tree: ast.Module | None = field(default=None, compare=False, repr=False)
 
 
+#: Fields that hold only operator and context singletons (``Load``, ``Add``...): leaves that
+#: neither nest nor hold strings, a third of the nodes of a typical tree.
+_OPERATORS = frozenset({"ctx", "op", "ops"})
+#: node class -> its fields that may hold nodes worth a visit
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _span(node: ast.expr) -> Span:
     return (node.lineno, node.col_offset, node.end_lineno or node.lineno,
             node.end_col_offset or 0)
@@ -112,7 +119,10 @@ def python_verdict(source: bytes) -> Verdict:
         if level > depth:
             depth, line = level, getattr(node, "lineno", line)
         level += 1
-        for name in node._fields:  # ast.iter_child_nodes, without a generator per node
+        fields = _FIELDS.get(kind)
+        if fields is None:
+            fields = _FIELDS[kind] = tuple(f for f in kind._fields if f not in _OPERATORS)
+        for name in fields:  # ast.iter_child_nodes, without a generator per node
             value = getattr(node, name, None)
             if type(value) is list:
                 for item in value:
