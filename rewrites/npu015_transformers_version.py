@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from importlib import metadata
 
 import libcst as cst
 
+from covo_port.lib.pytree import functions
 from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Severity, Target
 
 FLAG = "is_first_iteration"
@@ -80,6 +82,16 @@ class TransformersVersion(PythonRule, id="NPU015", name="transformers-version",
     @classmethod
     def might_match(cls, source: bytes, target: Target) -> bool:
         return super().might_match(source, target) and b"prepare_inputs_for_generation" in source
+
+    @classmethod
+    def might_match_code(cls, code: bytes, tree: ast.Module, target: Target) -> bool:
+        """A ``prepare_inputs_for_generation`` that names one of the keys (a parameter or a
+        string) somewhere inside it: most modeling files mention them elsewhere only."""
+        return super().might_match_code(code, tree, target) and any(
+            (isinstance(node, ast.arg) and node.arg in (FLAG, CACHE))
+            or (isinstance(node, ast.Constant) and node.value in (FLAG, CACHE))
+            for hook in functions(tree) if hook.name == "prepare_inputs_for_generation"
+            for node in ast.walk(hook))
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
 import libcst as cst
 
+from covo_port.lib.pytree import methods
 from covo_port.lib.words import words_containing
-from covo_port.model import Category, Example, PythonRule, PythonSource, Severity
+from covo_port.model import Category, Example, PythonRule, PythonSource, Severity, Target
 
 _PART = re.compile(r"(?<![A-Za-z0-9])cuda(?![A-Za-z0-9])", re.IGNORECASE)
 _RECORD_FACTORIES = {"collections.namedtuple", "typing.NamedTuple"}
@@ -94,6 +96,15 @@ class CudaNamedAttributes(PythonRule, id="NPU018", name="cuda-named-attributes",
     Safe: renamed only where no other file, string or getattr can reach the name.
     """
 
+
+    @classmethod
+    def might_match_code(cls, code: bytes, tree: ast.Module, target: Target) -> bool:
+        """A method that reads or sets an attribute of a parameter (its ``self``) named for
+        CUDA (``self.cuda_config``): only those are renamed."""
+        return super().might_match_code(code, tree, target) and any(
+            isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id in params and _PART.search(node.attr) is not None
+            for method, params in methods(tree) for node in ast.walk(method))
 
     @classmethod
     def tree_words(cls, path: str, data: bytes) -> set[str]:

@@ -3,6 +3,7 @@ metadata that they ask for is computed."""
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Sequence
 from functools import wraps
@@ -170,6 +171,25 @@ def test_rules_narrow_their_trigger_words(rule_id: str, source: bytes, might: bo
     rule = next(r for r in all_rules() if r.id == rule_id)
     assert rule.might_match(source, get_target("npu")) is might
     assert any(w.encode() in source for w in rule.triggers), "never wider than the triggers"
+
+
+@pytest.mark.parametrize(("rule_id", "source", "might"), [
+    ("NPU015", "def prepare_inputs_for_generation(self, ids, **kw):\n    return ids\n"
+     "def forward(self, past_key_values=None):\n    pass\n", False),  # not in the hook
+    ("NPU015", "def prepare_inputs_for_generation(self, ids, **kw):\n"
+     "    return kw.get('past_key_values')\n", True),
+    ("NPU015", "class M:\n    async def prepare_inputs_for_generation(self, past_key_values):"
+     "\n        pass\n", True),
+    ("NPU018", "def move(x):\n    return x.cuda()\n", False),  # no attribute of a method's self
+    ("NPU018", "class M:\n    def f(this):\n        return this.use_cuda\n", True),
+    ("NPU018", "class M:\n    def f(self, /, other):\n        other.cuda_graph = 1\n", True),
+])
+def test_rules_narrow_the_cheap_pass_with_pythons_tree(rule_id: str, source: str,
+                                                      might: bool) -> None:
+    rule = next(r for r in all_rules() if r.id == rule_id)
+    data = source.encode()
+    assert rule.might_match(data, get_target("npu"))
+    assert rule.might_match_code(data, ast.parse(source), get_target("npu")) is might
 
 
 def test_with_a_device_map_every_device_index_counts() -> None:

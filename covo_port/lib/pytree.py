@@ -1,0 +1,44 @@
+"""Python's own tree of a file (``ast``), as the cheap pass hands it to a rule's
+``might_match_code``: quick looks that decide whether libcst must parse the file at all."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+
+def statements(tree: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement inside ``tree`` (not itself), at any depth, without walking into
+    expressions (a tenth of the nodes)."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            for child in getattr(node, name, ()):
+                if isinstance(child, ast.stmt):
+                    yield child
+                    stack.append(child)
+                elif isinstance(child, ast.excepthandler | ast.match_case):
+                    stack.append(child)
+
+
+def functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Every function definition inside ``tree``, methods and nested functions included."""
+    for node in statements(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield node
+
+
+def methods(tree: ast.AST) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef,
+                                             frozenset[str]]]:
+    """(method, the names of its positional parameters) for every function defined directly
+    in a class body, at any depth."""
+    for node in statements(tree):
+        if isinstance(node, ast.ClassDef):
+            for child in node.body:
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                    yield child, frozenset(a.arg for a in (*child.args.posonlyargs,
+                                                           *child.args.args))
+
+
+__all__ = ["functions", "methods", "statements"]
