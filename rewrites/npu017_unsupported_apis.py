@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from libcst.metadata import ScopeProvider
 
 from covo_port.lib.extensions import compiles_cuda
 from covo_port.lib.names import imported_names, is_outermost
+from covo_port.lib.pytree import statements
 from covo_port.lib.tree import nodes_in
 from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Target
 
@@ -102,6 +104,39 @@ def member_call() -> re.Pattern[bytes]:
     return re.compile(rb"\.[\s\\]*(" + names + rb")[\s\\]*\(")
 
 
+def _member_call(source: bytes, words: set[str]) -> bool:
+    """A call of a table member as a method, with a constructor of its class in ``words``."""
+    return any(not constructors()[cls].isdisjoint(words)
+               for call in member_call().finditer(source)
+               for cls in members()[call.group(1).decode()])
+
+
+def _names_an_entry(tree: ast.Module) -> bool:
+    """Whether a name or attribute chain of ``tree``, read through an absolute import of its
+    first name (any of them, anywhere), is a table entry."""
+    bound: dict[str, set[str]] = {}
+    for node in statements(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                head = alias.asname or alias.name.split(".", 1)[0]
+                bound.setdefault(head, set()).add(alias.name if alias.asname else head)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                bound.setdefault(alias.asname or alias.name, set()).add(
+                    f"{node.module}.{alias.name}")
+    table = unsupported()
+    for node in ast.walk(tree):
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and node.id in bound:
+            rest = "".join(f".{p}" for p in reversed(parts))
+            if any(full + rest in table for full in bound[node.id]):
+                return True
+    return False
+
+
 class UnsupportedApis(PythonRule, id="NPU017", name="unsupported-apis",
                       category=Category.OPERATORS, safety=Safety.REPORT, cuda_only=True,
                       triggers=("torch",)):
@@ -156,9 +191,19 @@ class UnsupportedApis(PythonRule, id="NPU017", name="unsupported-apis",
         if not super().might_match(source, target):
             return False
         words = set(_WORD.findall(source.decode("latin-1")))  # table names are ASCII
-        return any(parts <= words for parts in entry_words()) or any(
-            not constructors()[cls].isdisjoint(words)
-            for call in member_call().finditer(source) for cls in members()[call.group(1).decode()])
+        return _member_call(source, words) or any(parts <= words for parts in entry_words())
+
+    @classmethod
+    def might_match_code(cls, code: bytes, tree: ast.Module, target: Target) -> bool:
+        """As :meth:`might_match` on the code, and for the entries: a dotted name that an
+        import binds and that, read through the import, is in the table (what the visitor
+        looks at before it resolves the name)."""
+        if not super(PythonRule, cls).might_match(code, target):
+            return False
+        words = set(_WORD.findall(code.decode("latin-1")))
+        if _member_call(code, words):
+            return True
+        return any(parts <= words for parts in entry_words()) and _names_an_entry(tree)
 
     def __init__(self, file: PythonSource) -> None:
         super().__init__(file)

@@ -183,6 +183,9 @@ def test_rules_narrow_their_trigger_words(rule_id: str, source: bytes, might: bo
     ("NPU018", "def move(x):\n    return x.cuda()\n", False),  # no attribute of a method's self
     ("NPU018", "class M:\n    def f(this):\n        return this.use_cuda\n", True),
     ("NPU018", "class M:\n    def f(self, /, other):\n        other.cuda_graph = 1\n", True),
+    ("NPU017", "import torch\nstd_mean = stats.std_mean\nprint(std_mean(x))\n", False),
+    ("NPU017", "import torch as t\nm = t.std_mean(x)\n", True),
+    ("NPU017", "from torch import std_mean\ndef f(x):\n    return std_mean(x)\n", True),
 ])
 def test_rules_narrow_the_cheap_pass_with_pythons_tree(rule_id: str, source: str,
                                                       might: bool) -> None:
