@@ -139,6 +139,8 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
             for name in imported)
         #: local names bound by imports from the tree's kernel modules -> that module
         self._from_kernels: dict[str, str] = {}
+        #: calls into the tree's kernel modules: reported where the module holds a CUDA probe
+        self._kernel_calls: list[tuple[cst.Call, str]] = []
 
     def visit_Import(self, node: cst.Import) -> None:
         super().visit_Import(node)
@@ -172,9 +174,7 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
             root = root.value
         module = self._from_kernels.get(root.value) if isinstance(root, cst.Name) else None
         if module is not None and self._uses_kernels:
-            self.report(node, f"calls {full_name(node.func)} from {module}, which uses CUDA "
-                        "kernels: a CUDA probe that chooses this call is left on CUDA, so the "
-                        "NPU takes the other path; port the kernels, then the probe")
+            self._kernel_calls.append((node, module))
         elif self._skip_marker(node) and (self._uses_kernels or self._tests_kernel_users()):
             self.report(node, "a test skip that decides on CUDA, in a module that uses CUDA "
                         "kernels (or tests a module that does): left on CUDA, so that these "
@@ -213,6 +213,16 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
         if any(_PREDICATE.search(n) for n in names):
             self.report(node, f"{names[0]} tells whether the CUDA kernels may be used, from a "
                         "CUDA probe: left on CUDA, so it is false on the NPU")
+
+    def finish(self) -> None:
+        """The calls into kernel modules, where a CUDA probe in this module may choose them
+        (a module without one never mentions CUDA in its code, whatever its comments say)."""
+        if not self._kernel_calls or not self._has_probe(self.file.module):
+            return
+        for node, module in self._kernel_calls:
+            self.report(node, f"calls {full_name(node.func)} from {module}, which uses CUDA "
+                        "kernels: a CUDA probe that chooses this call is left on CUDA, so the "
+                        "NPU takes the other path; port the kernels, then the probe")
 
     def _has_probe(self, node: cst.CSTNode) -> bool:
         return any(_is_probe(self, n) for n in nodes_in(

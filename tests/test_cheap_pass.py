@@ -296,3 +296,32 @@ def test_trigger_words_in_comments_change_no_outcome(before: str,
     fast = rewrite_file("example.py", source, config)
     monkeypatch.setattr(cheap, "FAST_PATHS", False)
     assert rewrite_file("example.py", source, config) == fast
+
+
+def _findings(tmp_path: Path, name: str, files: dict[str, str]) -> list[tuple[str, str, int]]:
+    from covo_port.pipeline.run import apply_tree
+
+    src = tmp_path / "src"
+    for path, text in files.items():
+        (src / path).parent.mkdir(parents=True, exist_ok=True)
+        (src / path).write_text(text)
+    result = apply_tree(src, tmp_path / name, get_target("npu"), RunOptions(), jobs=1)
+    return sorted((f.rule, f.path, f.line) for f in result.manifest.findings)
+
+
+def test_calls_into_a_kernel_module_are_reported_where_a_probe_may_choose_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NPU021's report of a call into the tree's kernel module stands with a CUDA probe in the
+    module, whatever its comments say: the fast and the unoptimised paths agree."""
+    files = {"pkg/__init__.py": "", "pkg/fused.py": "import triton\ndef fused_norm(x):\n"
+             "    return x\n",
+             "pkg/quiet.py": "import torch\nfrom pkg.fused import fused_norm\n"
+             "def norm(x):  # the cuda kernel\n    return fused_norm(x)\n",
+             "pkg/probed.py": "import torch\nfrom pkg.fused import fused_norm\n"
+             "def norm(x):\n    if torch.cuda.is_available():\n        return fused_norm(x)\n"
+             "    return x\n"}
+    fast = _findings(tmp_path, "fast", files)
+    monkeypatch.setattr(cheap, "FAST_PATHS", False)
+    assert _findings(tmp_path, "slow", files) == fast
+    assert ("NPU021", "pkg/probed.py", 5) in fast
+    assert not [f for f in fast if f[1] == "pkg/quiet.py"]
