@@ -10,9 +10,9 @@ Dockerfile, on a comment line above the instruction).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 
-from covo_port.engines.buildfiles import conda, dockerfile, pyproject, requirements, setupcfg
 from covo_port.engines.buildfiles.file import BuildFile
 from covo_port.engines.buildfiles.parts import BuildParts
 from covo_port.engines.config import EngineConfig
@@ -24,13 +24,14 @@ from covo_port.model import ENGINE_CODE, Finding, Rule, Severity
 
 __all__ = ["build_kind", "rewrite_build"]
 
-#: kind -> (its name in messages, reader, comment markers)
-READERS: dict[str, tuple[str, Callable[[str], BuildParts], tuple[str, ...]]] = {
-    "requirements": ("a pip requirements file", requirements.read, ("#",)),
-    "pyproject": ("pyproject.toml", pyproject.read, ("#",)),
-    "setup.cfg": ("setup.cfg", setupcfg.read, ("#", ";")),
-    "conda": ("a conda environment", conda.read, ("#",)),
-    "dockerfile": ("a Dockerfile", dockerfile.read, ("#",)),
+#: kind -> (its name in messages, the module of its reader, comment markers); a reader's module,
+#: and its parser, is imported when a run first reads a file of that kind
+READERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "requirements": ("a pip requirements file", "requirements", ("#",)),
+    "pyproject": ("pyproject.toml", "pyproject", ("#",)),
+    "setup.cfg": ("setup.cfg", "setupcfg", ("#", ";")),
+    "conda": ("a conda environment", "conda", ("#",)),
+    "dockerfile": ("a Dockerfile", "dockerfile", ("#",)),
 }
 
 
@@ -39,7 +40,9 @@ def rewrite_build(source: bytes, path: str, rules: Sequence[type[Rule]],
     """Run the build ``rules`` over a build file; never raises for bad input."""
     name = path.rsplit("/", 1)[-1]
     kind = build_kind(name, source[:8192]) or "requirements"
-    label, read, markers = READERS[kind]
+    label, module, markers = READERS[kind]
+    reader = importlib.import_module(f"{__name__}.{module}")
+    read: Callable[[str], BuildParts] = reader.read
     unchecked = "its packages not checked"
     read_text = text_body(source, path, label, unchecked)
     if isinstance(read_text, FileOutcome):
@@ -56,7 +59,7 @@ def rewrite_build(source: bytes, path: str, rules: Sequence[type[Rule]],
     outcome = FileOutcome(findings=[Finding(ENGINE_CODE, path, line, 1, Severity.INFO,
                                             f"{why}: not checked") for line, why in
                                     parts.problems])
-    attach = dockerfile.comment_lines(body) if kind == "dockerfile" else None
+    attach = reader.comment_lines(body) if kind == "dockerfile" else None
     ignores = comment_ignores(path, body, config.known, markers, attach)
     spans = {line: [first] for line, first in parts.firsts.items()}
     outcome.suppressed = suppress(ignores, path, file.findings, [], spans)

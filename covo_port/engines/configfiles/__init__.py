@@ -13,10 +13,11 @@ comments (``# covo-port: ignore[NPU019]``) work in every format but JSON, on the
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
+from types import ModuleType
 
 from covo_port.engines.config import EngineConfig
-from covo_port.engines.configfiles import envfile, inifile, jsonfile, tomlfile, yamlfile
 from covo_port.engines.configfiles.base import ConfigParseError, text_body, unreadable
 from covo_port.engines.configfiles.file import ConfigFile
 from covo_port.engines.kinds import config_format
@@ -34,14 +35,22 @@ __all__ = ["READERS", "config_format", "rewrite_config"]
 
 Reader = Callable[[str], list[ConfigEntry]]
 
-#: format -> (its name in messages, reader, comment markers)
-READERS: dict[str, tuple[str, Reader, tuple[str, ...]]] = {
-    "yaml": ("YAML", yamlfile.read, ("#",)),
-    "json": ("JSON", jsonfile.read, ()),
-    "toml": ("TOML", tomlfile.read, ("#",)),
-    "ini": ("INI", inifile.read, ("#", ";")),
-    "env": (".env", envfile.read, ("#",)),
+#: format -> (its name in messages, the module of its reader, comment markers); a reader's
+#: module, and its format's library, is imported when a run first reads a file of that format
+READERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "yaml": ("YAML", "yamlfile", ("#",)),
+    "json": ("JSON", "jsonfile", ()),
+    "toml": ("TOML", "tomlfile", ("#",)),
+    "ini": ("INI", "inifile", ("#", ";")),
+    "env": (".env", "envfile", ("#",)),
 }
+
+
+def reader_module(name: str) -> ModuleType:
+    """The reader module ``name`` of this package, imported on first use."""
+    return importlib.import_module(f"{__name__}.{name}")
+
+
 #: Larger files are data (tokenizer vocabularies, lock files, datasets), not settings.
 MAX_CONFIG_BYTES = 1024 * 1024
 def _values(entries: Sequence[ConfigEntry],
@@ -63,7 +72,9 @@ def rewrite_config(source: bytes, path: str, rules: Sequence[type[Rule]],
     """Run the config ``rules`` over a config file; never raises for bad input."""
     name = path.rsplit("/", 1)[-1]
     fmt = config_format(name) or "yaml"
-    label, read, markers = READERS[fmt]
+    label, module, markers = READERS[fmt]
+    reader = reader_module(module)
+    read: Reader = reader.read
     if len(source) > MAX_CONFIG_BYTES:
         return FileOutcome(findings=[Finding(
             ENGINE_CODE, path, 1, 1, Severity.INFO,
@@ -77,7 +88,7 @@ def rewrite_config(source: bytes, path: str, rules: Sequence[type[Rule]],
     problems: list[int] = []
     try:
         if fmt == "env":
-            entries, problems = envfile.read_with_errors(body)
+            entries, problems = reader.read_with_errors(body)
         else:
             entries = read(body)
     except ConfigParseError as exc:
