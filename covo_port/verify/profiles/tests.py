@@ -278,20 +278,15 @@ def _run_stage(number: int, run: TestRun) -> StageResult:
     if list(run.outcomes) == [WHOLE_COMMAND] and run.exit_status == 127:
         return stage.fail(f"the command was not found: {run.outcomes[WHOLE_COMMAND].message}")
     if number == 1 and not any(o.outcome == "passed" for o in run.outcomes.values()):
-        return stage.fail(_nothing_passed(run))
+        whole = run.outcomes.get(WHOLE_COMMAND) if len(run.outcomes) == 1 else None
+        return stage.fail(
+            f"the command failed on the source on the CPU ({whole.message}) and no pytest test "
+            "reported: nothing to compare; run it there by hand (`python -m pytest` must be the "
+            "Python that has pytest and covo-port: activate their venv)" if whole else
+            f"no test passed on the source on the CPU ({len(run.outcomes)} run): nothing to "
+            "compare")
     stage.status = "pass"
     return stage
-
-
-def _nothing_passed(run: TestRun) -> str:
-    """Why a source run that passed no test proves nothing, and what to check."""
-    if list(run.outcomes) == [WHOLE_COMMAND]:
-        message = run.outcomes[WHOLE_COMMAND].message or f"exit status {run.exit_status}"
-        return (f"the command failed on the source on the CPU ({message}) and no pytest test "
-                "reported: nothing to compare; run it there by hand (`python -m pytest` must "
-                "be the Python that has pytest and covo-port: activate their venv)")
-    return (f"no test passed on the source on the CPU ({len(run.outcomes)} run): nothing to "
-            "compare")
 
 
 def run_verify(opts: TestsOptions, manifest: Manifest,
