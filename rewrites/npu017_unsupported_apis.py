@@ -15,7 +15,7 @@ from libcst.metadata import ScopeProvider
 
 from covo_port.lib.extensions import compiles_cuda
 from covo_port.lib.names import imported_names, is_outermost
-from covo_port.lib.pytree import statements
+from covo_port.lib.pytree import imported_names as pytree_imports
 from covo_port.lib.tree import nodes_in
 from covo_port.model import Category, Example, PythonRule, PythonSource, Safety, Target
 
@@ -114,16 +114,7 @@ def _member_call(source: bytes, words: set[str]) -> bool:
 def _names_an_entry(tree: ast.Module) -> bool:
     """Whether a name or attribute chain of ``tree``, read through an absolute import of its
     first name (any of them, anywhere), is a table entry."""
-    bound: dict[str, set[str]] = {}
-    for node in statements(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                head = alias.asname or alias.name.split(".", 1)[0]
-                bound.setdefault(head, set()).add(alias.name if alias.asname else head)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            for alias in node.names:
-                bound.setdefault(alias.asname or alias.name, set()).add(
-                    f"{node.module}.{alias.name}")
+    bound = pytree_imports(tree)
     table = unsupported()
     for node in ast.walk(tree):
         parts: list[str] = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from functools import wraps
 from pathlib import Path
@@ -257,3 +259,30 @@ def test_may_reach_is_false_only_where_a_name_cannot_resolve_there(
     file = PyFile("m.py", module, source, get_target("npu"), RunOptions())
     value = module.body[-1].body[0].value  # type: ignore[attr-defined]
     assert file.may_reach(value, "cuda") is reachable
+
+
+def test_parsers_of_other_file_kinds_are_imported_only_for_such_files(tmp_path: Path) -> None:
+    """A tree of Python files never imports the config, build and shell parsers; a YAML file
+    imports ruamel.yaml and not the parsers of the other formats."""
+    (tmp_path / "a.py").write_text("import torch\nx = torch.ones(2).cuda()\n")
+    (tmp_path / "b.yaml").write_text("device: cuda\n")
+    probe = (
+        "import sys\nfrom pathlib import Path\n"
+        "from covo_port.engines import rewrite_file\n"
+        "from covo_port.model import RunOptions, get_target\n"
+        "from covo_port.registry import engine_config\n"
+        "config = engine_config(get_target('npu'), RunOptions())\n"
+        "for name in sys.argv[1:]:\n"
+        "    rewrite_file(name, (Path(sys.argv[0]).parent / name).read_bytes(), config)\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'ruamel', 'tomlkit',"
+        " 'configupdater', 'dotenv', 'pip_requirements_parser', 'dockerfile_parse',"
+        " 'tree_sitter'})))\n")
+    script = tmp_path / "probe.py"
+    script.write_text(probe)
+
+    def loaded(*names: str) -> str:
+        return subprocess.run([sys.executable, "-B", str(script), *names], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    assert loaded("a.py") == ""
+    assert loaded("a.py", "b.yaml") == "ruamel"

@@ -1,5 +1,5 @@
-"""What the config and build engines share: offsets <-> lines, ``# covo-port:`` comments of
-line-based formats (suppressions, ``--annotate`` notes) and text edits applied by range.
+"""What the config and build engines share: the ``# covo-port:`` comments of line-based
+formats (suppressions, and ``--annotate`` notes as text edits).
 
 A suppression comment (``# covo-port: ignore[NPU019]``) covers the findings and rewrites that
 start on its line (see :mod:`covo_port.engines.directives`); annotations go on their own line
@@ -8,36 +8,16 @@ above the finding's line (above the first line of a ``\\``-continued line), inde
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterable, Sequence
 
 from covo_port.engines.directives import ANNOTATED, Ignores, annotation_text, stands_above
-from covo_port.engines.shell.file import TextEdit, apply_edits
+from covo_port.engines.textedit import LineIndex, TextEdit
 from covo_port.model import Change, Finding, Suppressed, SuppressedKind
 
-__all__ = ["LineIndex", "TextEdit", "annotation_edits", "apply_edits", "comment_ignores",
-           "suppress"]
+__all__ = ["annotation_edits", "comment_ignores", "suppress"]
 
 _IGNORE_TEXT = re.compile(r"covo-port:[ \t]*ignore\b")
-
-
-class LineIndex:
-    """1-based lines and columns of offsets in a text."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self._starts, offset) - 1
-        return line + 1, offset - self._starts[line] + 1
-
-    def line_start(self, line: int) -> int:
-        return self._starts[min(max(line, 1), len(self._starts)) - 1]
-
-    def offset(self, line: int, column: int) -> int:
-        return self.line_start(line) + column - 1
 
 
 def comment_ignores(path: str, text: str, known: frozenset[str], markers: Sequence[str] = ("#",),

@@ -41,4 +41,19 @@ def methods(tree: ast.AST) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunction
                                                            *child.args.args))
 
 
-__all__ = ["functions", "methods", "statements"]
+
+def imported_names(tree: ast.AST) -> dict[str, set[str]]:
+    """Every name that an absolute import anywhere in ``tree`` binds -> the dotted names it
+    may stand for (``import torch.nn as tnn``: tnn -> {torch.nn}; ``import torch.nn``: torch ->
+    {torch}; ``from torch import stft``: stft -> {torch.stft})."""
+    bound: dict[str, set[str]] = {}
+    for node in statements(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                head = alias.asname or alias.name.split(".", 1)[0]
+                bound.setdefault(head, set()).add(alias.name if alias.asname else head)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                bound.setdefault(alias.asname or alias.name, set()).add(
+                    f"{node.module}.{alias.name}")
+    return bound

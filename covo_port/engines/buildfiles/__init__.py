@@ -19,7 +19,8 @@ from covo_port.engines.config import EngineConfig
 from covo_port.engines.configfiles.base import ConfigParseError, text_body, unreadable
 from covo_port.engines.kinds import build_kind
 from covo_port.engines.outcome import FileOutcome
-from covo_port.engines.textfile import annotation_edits, apply_edits, comment_ignores, suppress
+from covo_port.engines.textedit import apply_edits
+from covo_port.engines.textfile import annotation_edits, comment_ignores, suppress
 from covo_port.model import ENGINE_CODE, Finding, Rule, Severity
 
 __all__ = ["build_kind", "rewrite_build"]

@@ -7,7 +7,7 @@ import re
 
 from covo_port.engines.buildfiles.parts import BuildParts, pep508
 from covo_port.engines.configfiles import inifile
-from covo_port.engines.textfile import LineIndex
+from covo_port.engines.textedit import LineIndex
 
 _LISTS = {"install_requires", "setup_requires", "tests_require"}
 _DELIMITER = re.compile(r"[ \t]*[=:]")

@@ -22,13 +22,8 @@ from covo_port.engines.configfiles.base import ConfigParseError, text_body, unre
 from covo_port.engines.configfiles.file import ConfigFile
 from covo_port.engines.kinds import config_format
 from covo_port.engines.outcome import FileOutcome
-from covo_port.engines.textfile import (
-    TextEdit,
-    annotation_edits,
-    apply_edits,
-    comment_ignores,
-    suppress,
-)
+from covo_port.engines.textedit import TextEdit, apply_edits
+from covo_port.engines.textfile import annotation_edits, comment_ignores, suppress
 from covo_port.model import ENGINE_CODE, ConfigEntry, Finding, Rule, Severity
 
 __all__ = ["READERS", "config_format", "rewrite_config"]

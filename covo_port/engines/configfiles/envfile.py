@@ -7,7 +7,7 @@ import io
 
 from dotenv.parser import parse_stream
 
-from covo_port.engines.textfile import LineIndex
+from covo_port.engines.textedit import LineIndex
 from covo_port.model import ConfigEntry
 
 _QUOTES = "'\""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from covo_port.engines.textfile import LineIndex, TextEdit
+from covo_port.engines.textedit import LineIndex, TextEdit
 from covo_port.model import (
     Change,
     ConfigEntry,

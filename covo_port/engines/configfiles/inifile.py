@@ -12,7 +12,7 @@ from configupdater.option import Option
 from configupdater.section import Section
 
 from covo_port.engines.configfiles.base import ConfigParseError
-from covo_port.engines.textfile import LineIndex
+from covo_port.engines.textedit import LineIndex
 from covo_port.model import ConfigEntry
 
 _DELIMITER = re.compile(r"[ \t]*[=:][ \t]*")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from covo_port.engines.configfiles.base import ConfigParseError, quoted_range
-from covo_port.engines.textfile import LineIndex
+from covo_port.engines.textedit import LineIndex
 from covo_port.model import ConfigEntry
 
 Scan = Callable[[str, int], tuple[Any, int]]

@@ -10,7 +10,7 @@ from tomlkit.exceptions import ParseError, TOMLKitError
 from tomlkit.parser import Parser
 
 from covo_port.engines.configfiles.base import ConfigParseError, quoted_range
-from covo_port.engines.textfile import LineIndex
+from covo_port.engines.textedit import LineIndex
 from covo_port.model import ConfigEntry, Scalar
 
 _SINGLE_LINE = (items.StringType.SLB, items.StringType.SLL)

@@ -126,8 +126,7 @@ class PyFile:
         self._resolved: dict[ProviderT, Mapping[cst.CSTNode, Any]] = {}
         #: Python's own tree of the module (the cheap pass's), for the bindings of its names
         self._python_tree = python_tree
-        self._names = _QualifiedNames(self.wrapper, self.resolve,
-                                      self._imported_names if python_tree is not None else None)
+        self._names = _QualifiedNames(self.wrapper, self.resolve, self._imported_names)
 
     # -- what rules read ---------------------------------------------------------------------
     @cached_property
@@ -153,18 +152,15 @@ class PyFile:
         return any(component in full.split(".") for full in self.imports.get(parts[0], ()))
 
     @cached_property
-    def _bindings(self) -> Bindings:
-        assert self._python_tree is not None
-        bindings, self._python_tree = bindings_of(self._python_tree), None
-        return bindings
+    def _bindings(self) -> Bindings | None:
+        """What binds each name of the module, from Python's tree (None without one)."""
+        return None if self._python_tree is None else bindings_of(self._python_tree)
 
     def _reference(self, node: cst.CSTNode) -> str | None:
         """The dotted text of ``node`` where it is a name or attribute chain that refers to
         what its first name is bound to (not a name in an import, after a dot or as a
         keyword), for the bindings to answer; None where only the scopes can."""
-        if self._python_tree is None and "_bindings" not in self.__dict__:
-            return None
-        if not isinstance(node, cst.Name | cst.Attribute):
+        if self._bindings is None or not isinstance(node, cst.Name | cst.Attribute):
             return None
         root = node
         while isinstance(root, cst.Attribute):
@@ -186,11 +182,11 @@ class PyFile:
         """The qualified names of a dotted name that only the module's imports bind, from the
         imports alone (see engines.python.bindings); None where the scopes must tell."""
         full = self._reference(node)
-        return None if full is None else self._bindings.qualified(full)
+        return None if full is None or self._bindings is None else self._bindings.qualified(full)
 
     def imported_names(self, node: cst.CSTNode) -> set[str]:
         full = self._reference(node)
-        known = None if full is None else self._bindings.imported(full)
+        known = None if full is None or self._bindings is None else self._bindings.imported(full)
         if known is None:
             known = {q for q in self._names[node] if q.source is QualifiedNameSource.IMPORT}
         return {q.name for q in known}

@@ -8,7 +8,8 @@ from covo_port.engines.config import EngineConfig
 from covo_port.engines.kinds import is_shell_script
 from covo_port.engines.outcome import FileOutcome
 from covo_port.engines.shell.directives import ShellDirectives
-from covo_port.engines.shell.file import ShellFile, TextEdit, apply_edits
+from covo_port.engines.shell.file import ShellFile
+from covo_port.engines.textedit import TextEdit, apply_edits
 from covo_port.model import ENGINE_CODE, Finding, Rule, Severity
 
 __all__ = ["is_shell_script", "rewrite_shell"]

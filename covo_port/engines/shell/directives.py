@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from covo_port.engines.directives import ANNOTATED, Ignores, annotation_text, stands_above
-from covo_port.engines.shell.file import ShellFile, TextEdit
+from covo_port.engines.shell.file import ShellFile
+from covo_port.engines.textedit import TextEdit
 from covo_port.model import Change, Finding, Suppressed, SuppressedKind
 
 
