@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -246,10 +247,11 @@ def test_interrupted_git_step_leaves_nothing(
         source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = gitout.run_git
 
-    def interrupted(args: list[str], cwd: Path, stdin: int | None = None) -> str:
+    def interrupted(args: list[str], cwd: Path, stdin: int | None = None,
+                    config: Sequence[str] = ()) -> str:
         if args[0] == "fast-import":
             raise KeyboardInterrupt
-        return real(args, cwd, stdin)
+        return real(args, cwd, stdin, config)
 
     monkeypatch.setattr(gitout, "run_git", interrupted)
     out = tmp_path / "out"

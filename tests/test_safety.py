@@ -224,14 +224,15 @@ def test_4_a_file_deleted_from_src_during_the_run_costs_that_file(
         (src / name).write_bytes(GOOD)
     real = pipeline_run.process_file
 
-    def deleting(source: Path, config: object, keep: bool, entry: object) -> object:
+    def deleting(source: Path, config: object, keep: bool, cache: object,
+                 entry: object) -> object:
         rel = entry.rel  # type: ignore[attr-defined]
         if rel == "a.py":  # one file goes before it is read, one after
             (src / "b.py").unlink()
-            result = real(source, config, keep, entry)  # type: ignore[arg-type]
+            result = real(source, config, keep, cache, entry)  # type: ignore[arg-type]
             (src / "c.txt").unlink()
             return result
-        return real(source, config, keep, entry)  # type: ignore[arg-type]
+        return real(source, config, keep, cache, entry)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pipeline_run, "process_file", deleting)
     out = tmp_path / "out"

@@ -61,6 +61,9 @@ DEFAULT_SRC = DEFAULT_DEST
                    "patches an earlier apply wrote there are replaced, nothing else. Never "
                    "inside SRC.")
 @click.option("--no-patches", is_flag=True, help="Write no patch series.")
+@click.option("--no-cache", is_flag=True,
+              help="Rewrite every file afresh: do not reuse what the run that wrote OUT made of "
+                   "the files that have not changed since (OUT/.covo-port/cache.json).")
 @click.option("--author", metavar="'NAME <EMAIL>'",
               help="The author of OUT's commits and patches [default: covo-port "
                    "<covo-port@localhost>]; the committer stays covo-port.")
@@ -80,7 +83,7 @@ DEFAULT_SRC = DEFAULT_DEST
 @user_errors
 def apply(src: Path | None, target_name: str, out: Path | None, check: bool, force: bool,
           device_map: tuple[str, ...], optimize: tuple[str, ...], patches_dir: Path | None,
-          no_patches: bool, author: str | None, jobs: int | None, annotate: bool,
+          no_patches: bool, no_cache: bool, author: str | None, jobs: int | None, annotate: bool,
           unsafe_fixes: bool, import_style: str,
           fmt: str | None, as_json: bool, show_diff: bool, select: tuple[str, ...],
           ignore: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str, ...],
@@ -126,7 +129,7 @@ def apply(src: Path | None, target_name: str, out: Path | None, check: bool, for
         result = apply_tree(src, out, target, options, check=check, force=force,
                             progress=progress.step, on_start=progress.start, jobs=jobs,
                             selection=file_selection(include, exclude, no_gitignore),
-                            patches=in_out, author=author)
+                            patches=in_out, author=author, cache=not no_cache)
     if show_diff:
         for diff in run_diffs(src, result):
             click.echo(diff.text, nl=False)

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from covo_port.model import UserError
@@ -77,9 +78,10 @@ def clean_env(date: int | None = None) -> dict[str, str]:
 
 def git_bytes(args: list[str], cwd: Path, *, git_dir: Path | None = None,
               work_tree: Path | None = None, stdin: int | None = None,
-              check: bool = True) -> bytes:
+              check: bool = True, config: Sequence[str] = ()) -> bytes:
     """Run one git command in ``cwd``; its stdout. ``git_dir``/``work_tree``: the repository,
-    named explicitly (git then never searches for one). GitError with git's own words."""
+    named explicitly (git then never searches for one). ``config``: ``key=value`` settings for
+    this command only. GitError with git's own words."""
     exe = git_executable()
     if exe is None:
         raise GitError("git is not installed (or not on PATH)")
@@ -88,7 +90,9 @@ def git_bytes(args: list[str], cwd: Path, *, git_dir: Path | None = None,
         where.append(f"--git-dir={git_dir}")
     if work_tree is not None:
         where.append(f"--work-tree={work_tree}")
-    proc = subprocess.run([exe, *where, *SAFE_OPTIONS, *args], cwd=cwd, env=clean_env(),
+    settings = [part for setting in config for part in ("-c", setting)]
+    proc = subprocess.run([exe, *where, *SAFE_OPTIONS, *settings, *args], cwd=cwd,
+                          env=clean_env(),
                           stdin=stdin if stdin is not None else subprocess.DEVNULL,
                           capture_output=True)
     if check and proc.returncode != 0:
@@ -97,12 +101,13 @@ def git_bytes(args: list[str], cwd: Path, *, git_dir: Path | None = None,
     return proc.stdout
 
 
-def run_git(args: list[str], repo: Path, stdin: int | None = None) -> str:
+def run_git(args: list[str], repo: Path, stdin: int | None = None,
+            config: Sequence[str] = ()) -> str:
     """Run one git command on the repository whose work tree is ``repo`` (``repo/.git``),
     never on any other; its stdout as text (file names' bytes kept as surrogates)."""
     repo = repo.absolute()
-    return git_bytes(args, repo, git_dir=repo / ".git", work_tree=repo,
-                     stdin=stdin).decode(errors="surrogateescape")
+    return git_bytes(args, repo, git_dir=repo / ".git", work_tree=repo, stdin=stdin,
+                     config=config).decode(errors="surrogateescape")
 
 
 def init_repo(repo: Path) -> None:

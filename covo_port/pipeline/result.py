@@ -13,6 +13,7 @@ from pathlib import Path
 
 from covo_port.engines import FileOutcome
 from covo_port.model import FileStatus, Finding, Severity, SupportHelper
+from covo_port.pipeline.cache import Entry
 from covo_port.pipeline.manifest import FileRecord, Manifest
 
 
@@ -34,6 +35,8 @@ class FileResult:
     output: bytes | None = None
     #: a changed file's bytes as they were read (OUT's pristine commit holds them)
     source: bytes | None = None
+    #: what the engine made of the file, as the run's cache keeps it (pipeline.cache)
+    cached: Entry | None = None
 
     def finding(self, finding: Finding) -> FileResult:
         self.outcome.findings.append(finding)
@@ -55,6 +58,8 @@ class Result:
     patches: list[Path] | None = None
     #: the helpers that the changed files import from support modules (pipeline.support)
     support: list[SupportHelper] = field(default_factory=list)
+    #: the engines' outcomes, for OUT's cache (path -> entry, see pipeline.cache)
+    cache: dict[str, Entry] = field(default_factory=dict)
 
     def add(self, file: FileResult, keep_stages: bool) -> None:
         """Gather one file's result (in the order of the walk)."""
@@ -62,6 +67,8 @@ class Result:
         self.manifest.changes.extend(file.outcome.changes)
         self.manifest.findings.extend(file.outcome.findings)
         self.manifest.suppressed.extend(file.outcome.suppressed)
+        if file.cached is not None:
+            self.cache[file.record.path] = file.cached
         if file.record.status is FileStatus.CHANGED:
             self.support.extend(h for h in file.outcome.support if h not in self.support)
         if file.output is not None:

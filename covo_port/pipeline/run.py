@@ -29,6 +29,8 @@ from covo_port.model import (
     TreeIndex,
     UserError,
 )
+from covo_port.pipeline.cache import Entry as CacheEntry
+from covo_port.pipeline.cache import OutcomeCache, encode, run_key
 from covo_port.pipeline.checkout import differs, read_checkout
 from covo_port.pipeline.git import parse_identity
 from covo_port.pipeline.manifest import FileRecord, Manifest, ManifestError
@@ -136,13 +138,16 @@ def apply_tree(
     selection: FileSelection | None = None,
     patches: bool = False,
     author: str | None = None,
+    cache: bool = True,
 ) -> Result:
     """Rewrite ``src`` into ``out`` (or, with ``check``, compute what would change).
 
     ``jobs`` worker processes rewrite the files (default: one per core; 1: this process only);
     the result is the same whatever their number. ``selection`` says which files are rewritten
     (the rest is copied unchanged); None: every file. ``patches``: write the patch series into
-    ``OUT/.covo-port/patches/``. ``author``: ``'Name <email>'`` of OUT's commits.
+    ``OUT/.covo-port/patches/``. ``author``: ``'Name <email>'`` of OUT's commits. ``cache``:
+    reuse what the run that wrote OUT made of the files that did not change (pipeline.cache);
+    a run that writes OUT always leaves its own cache there.
     """
     if jobs is not None and jobs < 1:
         raise InputError(f"--jobs {jobs}: give 1 or more processes (default: one per core)")
@@ -176,11 +181,15 @@ def apply_tree(
             e.rel for e in entries if e.kind in (EntryKind.FILE, EntryKind.SYMLINK)))
     files, program = select_files(src, entries, selection)
     config.tree = build_tree_index(src, program, config.rules, entries)
+    key = run_key(config) if writing else None
+    earlier = None
+    if key is not None and out is not None:  # OUT: an earlier output of apply, or nothing
+        earlier = OutcomeCache.read(out, key) if cache and expected is not None else OutcomeCache()
     if on_start:
         on_start(len(files))
 
     keep = keep_stages or writing  # for OUT's per-rule commits
-    done = map_ordered(process_file, (src, config, keep), files,
+    done = map_ordered(process_file, (src, config, keep, earlier), files,
                        default_jobs() if jobs is None else jobs, _source_bytes(src, files))
     try:
         with closing(done):
@@ -197,8 +206,8 @@ def apply_tree(
     if not writing or out is None:
         return result
     try:
-        write_tree(src, out, entries, result, config.rules,
-                   checkout=checkout, author=author, expected=expected, patches=patches)
+        write_tree(src, out, entries, result, config.rules, checkout=checkout, author=author,
+                   expected=expected, patches=patches, cache_key=key)
     except OSError as exc:  # a read-only or full destination: OUT is left as it was
         raise InputError(f"cannot write {out}: {exc.strerror or exc}; nothing was written"
                          ) from None
@@ -224,10 +233,13 @@ def _claimed(name: str, head: bytes) -> FileKind | None:
     return next((engine.kind for engine in ENGINES if engine.claims(name, head)), None)
 
 
-def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> FileResult:
+def process_file(src: Path, config: EngineConfig, keep: bool, cache: OutcomeCache | None,
+                 entry: Entry) -> FileResult:
     """Rewrite one file of ``src`` (in this process or a worker): its share of the Result.
     ``keep``: send back the per-rule stages (for OUT's history), not only the output.
-    Whatever the file holds, or if it vanishes meanwhile, it costs that file only."""
+    ``cache``: the outcomes of the run that wrote OUT, reused for the files whose bytes are
+    the same; None: no cache is read or kept. Whatever the file holds, or if it vanishes
+    meanwhile, it costs that file only."""
     full = src / entry.rel
     if entry.kind is EntryKind.SKIPPED:
         return FileResult(FileRecord(entry.rel, FileKind.METADATA, FileStatus.SKIPPED)).finding(
@@ -262,15 +274,22 @@ def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> F
         return FileResult(FileRecord(entry.rel, FileKind.UNREADABLE, FileStatus.FAILED)).finding(
             _finding(entry.rel, f"cannot read: {exc.strerror}; it is not in OUT", Severity.ERROR))
     name, head = entry.rel.rsplit("/", 1)[-1], source[:8192]
-    try:
-        kind, outcome = rewrite_file(entry.rel, source, config)
-    except Exception as exc:  # an engine's bug on odd input: this file only, reported
-        kind = _claimed(name, head) or FileKind.TEXT
-        outcome = FileOutcome(error=f"{internal_error(exc)}; copied unchanged")
+    sha256 = _sha256(source)
+    cached: CacheEntry | None = None
+    if cache is not None and (hit := cache.get(entry.rel, sha256)) is not None:
+        kind, outcome, cached = hit
+    else:
+        try:
+            kind, outcome = rewrite_file(entry.rel, source, config)
+            if cache is not None:
+                cached = [sha256, encode(kind, outcome)]
+        except Exception as exc:  # an engine's bug on odd input: this file only, reported
+            kind = _claimed(name, head) or FileKind.TEXT
+            outcome = FileOutcome(error=f"{internal_error(exc)}; copied unchanged")
     if (generated := generated_result(entry, source, kind, outcome)) is not None:
         return generated
     record = FileRecord(entry.rel, kind, FileStatus.UNCHANGED, mode=entry.mode,
-                        source_sha256=_sha256(source))
+                        source_sha256=sha256)
     if kind is FileKind.BINARY and (claimed := _claimed(name, head)) is not None:
         outcome.findings.append(_finding(
             entry.rel, f"a NUL byte in its first 8 KB: read as binary, not as {claimed.value}; "
@@ -282,7 +301,7 @@ def process_file(src: Path, config: EngineConfig, keep: bool, entry: Entry) -> F
         record.error = outcome.error
     output = outcome.output(source)
     record.output_sha256 = _sha256(output)
-    file = FileResult(record, outcome)
+    file = FileResult(record, outcome, cached=cached)
     if outcome.changed:
         record.status = FileStatus.CHANGED
         record.rules = [rule for rule, _ in outcome.stages]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from covo_port.model import ENGINE_CODE, FileKind, FileStatus, Finding, Rule, Severity, UserError
+from covo_port.pipeline.cache import write_cache
 from covo_port.pipeline.checkout import Checkout
 from covo_port.pipeline.gitout import build_repo, patches_folder, write_patches
 from covo_port.pipeline.result import Result
@@ -130,13 +131,14 @@ def _copy(src: Path, dest: Path, rel: str, result: Result) -> None:
 def write_tree(src: Path, out: Path, entries: list[Entry], result: Result,
                rules: Sequence[type[Rule]], *, checkout: Checkout | None = None,
                author: str | None = None, expected: Snapshot | None = None,
-               patches: bool = False) -> None:
+               patches: bool = False, cache_key: str | None = None) -> None:
     """Write OUT atomically: a temporary sibling folder, renamed into place at the end.
     ``rules``: the run's rules (their commits in OUT's history).
 
     ``expected``: what OUT held when the run began (see :func:`snapshot`); OUT is replaced only
     if it still holds exactly that. ``patches``: also write the patch series into
-    ``OUT/.covo-port/patches/`` (``result.patches`` lists them)."""
+    ``OUT/.covo-port/patches/`` (``result.patches`` lists them). ``cache_key``: write
+    ``result.cache`` into ``OUT/.covo-port/`` with this key (see pipeline.cache)."""
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_folder(out)
@@ -172,6 +174,8 @@ def write_tree(src: Path, out: Path, entries: list[Entry], result: Result,
                 written = write_patches(tmp, patches_folder(tmp))
                 result.patches = [patches_folder(out) / p.name for p in written]
             result.manifest.write(tmp)
+            if cache_key is not None:
+                write_cache(tmp, cache_key, result.cache)
             _swap(out, tmp, expected)
     finally:
         if tmp.exists():
