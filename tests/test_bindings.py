@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
+import itertools
 from pathlib import Path
 
 import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
+from covo_port.engines.python.bindings import bindings_of
 from covo_port.engines.python.file import PyFile
 from covo_port.model import RunOptions, get_target
 
@@ -47,6 +50,9 @@ x = torch.cuda.is_available() and cuda.device_count() and F.relu(torch.nn.Linear
 y = np.fft.fft(sig.stft(amp.autocast, tnn.Module, sibling.f, parent.g, other_thing, helper))
 z = torchaudio.load, apex_amp.scale_loss, triton.jit, json.dumps, os.path.join, print, len
 w = os.environ.F, x.np, helper(F=1, np=2)  # after a dot, as a keyword: not the imports
+u = str.join, dict.fromkeys, ValueError.mro, bool(1), x.len, undefined.attr, __name__.upper
+c = os.environ.get("X").upper, super(Model).f, torch.Generator().seed, {"a": 1}.get, undefined().x
+d = "".join, (x == 1).nonzero().view, x[0].cuda, np.zeros(2)[0].item, f"{x}".format, (1).real
 
 
 def f(torch_like, *args, np=np, **kwargs):
@@ -80,6 +86,56 @@ class Model(tnn.Module):
 @torch.no_grad()
 def decorated(f=torch.float16) -> torch.Tensor:
     return torch.zeros(2, dtype=f)
+
+
+def lazy():
+    import torch  # a function's own plain imports of a name the module imports plainly
+    import torch.nn
+    import os.path
+    import librosa.feature  # imported here only: unbound outside
+    return torch.cuda.synchronize(), torch.nn.functional.relu, os.path.sep, librosa.feature.mfcc
+
+
+class Lazy:
+    import torch
+    import amp  # another import of a name the module binds with `from ... import amp`
+    device = torch.device("cuda"), amp.autocast
+
+
+print(librosa.feature.mfcc, amp.autocast, torch.cuda.device_count())
+
+
+def outer():  # names that only imports in functions bind
+    from .pkg import lazy_helper
+    import deepspeed
+    from .a import twice
+
+    def inner(x=lazy_helper):
+        return lazy_helper(x), deepspeed.zero.Init, twice
+
+    return [deepspeed.comm for _ in range(2)], lambda: lazy_helper.attr, inner
+
+
+def other_twice():
+    from .b import twice  # another import of the name: the scopes tell
+    return twice
+
+
+@wrapping.decorator  # read where no import of it is in scope
+def uses_wrapping(default=wrapping.x) -> wrapping.T:
+    import wrapping
+    return wrapping.y
+
+
+class Holder:
+    import yaml_lib
+    conf = yaml_lib.load
+
+    def method(self):
+        return yaml_lib.dump, deepspeed.zero
+
+
+print(deepspeed, lazy_helper.x, Holder)
 '''
 
 
@@ -115,6 +171,31 @@ def test_the_names_that_only_imports_bind_are_libcsts() -> None:
 def test_the_names_of_real_code_are_libcsts(path: str) -> None:
     _, wrong = _compare((ROOT / path).read_text(encoding="utf-8"))
     assert wrong == []
+
+
+TRANSFORMERS = importlib.util.find_spec("transformers")
+
+
+def _nested(source: str) -> bool:
+    """Whether a module reads CUDA names (what the rules ask about) and its functions import
+    names."""
+    return "cuda" in source and bool(bindings_of(ast.parse(source)).nested)
+
+
+@pytest.mark.skipif(TRANSFORMERS is None, reason="transformers is not installed")
+def test_the_names_of_real_code_with_imports_in_functions_are_libcsts() -> None:
+    assert TRANSFORMERS is not None and TRANSFORMERS.submodule_search_locations
+    root = Path(TRANSFORMERS.submodule_search_locations[0])
+    sources = (p.read_text(encoding="utf-8") for p in sorted(root.glob("**/*.py")))
+    picked = list(itertools.islice((s for s in sources if len(s) < 60_000
+                                    and _nested(s)), 20))
+    assert len(picked) == 20
+    answered = 0
+    for source in picked:
+        count, wrong = _compare(source)
+        assert wrong == []
+        answered += count
+    assert answered > 500
 
 
 def test_imported_names_need_an_import_of_their_first_name() -> None:

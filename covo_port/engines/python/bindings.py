@@ -4,19 +4,24 @@ tree went into it, mostly to learn that ``torch.cuda.x`` is ``torch.cuda.x``).
 
 The bindings come from Python's own tree of the file (the cheap pass has it): every name that
 anything binds anywhere, and the imports of the module's own scope. A name is answered here only
-where imports at module scope are the only thing that binds it anywhere in the file, and either
-every one of them is a plain ``import a.b`` (the name then means what it says) or there is just
-one of them (``import a.b as n``, ``from m import n``); anything else (a name also assigned, a
-parameter, an import inside a function, a star import, two different imports of one name) is
-left to the scope analysis. tests/test_cheap_pass.py checks the answers against libcst's on
-real code.
+where imports are the only thing that binds it anywhere in the file, one at least at module
+scope, and either every one of them is a plain ``import a.b`` (at module scope or in a function:
+the name then means what it says wherever it is read) or there is just one of them, at module
+scope (``import a.b as n``, ``from m import n``); anything else (a name also assigned, a
+parameter, another import inside a function, a star import, two different imports of one name)
+is left to the scope analysis. tests/test_bindings.py checks the answers against libcst's, node
+for node, on code written for it and on real code.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import libcst as cst
+import libcst.helpers
 from libcst.metadata import QualifiedName, QualifiedNameSource
 
 
@@ -61,11 +66,11 @@ class Bindings:
 
     #: module-scope imports, by the name they bind
     imports: dict[str, list[_Import]] = field(default_factory=dict)
-    #: names bound in any other way, anywhere (assignments, parameters, definitions, imports
-    #: in functions and classes, ``global``/``nonlocal``, ``except ... as``, patterns)
+    #: the imports in functions and classes, by the name they bind
+    nested: dict[str, list[_Import]] = field(default_factory=dict)
+    #: names bound in any other way, anywhere (assignments, parameters, definitions,
+    #: ``global``/``nonlocal``, ``except ... as``, patterns)
     other: set[str] = field(default_factory=set)
-    #: the names that imports in functions and classes bind (also in ``other``)
-    nested_imports: set[str] = field(default_factory=set)
     star: bool = False
 
     def qualified(self, full: str) -> set[QualifiedName] | None:
@@ -75,18 +80,41 @@ class Bindings:
         imports = self.imports.get(head)
         if self.star or not imports or head in self.other:
             return None
-        if all(i.plain for i in imports):
+        nested = self.nested.get(head, [])
+        if all(i.plain for i in (*imports, *nested)):  # whichever binds it, it is `full`
             return {QualifiedName(full, QualifiedNameSource.IMPORT)}
-        if len(imports) != 1:
+        if len(imports) != 1 or nested:
             return None
         return imports[0].qualified(full)
+
+    def unbound(self, head: str) -> set[QualifiedName] | None:
+        """For a name that nothing in the module binds: the builtin it names, if any (for
+        ``str.join`` too, as libcst answers); None for any name that something binds."""
+        if (self.star or head in self.imports or head in self.nested or head in self.other
+                or head.startswith("__")):  # a module's own __name__, __file__...
+            return None
+        if hasattr(builtins, head):
+            return {QualifiedName(f"builtins.{head}", QualifiedNameSource.BUILTIN)}
+        return set()
+
+    def nested_only(self, full: str) -> set[QualifiedName] | None:
+        """For a name that only imports in functions (or classes) bind, every one of them to
+        the same: the qualified names of ``full`` where one of them is in scope (elsewhere it
+        has none); None for any other name."""
+        head = full.split(".", 1)[0]
+        nested = self.nested.get(head)
+        if (self.star or not nested or head in self.imports or head in self.other
+                or hasattr(builtins, head)):
+            return None
+        answers = [i.qualified(full) for i in nested]
+        return answers[0] if all(a == answers[0] for a in answers) else None
 
 
     def imported(self, full: str) -> set[QualifiedName] | None:
         """The qualified names of ``full`` that come from imports: none where no import binds
         its first name, else :meth:`qualified` (None: only the scope analysis can tell)."""
         head = full.split(".", 1)[0]
-        if not self.star and head not in self.imports and head not in self.nested_imports:
+        if not self.star and head not in self.imports and head not in self.nested:
             return set()
         return self.qualified(full)
 
@@ -146,11 +174,13 @@ def bindings_of(tree: ast.Module) -> Bindings:
                 for alias in node.names:  # type: ignore[attr-defined]
                     if alias.name == "*":
                         bindings.star = True
+                    elif kind is ast.Import:
+                        bindings.nested.setdefault(_bound_name(alias), []).append(
+                            _Import("", alias.name, alias.asname))
                     else:
-                        bound = alias.asname or (alias.name if kind is ast.ImportFrom
-                                                 else alias.name.split(".", 1)[0])
-                        other.add(bound)
-                        bindings.nested_imports.add(bound)
+                        module = "." * node.level + (node.module or "")  # type: ignore[attr-defined]
+                        bindings.nested.setdefault(alias.asname or alias.name, []).append(
+                            _Import(module, alias.name, alias.asname))
         elif kind in (ast.Global, ast.Nonlocal):
             other.update(node.names)  # type: ignore[attr-defined]
         elif kind is not ast.alias:
@@ -161,3 +191,45 @@ def bindings_of(tree: ast.Module) -> Bindings:
             if isinstance(rest, str):
                 other.add(rest)
     return bindings
+
+
+class Reach:
+    """Whether a name that only imports in functions bind is in scope at a node: an import of
+    it in the body of a function that holds the node (a closure's too), not in a function
+    that merely decorates, annotates or gives a default to something there. Class bodies are
+    left to the scope analysis (a method does not see its class's names)."""
+
+    def __init__(self, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
+        self._parents = parents
+        self._imports: dict[cst.CSTNode, set[str]] = {}
+
+    def __call__(self, node: cst.CSTNode, head: str) -> bool | None:
+        """True where an import in a function that holds ``node`` binds ``head``, False where
+        none does, None where a class's own imports of it may (only the scopes can tell)."""
+        child, parent = node, self._parents.get(node)
+        while parent is not None:
+            if (isinstance(parent, cst.FunctionDef | cst.ClassDef) and child is parent.body
+                    and head in self._bound(parent)):
+                return True if isinstance(parent, cst.FunctionDef) else None
+            child, parent = parent, self._parents.get(parent)
+        return False
+
+    def _bound(self, scope: cst.FunctionDef | cst.ClassDef) -> set[str]:
+        """The names that the imports of ``scope``'s own body bind (not nested functions')."""
+        found = self._imports.get(scope)
+        if found is None:
+            found = self._imports[scope] = set()
+            stack: list[cst.CSTNode] = [scope.body]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, cst.Import | cst.ImportFrom):
+                    if isinstance(node.names, cst.ImportStar):
+                        continue
+                    for alias in node.names:
+                        name = cst.helpers.get_full_name_for_node(
+                            alias.asname.name if alias.asname else alias.name) or ""
+                        found.add(name if alias.asname or isinstance(node, cst.ImportFrom)
+                                  else name.split(".", 1)[0])
+                elif not isinstance(node, cst.FunctionDef | cst.ClassDef | cst.BaseExpression):
+                    stack.extend(node.children)
+        return found

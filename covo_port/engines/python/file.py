@@ -25,7 +25,7 @@ from libcst.metadata import (
 from libcst.metadata.base_provider import ProviderT
 
 from covo_port.engines.python import cheap
-from covo_port.engines.python.bindings import Bindings, bindings_of
+from covo_port.engines.python.bindings import Bindings, Reach, bindings_of
 from covo_port.engines.python.positions import Positions
 from covo_port.lib.imports import import_bindings
 from covo_port.lib.tree import parent_map
@@ -156,37 +156,57 @@ class PyFile:
         """What binds each name of the module, from Python's tree (None without one)."""
         return None if self._python_tree is None else bindings_of(self._python_tree)
 
-    def _reference(self, node: cst.CSTNode) -> str | None:
-        """The dotted text of ``node`` where it is a name or attribute chain that refers to
-        what its first name is bound to (not a name in an import, after a dot or as a
-        keyword), for the bindings to answer; None where only the scopes can."""
-        if self._bindings is None or not isinstance(node, cst.Name | cst.Attribute):
-            return None
-        root = node
-        while isinstance(root, cst.Attribute):
-            root = root.value
-        if not isinstance(root, cst.Name):
+    def _reference(self, node: cst.CSTNode) -> tuple[str, bool] | None:
+        """The dotted text of ``node`` as libcst writes it (``a.b().c``: a.b.c) where it is a
+        name, attribute or call that refers to what its first name is bound to, for the
+        bindings to answer, with True; ("", False) for a name after a dot or as a keyword and
+        for a name in an import, which libcst gives no names; None where only the scopes can
+        tell."""
+        if self._bindings is None or not isinstance(node, cst.Name | cst.Attribute | cst.Call):
             return None
         parent = self.parents.get(node)
         if isinstance(node, cst.Name) and (
                 (isinstance(parent, cst.Attribute) and parent.attr is node)
                 or (isinstance(parent, cst.Arg) and parent.keyword is node)):
-            return None
+            return "", False
         while isinstance(parent, cst.Attribute):
             parent = self.parents.get(parent)
-        if isinstance(parent, cst.ImportAlias | cst.ImportFrom | cst.AsName):
-            return None
-        return cst.helpers.get_full_name_for_node(node)
+        if isinstance(parent, cst.AsName):  # `import a as b`, `with x as b`, `except E as b`
+            parent = self.parents.get(parent)
+            if not isinstance(parent, cst.ImportAlias):
+                return None
+        if isinstance(parent, cst.ImportAlias | cst.ImportFrom):
+            return "", False
+        full = cst.helpers.get_full_name_for_node(node)  # `"".join`: "None.join", as libcst
+        return None if full is None else (full, True)
 
     def _imported_names(self, node: cst.CSTNode) -> Collection[QualifiedName] | None:
         """The qualified names of a dotted name that only the module's imports bind, from the
         imports alone (see engines.python.bindings); None where the scopes must tell."""
-        full = self._reference(node)
-        return None if full is None or self._bindings is None else self._bindings.qualified(full)
+        reference = self._reference(node)
+        if reference is None or self._bindings is None:
+            return None
+        full, refers = reference
+        if not refers:
+            return set()
+        names = self._bindings.unbound(full.split(".", 1)[0])
+        if names is not None:
+            return names
+        names = self._bindings.qualified(full)
+        if names is None and (where := self._bindings.nested_only(full)) is not None:
+            reached = self._reach(node, full.split(".", 1)[0])
+            names = None if reached is None else where if reached else set()
+        return names
+
+    @cached_property
+    def _reach(self) -> Reach:
+        return Reach(self.parents)
 
     def imported_names(self, node: cst.CSTNode) -> set[str]:
-        full = self._reference(node)
-        known = None if full is None or self._bindings is None else self._bindings.imported(full)
+        reference = self._reference(node)
+        known = None
+        if reference is not None and reference[1] and self._bindings is not None:
+            known = self._bindings.imported(reference[0])
         if known is None:
             known = {q for q in self._names[node] if q.source is QualifiedNameSource.IMPORT}
         return {q.name for q in known}
