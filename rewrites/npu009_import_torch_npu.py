@@ -18,7 +18,7 @@ from covo_port.model import Category, Example, ImportStyle, PythonRule, Severity
 PACKAGE, PYTHON, MAIN, TORCH, CUDA, CONSOLE = (
     "package", "python", "main", "torch", "cuda", "console:")
 _IMPORTS_TORCH = re.compile(rb"^[ \t]*(?:import[ \t]+torch\b|from[ \t]+torch\b)", re.M)
-_USES_CUDA = re.compile(rb"cuda|nccl|CUDA_VISIBLE_DEVICES")
+_USES_CUDA = (b"cuda", b"nccl", b"CUDA_VISIBLE_DEVICES")
 _ENTRY_POINT = re.compile(rb"""=\s*["']?([A-Za-z_][\w.]*)\s*:\s*[A-Za-z_][\w.]*""")
 _BUILD_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
 def _imports_torch(statement: cst.CSTNode) -> bool:
@@ -158,7 +158,7 @@ class ImportTorchNpu(PythonRule, id="NPU009", name="import-torch-npu", category=
         if name in _BUILD_FILES:
             return {CONSOLE + target.decode() for target in _ENTRY_POINT.findall(data)}
         words = set()
-        if path.endswith((".py", ".ipynb")) and _USES_CUDA.search(data):
+        if path.endswith((".py", ".ipynb")) and any(word in data for word in _USES_CUDA):
             words.add(CUDA)
         if not path.endswith(".py"):
             return words

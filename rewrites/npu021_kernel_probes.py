@@ -113,7 +113,7 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
         modules = imported_modules(path, data)
         words = {IMPORT + name for name in modules}
         libraries = kernel_libraries()
-        if imports_at_module_level(data, libraries):  # not one function's lazy import
+        if imports_at_module_level(path, data, libraries):  # not one function's lazy import
             words.add(KERNELS)
         elif any(name.split(".", 1)[0] in libraries for name in modules):
             words.add(LAZY_KERNELS)
