@@ -697,6 +697,12 @@ main(sys.argv[3:], prog_name="covo-port")
 '''
 
 
+def _interruptible() -> None:
+    """Ctrl-C as a user's terminal delivers it: a suite started in the background by a
+    shell without job control ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(("phase", "signum", "existing_out"), [
     ("rewrite", signal.SIGINT, False),
     ("rewrite", signal.SIGTERM, False),
@@ -714,7 +720,8 @@ def test_interrupt_leaves_no_partial_out(tmp_path: Path, phase: str, signum: sig
     script.write_text(SLOW_CLI)
     proc = subprocess.Popen([sys.executable, str(script), str(marker), phase, "apply", str(src),
                              "--out", str(out), "--no-patches", "--force", "--jobs", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_interruptible)
     deadline = time.monotonic() + 60
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
