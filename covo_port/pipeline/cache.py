@@ -5,10 +5,10 @@ An engine's outcome is a function of the file's path and bytes and of the run's 
 target, the options, the rules, what the rules know of the whole tree); the cache is keyed by
 the file's path and SHA-256, and it is used only when the run's key is the one it was written
 with. The key covers that context and everything that could make the same input come out
-differently: covo-port's version and the size and time of each file of its code and data (an
-edited rule invalidates it), the versions of the parsers the engines use, and the reference
-switch (``COVO_PORT_REFERENCE``). A cache that cannot be read, or of another key, is not used:
-every file is then rewritten afresh. ``apply --no-cache`` does not read it.
+differently: covo-port's version and Python's, the size and time of each file of covo-port's
+code and data (an edited rule invalidates it), the versions of the parsers the engines use, and
+the reference switch (``COVO_PORT_REFERENCE``). A cache that cannot be read, or of another key,
+is not used: every file is then rewritten afresh. ``apply --no-cache`` does not read it.
 
 The cache is covo-port's own file in OUT (never in SRC, never in the port's commits), written
 with the manifest; it holds text, not code: reading it runs nothing.
