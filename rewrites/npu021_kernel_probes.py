@@ -74,10 +74,10 @@ class KernelProbes(ImportAware, id="NPU021", name="cuda-kernel-probes", category
     switched to the NPU (the port's guard leaves a probe that holds or guards such a report):
     calls of functions imported from a module of the tree that uses a library of CUDA kernels
     (Triton, flash-attn, xFormers, apex, mamba-ssm, bitsandbytes...), in a module that holds a
-    CUDA probe which may choose them; and, in modules that use
-    one, availability predicates (`return HAVE_TRITON and torch.cuda.is_available()`), kernel
-    flags (`USE_FUSED = x.is_cuda`) and test skips (`pytest.mark.skipif(not
-    torch.cuda.is_available(), ...)`) that decide on a CUDA probe.
+    CUDA probe which may choose them; and, in modules that use one, availability predicates
+    (`return HAVE_TRITON and torch.cuda.is_available()`), kernel flags (`USE_FUSED =
+    x.is_cuda`) and test skips (`pytest.mark.skipif(not torch.cuda.is_available(), ...)`) that
+    decide on a CUDA probe.
 
     ## Why it breaks on Ascend
 

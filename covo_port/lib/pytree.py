@@ -1,18 +1,24 @@
 """Python's own tree of a file (``ast``), as the cheap pass hands it to a rule's
-``might_match_code``: quick looks that decide whether libcst must parse the file at all."""
+``might_match_code`` (quick looks that decide whether libcst must parse the file at all) and
+to the Python engine's bindings: its statements, functions, methods and imports."""
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
 
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
-def statements(tree: ast.AST) -> Iterator[ast.stmt]:
+
+def statements(tree: ast.AST, into_definitions: bool = True) -> Iterator[ast.stmt]:
     """Every statement inside ``tree`` (not itself), at any depth, without walking into
-    expressions (a tenth of the nodes)."""
+    expressions (a tenth of the nodes); with ``into_definitions`` False, not into the bodies
+    of functions and classes either (the statements of the module's own scope)."""
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
+        if not into_definitions and isinstance(node, _DEFINITIONS):
+            continue
         for name in ("body", "orelse", "finalbody", "handlers", "cases"):
             for child in getattr(node, name, ()):
                 if isinstance(child, ast.stmt):
@@ -39,7 +45,6 @@ def methods(tree: ast.AST) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunction
                 if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                     yield child, frozenset(a.arg for a in (*child.args.posonlyargs,
                                                            *child.args.args))
-
 
 
 def imported_names(tree: ast.AST) -> dict[str, set[str]]:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import libcst as cst
 import libcst.helpers
 from libcst.metadata import QualifiedName, QualifiedNameSource
+
+from covo_port.lib.pytree import statements
 
 
 @dataclass(frozen=True)
@@ -119,39 +121,22 @@ class Bindings:
         return self.qualified(full)
 
 
-def _bound_name(alias: ast.alias) -> str:
-    return alias.asname or alias.name.split(".", 1)[0]
+def _aliases(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, _Import]]:
+    """(the name it binds, the import) for each alias of an import statement but ``*``."""
+    plain = isinstance(node, ast.Import)
+    module = "" if isinstance(node, ast.Import) else "." * node.level + (node.module or "")
+    for alias in node.names:
+        if alias.name == "*":
+            continue
+        bound = alias.asname or (alias.name.split(".", 1)[0] if plain else alias.name)
+        yield bound, _Import(module, alias.name, alias.asname)
 
 
-def _module_imports(tree: ast.Module, bindings: Bindings) -> set[int]:
-    """Record the imports of the module's own scope (its body and the blocks of its if, try,
-    for, while, with and match statements); return their ids."""
-    seen: set[int] = set()
-    stack: list[ast.stmt] = list(tree.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Import):
-            seen.add(id(node))
-            for alias in node.names:
-                bindings.imports.setdefault(_bound_name(alias), []).append(
-                    _Import("", alias.name, alias.asname))
-        elif isinstance(node, ast.ImportFrom):
-            seen.add(id(node))
-            module = "." * node.level + (node.module or "")
-            for alias in node.names:
-                if alias.name == "*":
-                    bindings.star = True
-                    continue
-                bindings.imports.setdefault(alias.asname or alias.name, []).append(
-                    _Import(module, alias.name, alias.asname))
-        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            for name in ("body", "orelse", "finalbody", "handlers", "cases"):
-                for child in getattr(node, name, ()):
-                    if isinstance(child, ast.stmt):
-                        stack.append(child)
-                    elif isinstance(child, ast.excepthandler | ast.match_case):
-                        stack.extend(child.body)
-    return seen
+def _record(imports: dict[str, list[_Import]], node: ast.Import | ast.ImportFrom,
+            bindings: Bindings) -> None:
+    for bound, found in _aliases(node):
+        imports.setdefault(bound, []).append(found)
+    bindings.star = bindings.star or any(alias.name == "*" for alias in node.names)
 
 
 _STORES = (ast.Store, ast.Del)
@@ -160,7 +145,11 @@ _STORES = (ast.Store, ast.Del)
 def bindings_of(tree: ast.Module) -> Bindings:
     """The :class:`Bindings` of a module, from Python's tree of it."""
     bindings = Bindings()
-    module_level = _module_imports(tree, bindings)
+    module_level: set[int] = set()  # the imports of the module's own scope
+    for statement in statements(tree, into_definitions=False):
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            module_level.add(id(statement))
+            _record(bindings.imports, statement, bindings)
     other = bindings.other
     for node in ast.walk(tree):
         kind = type(node)
@@ -171,16 +160,7 @@ def bindings_of(tree: ast.Module) -> Bindings:
             other.add(node.arg)  # type: ignore[attr-defined]
         elif kind in (ast.Import, ast.ImportFrom):
             if id(node) not in module_level:
-                for alias in node.names:  # type: ignore[attr-defined]
-                    if alias.name == "*":
-                        bindings.star = True
-                    elif kind is ast.Import:
-                        bindings.nested.setdefault(_bound_name(alias), []).append(
-                            _Import("", alias.name, alias.asname))
-                    else:
-                        module = "." * node.level + (node.module or "")  # type: ignore[attr-defined]
-                        bindings.nested.setdefault(alias.asname or alias.name, []).append(
-                            _Import(module, alias.name, alias.asname))
+                _record(bindings.nested, node, bindings)  # type: ignore[arg-type]
         elif kind in (ast.Global, ast.Nonlocal):
             other.update(node.names)  # type: ignore[attr-defined]
         elif kind is not ast.alias:
