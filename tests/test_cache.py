@@ -202,3 +202,22 @@ def test_apply_no_cache_rewrites_every_file(tmp_path: Path, counting: _Counting)
     assert result.exit_code in (0, 1), result.output
     assert len(counting.paths) == 2 * first
     assert (out / MANIFEST_DIR / CACHE_NAME).is_file()
+
+
+def test_an_engine_s_failure_is_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = _tree(tmp_path)
+    out = tmp_path / "out"
+
+    def failing(path: str, source: bytes, config: Any) -> Any:
+        if path == "latin1.py":
+            raise RuntimeError("an engine's bug")
+        return rewrite_file(path, source, config)
+
+    monkeypatch.setattr(pipeline_run, "rewrite_file", failing)
+    _apply(src, out)
+    counter = _Counting()
+    monkeypatch.setattr(pipeline_run, "rewrite_file", counter)
+    _apply(src, out)
+    assert counter.paths == ["latin1.py"]  # tried again; the others came from the cache
+    _apply(src, tmp_path / "fresh", cache=False)
+    assert _digest(out) == _digest(tmp_path / "fresh")

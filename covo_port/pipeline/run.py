@@ -281,11 +281,12 @@ def process_file(src: Path, config: EngineConfig, keep: bool, cache: OutcomeCach
     else:
         try:
             kind, outcome = rewrite_file(entry.rel, source, config)
-            if cache is not None:
-                cached = [sha256, encode(kind, outcome)]
         except Exception as exc:  # an engine's bug on odd input: this file only, reported
             kind = _claimed(name, head) or FileKind.TEXT
             outcome = FileOutcome(error=f"{internal_error(exc)}; copied unchanged")
+        else:  # an engine's bug is not kept: the next run tries the file again
+            if cache is not None:
+                cached = [sha256, encode(kind, outcome)]
     if (generated := generated_result(entry, source, kind, outcome)) is not None:
         return generated
     record = FileRecord(entry.rel, kind, FileStatus.UNCHANGED, mode=entry.mode,
