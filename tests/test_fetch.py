@@ -108,6 +108,7 @@ def test_unknown_commit_and_unreachable_source(origin: tuple[Path, str, str],
     code, out = _fetch(dest, "--from", "http://127.0.0.1:9/Covo-Audio.git")
     line = one_error_line(out)
     assert code == 2 and "cannot clone http://127.0.0.1:9/Covo-Audio.git: " in line
+    assert line.endswith("give that copy with --from PATH_OR_BUNDLE")  # what to do offline
     code, out = _fetch(dest, "--from", repo, "--ref", "--upload-pack=touch")
     assert code == 2 and "is not valid" in one_error_line(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["origin"]

@@ -112,7 +112,10 @@ def fetch(dest: Path = DEFAULT_DEST, ref: str = UPSTREAM_COMMIT,
         try:
             git_bytes(["clone", "--quiet", "--no-checkout", "--", source, str(clone)], tmp)
         except GitError as exc:
-            raise FetchError(f"cannot clone {source}: {_git_reason(exc)}") from None
+            hint = "" if os.path.exists(source) else (
+                "; without network access, clone it on a machine that has it (or `git bundle "
+                "create`) and give that copy with --from PATH_OR_BUNDLE")
+            raise FetchError(f"cannot clone {source}: {_git_reason(exc)}{hint}") from None
         commit = resolve(clone, ref)
         if commit is None or (_SHA.match(ref.lower()) and commit != ref.lower()):
             raise FetchError(f"commit {ref} does not exist in {source}")
